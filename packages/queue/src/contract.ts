@@ -1,0 +1,58 @@
+/**
+ * The queue contract shared by the ingress (producer), the worker (consumer), the dashboard
+ * and the operator scripts. It depends on nothing internal, and imports neither Fastify nor Drizzle.
+ */
+
+/** A Stripe event id as accepted for a job id: BullMQ rejects integers and `:`; this shape has neither. */
+export const STRIPE_EVENT_ID = /^evt_[A-Za-z0-9]+$/;
+
+export const DEFAULT_QUEUE_NAME = 'stripe-events';
+export const DEFAULT_QUEUE_PREFIX = 'bull';
+
+/**
+ * Job data: the verified Stripe event exactly as Stripe sent it (JSON), so the worker,
+ * the dashboard and a replay all see the original payload.
+ */
+export interface StripeEventJobData {
+  id: string;
+  object: 'event';
+  type: string;
+  created: number;
+  api_version?: string | null;
+  livemode?: boolean;
+  data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
+  [key: string]: unknown;
+}
+
+/** What the worker returns for a job (shown in the dashboard). */
+export interface StripeEventJobResult {
+  outcome: string;
+}
+
+export function isStripeEventId(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 255 && STRIPE_EVENT_ID.test(value);
+}
+
+/**
+ * Checks that a verified payload has the shape of a Stripe event we can queue.
+ * Returns a reason when it does not.
+ */
+export function invalidEventReason(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const event = value as Record<string, unknown>;
+  if (event.object !== 'event') return 'object is not "event"';
+  if (!isStripeEventId(event.id)) return 'id is not a Stripe event id (evt_…)';
+  if (typeof event.type !== 'string' || event.type.length === 0 || event.type.length > 255) return 'type is missing';
+  if (typeof event.created !== 'number' || !Number.isFinite(event.created)) return 'created is not a number';
+  const data = event.data as Record<string, unknown> | undefined;
+  if (typeof data !== 'object' || data === null || typeof data.object !== 'object' || data.object === null) {
+    return 'data.object is missing';
+  }
+  return undefined;
+}
+
+/** Job id = Stripe event id; throws on anything else rather than letting BullMQ mangle it. */
+export function jobIdFor(event: { id: unknown }): string {
+  if (!isStripeEventId(event.id)) throw new TypeError(`not a Stripe event id: ${String(event.id).slice(0, 64)}`);
+  return event.id;
+}

@@ -1,0 +1,4 @@
+export * from './contract';
+export * from './job-options';
+export * from './connections';
+export * from './event-queue';

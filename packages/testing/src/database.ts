@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { createDatabase, type Database, type Sql } from '@billing/db/client';
+import { migrateDatabase } from '@billing/db/migrate';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  db: Database;
+  sql: Sql;
+  /** Closes the pool and drops the database. */
+  drop: () => Promise<void>;
+}
+
+/** A fresh, migrated database of this test file's own; call `drop()` in `afterAll`. */
+export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
+  const admin = inject('adminDatabaseUrl');
+  const name = `bw_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const url = databaseUrl(admin, name);
+  await migrateDatabase(url);
+  const { db, sql } = createDatabase(url, { max: 10, applicationName: 'billing-webhooks-test' });
+  return {
+    url,
+    name,
+    db,
+    sql,
+    drop: async () => {
+      await sql.end({ timeout: 5 });
+      await dropDatabase(admin, name);
+    },
+  };
+}
+
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`drop database if exists ${sql(name)} with (force)`;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** A queue name no other test file uses. */
+export function uniqueQueueName(label = 'test'): string {
+  return `t-${label}-${randomBytes(4).toString('hex')}`;
+}
