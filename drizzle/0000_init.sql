@@ -50,4 +50,5 @@ ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_user_id_users_id_fk" F
 CREATE INDEX "subscription_transitions_subscription_idx" ON "subscription_transitions" USING btree ("stripe_subscription_id");--> statement-breakpoint
 CREATE INDEX "subscriptions_user_id_idx" ON "subscriptions" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "subscriptions_stripe_customer_id_idx" ON "subscriptions" USING btree ("stripe_customer_id");--> statement-breakpoint
-CREATE INDEX "webhook_events_stripe_subscription_id_idx" ON "webhook_events" USING btree ("stripe_subscription_id");
+CREATE INDEX "webhook_events_stripe_subscription_id_idx" ON "webhook_events" USING btree ("stripe_subscription_id");--> statement-breakpoint
+CREATE INDEX "webhook_events_unresolved_customer_idx" ON "webhook_events" USING btree ("stripe_customer_id") WHERE "webhook_events"."outcome" = 'unresolved';

@@ -73,6 +73,8 @@ export const webhookEvents = pgTable(
       sql`${t.outcome} in ('applied', 'ignored', 'stale', 'unresolved')`,
     ),
     index('webhook_events_stripe_subscription_id_idx').on(t.stripeSubscriptionId),
+    // Finds a customer's unresolved events to re-run once a checkout links the customer to a user.
+    index('webhook_events_unresolved_customer_idx').on(t.stripeCustomerId).where(sql`${t.outcome} = 'unresolved'`),
   ],
 );
 

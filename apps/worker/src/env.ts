@@ -1,0 +1,49 @@
+import { DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS } from '@billing/billing';
+import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+
+const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+export const workerEnvShape = {
+  DATABASE_URL: envFields.DATABASE_URL,
+  REDIS_URL: envFields.REDIS_URL,
+  QUEUE_NAME: envFields.QUEUE_NAME,
+  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+  LOG_LEVEL: envFields.LOG_LEVEL,
+  WORKER_CONCURRENCY: positiveInt(10, 500),
+  /** `0` picks a free port (logged at start). */
+  WORKER_METRICS_PORT: envFields.port(9464),
+  WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
+  /** BullMQ lock duration (and stalled-check interval): how soon a crashed worker's jobs return. */
+  WORKER_LOCK_DURATION_MS: positiveInt(30_000, 600_000),
+  WORKER_SHUTDOWN_TIMEOUT_MS: positiveInt(30_000, 600_000),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must be a Stripe secret key (sk_… or rk_…)' })
+    .optional(),
+  STRIPE_API_BASE: z
+    .string()
+    .trim()
+    .refine((v) => /^https?:$/.test(safeProtocol(v)), { message: 'must be an http(s) URL' })
+    .optional(),
+  PLAN_SLUGS: z
+    .string()
+    .default(DEFAULT_PLAN_SLUGS.join(','))
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .refine((list) => list.length > 0, { message: 'must list at least one plan slug' }),
+  METADATA_PREFIX: z.string().default(DEFAULT_METADATA_PREFIX),
+};
+
+export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
+
+export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
+  return loadEnvOrExit('worker', workerEnvShape, source);
+}
+
+function safeProtocol(value: string): string {
+  try {
+    return new URL(value).protocol;
+  } catch {
+    return '';
+  }
+}

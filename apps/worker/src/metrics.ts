@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, type Registry } from '@billing/runtime/metrics';
+import type { EventQueue } from '@billing/queue';
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+export function createWorkerMetrics(registry: Registry) {
+  return {
+    events: new Counter({
+      name: 'billing_worker_events_total',
+      help: 'Events processed, by type and ledger outcome (duplicate = already in the ledger).',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'billing_worker_failures_total',
+      help: 'Failed attempts, by type and kind (retry, final, invalid).',
+      labelNames: ['type', 'kind'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'billing_worker_processing_seconds',
+      help: 'Time to apply one event (transaction included).',
+      labelNames: ['type'] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    lag: new Histogram({
+      name: 'billing_worker_event_lag_seconds',
+      help: "From the event's created time at Stripe to applied here.",
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86_400],
+      registers: [registry],
+    }),
+    apiVersionMismatch: new Counter({
+      name: 'billing_worker_api_version_mismatch_total',
+      help: "Events rendered in an API version other than the Stripe SDK's pinned one.",
+      labelNames: ['api_version'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** Queue depth by state and the age of the oldest waiting job, read from Redis at scrape time. */
+export function registerQueueGauges(registry: Registry, queue: EventQueue): void {
+  new Gauge({
+    name: 'billing_queue_jobs',
+    help: 'Jobs in the event queue, by state.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: 'billing_queue_oldest_waiting_age_seconds',
+    help: 'Age of the oldest waiting job (0 when none wait).',
+    registers: [registry],
+    async collect() {
+      const [oldest] = await queue.getJobs(['waiting'], 0, 0, true); // asc: oldest first
+      this.set(oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+    },
+  });
+}

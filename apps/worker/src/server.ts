@@ -1,0 +1,58 @@
+import type { AddressInfo } from 'node:net';
+import { createDatabase } from '@billing/db/client';
+import { createLogger } from '@billing/runtime/logger';
+import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
+import { onShutdown } from '@billing/runtime/shutdown';
+import { loadWorkerEnv } from './env';
+import { stripePeriodEndFetcher } from './stripe-period-end';
+import { startWorker } from './worker';
+import { waitForDatabase } from './wait-for-database';
+
+const env = loadWorkerEnv();
+const logger = createLogger('worker', env.LOG_LEVEL);
+const { db, sql } = createDatabase(env.DATABASE_URL, { max: env.WORKER_CONCURRENCY, applicationName: 'billing-worker' });
+
+await waitForDatabase(db, logger);
+
+const registry = createRegistry('worker');
+const handle = await startWorker({
+  redisUrl: env.REDIS_URL,
+  queueName: env.QUEUE_NAME,
+  queuePrefix: env.QUEUE_PREFIX,
+  concurrency: env.WORKER_CONCURRENCY,
+  lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+  db,
+  config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX },
+  applyOptions: env.STRIPE_SECRET_KEY
+    ? {
+        fetchPeriodEnd: stripePeriodEndFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),
+        onEnrichmentError: (error, subscription) =>
+          logger.warn({ err: error, subscription }, 'could not fetch the subscription from Stripe; applying without current_period_end'),
+      }
+    : undefined,
+  logger,
+  registry,
+});
+const metricsServer = await serveMetrics(registry, env.WORKER_METRICS_PORT, env.WORKER_METRICS_HOST);
+const { port } = metricsServer.address() as AddressInfo;
+
+logger.info(
+  {
+    queue: env.QUEUE_NAME,
+    prefix: env.QUEUE_PREFIX,
+    concurrency: env.WORKER_CONCURRENCY,
+    metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
+    stripeApi: Boolean(env.STRIPE_SECRET_KEY),
+  },
+  'worker ready',
+);
+
+onShutdown(
+  logger,
+  [
+    { name: 'worker (waits for active jobs)', run: () => handle.close() },
+    { name: 'metrics server', run: () => new Promise((resolve) => metricsServer.close(resolve)) },
+    { name: 'postgres pool', run: () => sql.end({ timeout: 5 }) },
+  ],
+  { deadlineMs: env.WORKER_SHUTDOWN_TIMEOUT_MS },
+);

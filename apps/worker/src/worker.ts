@@ -1,0 +1,110 @@
+import { Worker, type Job } from 'bullmq';
+import type { ApplyOptions, BillingConfig } from '@billing/billing';
+import type { Database } from '@billing/db/client';
+import {
+  createEventQueue,
+  workerConnection,
+  type EventQueue,
+  type StripeEventJobData,
+  type StripeEventJobResult,
+} from '@billing/queue';
+import type { Logger } from '@billing/runtime/logger';
+import type { Registry } from '@billing/runtime/metrics';
+import Stripe from 'stripe';
+import { createWorkerMetrics, registerQueueGauges } from './metrics';
+import { createProcessor } from './processor';
+
+export interface StartWorkerOptions {
+  redisUrl: string;
+  queueName: string;
+  queuePrefix: string;
+  /** @defaultValue 10 */
+  concurrency?: number;
+  /** BullMQ lock duration and stalled-check interval. @defaultValue 30000 */
+  lockDurationMs?: number;
+  db: Database;
+  config: BillingConfig;
+  applyOptions?: ApplyOptions;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface WorkerHandle {
+  worker: Worker<StripeEventJobData, StripeEventJobResult>;
+  queue: EventQueue;
+  /** Stops fetching, waits for active jobs, then closes the queue and Redis (not the database). */
+  close: () => Promise<void>;
+}
+
+export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
+  const { logger, registry } = options;
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const connection = workerConnection(options.redisUrl);
+  const location = { name: options.queueName, prefix: options.queuePrefix };
+  const queue = createEventQueue(connection, location);
+  const metrics = createWorkerMetrics(registry);
+  registerQueueGauges(registry, queue);
+
+  const processor = createProcessor({
+    db: options.db,
+    config: options.config,
+    applyOptions: options.applyOptions,
+    metrics,
+    logger,
+    sdkApiVersion: Stripe.API_VERSION,
+    rerun: async (eventIds) => {
+      let requeued = 0;
+      for (const id of eventIds) {
+        const job = await queue.getJob(id);
+        if (job && (await job.getState()) === 'completed') {
+          await job.retry('completed');
+          requeued += 1;
+        } else if (!job) {
+          logger.warn({ eventId: id }, 'unresolved event no longer in Redis; recover it with npm run backfill');
+        }
+      }
+      return requeued;
+    },
+  });
+  const worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
+    connection,
+    prefix: location.prefix,
+    concurrency: options.concurrency ?? 10,
+    lockDuration,
+    stalledInterval: lockDuration,
+    // Handlers are idempotent, so a job caught in a crash may safely run again; a job that
+    // takes its worker down three times is failed for an operator to look at.
+    maxStalledCount: 3,
+  });
+
+  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  worker.on('failed', (job: Job<StripeEventJobData> | undefined, error: Error) => {
+    if (!job) return;
+    const type = job.data?.type ?? job.name;
+    const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const fields = { eventId: job.id, eventType: type, attemptsMade: job.attemptsMade, reason: error.message };
+    if (final) {
+      metrics.failures.inc({ type: labelType(type), kind: 'final' });
+      logger.error({ ...fields, alert: 'event_failed_permanently' }, 'ALERT: event failed permanently; retry it from the dashboard or with npm run replay');
+    } else {
+      metrics.failures.inc({ type: labelType(type), kind: 'retry' });
+      logger.warn({ ...fields, err: error }, 'event failed; will retry with backoff');
+    }
+  });
+  worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
+
+  await worker.waitUntilReady();
+  return {
+    worker,
+    queue,
+    close: async () => {
+      await worker.close();
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+function labelType(type: string): string {
+  return type.startsWith('checkout.') || type.startsWith('customer.subscription.') || type.startsWith('invoice.') ? type : 'other';
+}
