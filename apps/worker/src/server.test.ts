@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { REPO_ROOT, startApp } from '@billing/testing/processes';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase('worker_server');
+});
+afterAll(async () => {
+  await t?.drop();
+});
+
+const run = (env: Record<string, string>) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'apps/worker/src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+
+describe('worker process', () => {
+  it('starts, reports ready with its metrics address, and exits 0 on SIGTERM', async () => {
+    const worker = await startApp(
+      'worker',
+      { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: uniqueQueueName('srv'), WORKER_METRICS_PORT: '0' },
+      /"msg":"worker ready"/,
+    );
+    const ready = JSON.parse(await worker.waitForOutput(/worker ready/)) as { metrics: string };
+    const metrics = await fetch(ready.metrics).then((r) => r.text());
+    expect(metrics).toContain('billing_queue_jobs');
+    expect(metrics).toContain('process_resident_memory_bytes');
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect(worker.output()).toContain('"msg":"stopped"');
+  });
+
+  it.each([
+    [{ WORKER_CONCURRENCY: 'ten' }, /^worker: WORKER_CONCURRENCY /],
+    [{ DATABASE_URL: 'mysql://localhost/x' }, /^worker: DATABASE_URL must be a URL starting with postgres:\/\//],
+    [{ STRIPE_SECRET_KEY: 'pk_test_123' }, /^worker: STRIPE_SECRET_KEY must be a Stripe secret key/],
+  ])('a bad variable (%o) stops it at start with one line naming it', (env, line) => {
+    const result = run(env);
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+  });
+
+  it('refuses to start on an unmigrated database', async () => {
+    const url = new URL(t.url);
+    url.pathname = '/postgres';
+    const result = run({ DATABASE_URL: url.toString(), REDIS_URL: inject('redisUrl'), WORKER_METRICS_PORT: '0' });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('run `npm run db:migrate` first');
+  });
+});

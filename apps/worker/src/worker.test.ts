@@ -1,0 +1,176 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { defaultBillingConfig } from '@billing/billing';
+import { createDatabase } from '@billing/db/client';
+import { subscriptions, users, webhookEvents } from '@billing/db/schema';
+import { createEventQueue, enqueueEvent, producerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { createLogger } from '@billing/runtime/logger';
+import { createRegistry } from '@billing/runtime/metrics';
+import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import {
+  checkoutSessionObject,
+  event,
+  lifecycle,
+  subscriptionObject,
+  type StripeEvent,
+} from '@billing/testing/stripe-events';
+import { startTcpProxy } from '@billing/testing/tcp-proxy';
+import { waitFor } from '@billing/testing/wait-for';
+import { stripePeriodEndFetcher } from './stripe-period-end';
+import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
+
+const redisUrl = inject('redisUrl');
+const logger = createLogger('worker-test', 'silent');
+let t: TestDatabase;
+let producer: ReturnType<typeof producerConnection>;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  t = await createTestDatabase('worker');
+  producer = producerConnection(redisUrl);
+});
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+});
+afterAll(async () => {
+  await producer?.quit();
+  await t?.drop();
+});
+
+async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ queue: EventQueue; handle: WorkerHandle; send: (e: StripeEvent) => Promise<void> }> {
+  const queueName = uniqueQueueName('worker');
+  const queue = createEventQueue(producer, { name: queueName });
+  const handle = await startWorker({
+    redisUrl,
+    queueName,
+    queuePrefix: 'bull',
+    concurrency: 5,
+    db: t.db,
+    config: defaultBillingConfig,
+    logger,
+    registry: createRegistry('worker-test'),
+    ...overrides,
+  });
+  cleanups.push(async () => {
+    await handle.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+  return { queue, handle, send: async (e) => void (await enqueueEvent(queue, e as StripeEventJobData)) };
+}
+
+const jobState = (queue: EventQueue, id: string) => queue.getJobState(id);
+const outcomeOf = async (id: string) => (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0]?.outcome;
+const subscriptionRow = async (id: string) => (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0];
+const addUser = async (email: string, stripeCustomerId: string | null = null) =>
+  (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
+
+describe('worker', () => {
+  it('applies a queued lifecycle and reports it in metrics', async () => {
+    const registry = createRegistry('worker-test');
+    const { queue, send } = await setup({ registry });
+    const user = await addUser('flow@example.com');
+    const events = lifecycle({ email: 'flow@example.com', userId: user.id, subscriptionId: 'sub_flow', customerId: 'cus_flow' });
+    for (const e of events) await send(e);
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === events.length, 'all jobs completed');
+    expect(await subscriptionRow('sub_flow')).toMatchObject({ status: 'canceled', userId: user.id });
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/billing_worker_events_total\{type="customer.subscription.deleted",outcome="(applied|stale)",app="worker-test"\} 1/);
+    expect(metrics).toMatch(/billing_queue_jobs\{state="completed",app="worker-test"\} 6/);
+  });
+
+  it('fails an invalid event at once, without retries, with a readable reason', async () => {
+    const { queue, send } = await setup();
+    const bad = event('customer.subscription.updated', { id: 'in_123', object: 'invoice' });
+    await send(bad);
+    await waitFor(async () => (await jobState(queue, bad.id)) === 'failed', 'job failed');
+    const job = (await queue.getJob(bad.id))!;
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toBe('customer.subscription.updated: data.object is a invoice, expected subscription');
+    expect(await outcomeOf(bad.id)).toBeUndefined();
+  });
+
+  it('retries with backoff while Postgres is unreachable and applies everything once it is back', async () => {
+    const target = new URL(t.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(t.url);
+    proxied.port = String(proxy.port);
+    const { db, sql } = createDatabase(proxied.toString(), { max: 5 });
+    cleanups.push(async () => {
+      await sql.end({ timeout: 1 });
+      await proxy.close();
+    });
+    const { queue, send } = await setup({ db });
+    await addUser('outage@example.com', 'cus_outage');
+    proxy.cut();
+    const events = Array.from({ length: 10 }, (_, i) =>
+      event('customer.subscription.created', subscriptionObject({ id: `sub_outage${i}`, customer: 'cus_outage' })),
+    );
+    for (const e of events) await send(e);
+    await waitFor(async () => (await queue.getJobCounts('delayed')).delayed > 0, 'jobs backing off');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    proxy.restore();
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === events.length, 'all applied after recovery', 30_000);
+    expect((await queue.getJobCounts('failed')).failed).toBe(0);
+    const retried = await Promise.all(events.map(async (e) => (await queue.getJob(e.id))!.attemptsMade));
+    expect(Math.max(...retried)).toBeGreaterThan(0);
+    for (const e of events) expect(await outcomeOf(e.id)).toBe('applied');
+  });
+
+  it('re-runs events that were unresolved once a checkout links their customer', async () => {
+    const { queue, send } = await setup();
+    const user = await addUser('late@example.com');
+    const [checkout, created] = lifecycle({ email: 'late@example.com', subscriptionId: 'sub_late', customerId: 'cus_late' });
+    await send(created!);
+    await waitFor(async () => (await outcomeOf(created!.id)) === 'unresolved', 'created event unresolved');
+    await send(checkout!);
+    await waitFor(async () => (await outcomeOf(created!.id)) === 'applied', 'created event re-run and applied');
+    expect(await subscriptionRow('sub_late')).toMatchObject({ userId: user.id, status: 'active' });
+    expect((await subscriptionRow('sub_late'))?.currentPeriodEnd).not.toBeNull();
+    expect(await jobState(queue, created!.id)).toBe('completed');
+  });
+});
+
+describe('Stripe API enrichment against a local fake', () => {
+  let server: Server;
+  let base: string;
+  let failing = false;
+  const requests: string[] = [];
+  const END = 1_900_000_000;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      if (failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom","type":"api_error"}}');
+      const id = req.url?.split('/').pop() ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(subscriptionObject({ id, customer: 'cus_fake', currentPeriodEnd: END })));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const applyOptions = () => ({ fetchPeriodEnd: stripePeriodEndFetcher({ secretKey: 'sk_test_fake', apiBase: base, timeoutMs: 1_000 }), onEnrichmentError: () => {} });
+
+  it('fills current_period_end on checkout from GET /v1/subscriptions/:id', async () => {
+    const { send, queue } = await setup({ applyOptions: applyOptions() });
+    await addUser('rich@example.com', 'cus_fake');
+    const e = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_rich', customer: 'cus_fake' }));
+    await send(e);
+    await waitFor(async () => (await jobState(queue, e.id)) === 'completed', 'checkout applied');
+    expect((await subscriptionRow('sub_rich'))?.currentPeriodEnd).toEqual(new Date(END * 1000));
+    expect(requests.some((r) => r.startsWith('GET /v1/subscriptions/sub_rich Bearer sk_test_fake'))).toBe(true);
+  });
+
+  it('applies the event anyway when the API fails', async () => {
+    failing = true;
+    const { send, queue } = await setup({ applyOptions: applyOptions() });
+    await addUser('poor@example.com', 'cus_poor');
+    const e = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_poor', customer: 'cus_poor' }));
+    await send(e);
+    await waitFor(async () => (await jobState(queue, e.id)) === 'completed', 'checkout applied');
+    expect(await subscriptionRow('sub_poor')).toMatchObject({ status: 'active', currentPeriodEnd: null });
+  });
+});
