@@ -55,10 +55,21 @@ export function loadEnv<S extends z.ZodRawShape>(shape: S, source: Source): z.in
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'environment');
-    const message = issue.code === 'invalid_type' && present[name] === undefined ? 'is required' : issue.message;
-    return `${name} ${message.startsWith('is ') || message.startsWith('must ') ? message : `is invalid: ${message}`}`;
+    const given = present[name];
+    const shown = given === undefined || /SECRET|PASSWORD|KEY/.test(name) ? '' : ` (got "${given.slice(0, 80)}")`;
+    return `${name} ${describeIssue(issue, given)}${shown}`;
   });
   throw new EnvError(lines.join('\n'));
+}
+
+function describeIssue(issue: z.core.$ZodIssue, given: string | undefined): string {
+  if (given === undefined && issue.code === 'invalid_type') return 'is required';
+  if (issue.code === 'invalid_type' && issue.expected === 'number') return 'must be a number';
+  if (issue.code === 'too_big') return `must be at most ${String(issue.maximum)}`;
+  if (issue.code === 'too_small') return `must be at least ${String(issue.minimum)}`;
+  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${issue.values.join(', ')}`;
+  if (issue.message.startsWith('must ') || issue.message.startsWith('is ')) return issue.message;
+  return `is invalid: ${issue.message}`;
 }
 
 /** `loadEnv` for a process entry point: prints `<app>: <VAR> …` to stderr and exits 1 on a bad variable. */
