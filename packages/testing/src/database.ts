@@ -3,6 +3,7 @@ import { createDatabase, type Database, type Sql } from '@billing/db/client';
 import { migrateDatabase } from '@billing/db/migrate';
 import postgres from 'postgres';
 import { inject } from 'vitest';
+import type {} from './provided-context';
 
 export interface TestDatabase {
   url: string;

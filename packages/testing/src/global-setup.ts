@@ -1,12 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { resolveTestServices } from './services';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    adminDatabaseUrl: string;
-    redisUrl: string;
-  }
-}
+import type {} from './provided-context';
 
 /** Vitest global setup: find Postgres and Redis once, hand their URLs to every test file. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -1,0 +1,69 @@
+import type { EventQueue } from '@billing/queue';
+import type { Logger } from '@billing/runtime/logger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import Stripe from 'stripe';
+import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
+import { createIngressMetrics } from './metrics';
+import { operationsRoutes } from './operations-routes';
+import { watchRedis } from './redis-watch';
+import { WEBHOOK_BODY_LIMIT, webhookRoute } from './webhook-route';
+
+export interface IngressDeps {
+  /** The event queue, on `redis`; the caller owns both and closes them after the app. */
+  queue: EventQueue;
+  /** The producer connection (`producerConnection`): fails fast while Redis is away. */
+  redis: Redis;
+  /** Webhook signing secrets, tried in order (several while rotating). */
+  secrets: readonly string[];
+  logger: Logger;
+  /** This app instance's own registry (`createRegistry`). */
+  registry: Registry;
+  /**
+   * Longest wait for Redis to acknowledge a job (or answer the readiness PING) before a 503.
+   * @defaultValue 2000
+   */
+  enqueueTimeoutMs?: number;
+  /** @defaultValue a client used only for signature verification (it never calls the API) */
+  stripe?: Stripe;
+}
+
+/** The ingress as a Fastify instance, routes registered, not listening. */
+export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
+  const { queue, redis, secrets, logger, registry, enqueueTimeoutMs = 2_000 } = deps;
+  if (secrets.length === 0) throw new TypeError('buildApp: at least one webhook secret is required');
+  const stripe = deps.stripe ?? new Stripe('sk_unused_ingress_only_verifies_signatures', { telemetry: false });
+
+  const app = Fastify({
+    // Typed as Fastify's logger so plugins see the plain FastifyInstance.
+    loggerInstance: logger as FastifyBaseLogger,
+    // Request lines would add noise and nothing we need; the webhook route logs one line per
+    // event with its id and type (never headers or the body).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: WEBHOOK_BODY_LIMIT,
+  });
+  watchRedis(queue, redis, logger);
+
+  app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
+    const code = codeForStatus(error.statusCode);
+    if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
+    return reply.code(ERROR_STATUS[code]).send(errorBody(code));
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found')));
+
+  // close() waits for every connection to end; a keep-alive connection (a load balancer's pool)
+  // would hold it open for up to keepAliveTimeout. Answers given while closing end theirs.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  const metrics = createIngressMetrics(registry);
+  await app.register(operationsRoutes, { redis, registry, timeoutMs: enqueueTimeoutMs });
+  await app.register(webhookRoute, { stripe, queue, secrets, metrics, enqueueTimeoutMs });
+  return app;
+}

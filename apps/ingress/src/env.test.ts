@@ -1,0 +1,50 @@
+import { EnvError, loadEnv } from '@billing/runtime/env';
+import { describe, expect, it } from 'vitest';
+import { ingressEnvShape } from './env';
+
+const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, source);
+const message = (source: Record<string, string>) => {
+  try {
+    load(source);
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvError);
+    return (error as Error).message;
+  }
+  throw new Error('expected an EnvError');
+};
+
+describe('ingress env', () => {
+  it('applies the documented defaults', () => {
+    expect(load({ STRIPE_WEBHOOK_SECRET: 'whsec_abc' })).toEqual({
+      STRIPE_WEBHOOK_SECRET: ['whsec_abc'],
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_NAME: 'stripe-events',
+      QUEUE_PREFIX: 'bull',
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('splits comma-separated secrets for rotation, in order, trimming spaces', () => {
+    expect(load({ STRIPE_WEBHOOK_SECRET: 'whsec_new, whsec_old' }).STRIPE_WEBHOOK_SECRET).toEqual(['whsec_new', 'whsec_old']);
+  });
+
+  it.each([
+    ['a missing secret', {}, 'STRIPE_WEBHOOK_SECRET is required'],
+    ['an empty secret', { STRIPE_WEBHOOK_SECRET: '  ' }, 'STRIPE_WEBHOOK_SECRET is required'],
+    ['a secret without whsec_', { STRIPE_WEBHOOK_SECRET: 'sk_live_oops' }, 'STRIPE_WEBHOOK_SECRET must be'],
+    ['one bad entry among several', { STRIPE_WEBHOOK_SECRET: 'whsec_a,,whsec_b' }, 'STRIPE_WEBHOOK_SECRET must be'],
+    ['a malformed REDIS_URL', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a URL'],
+    ['a non-numeric PORT', { STRIPE_WEBHOOK_SECRET: 'whsec_a', PORT: 'eighty' }, 'PORT'],
+    ['a queue name with ":"', { STRIPE_WEBHOOK_SECRET: 'whsec_a', QUEUE_NAME: 'a:b' }, 'QUEUE_NAME must be'],
+  ])('rejects %s with one line naming the variable', (_name, source, expected) => {
+    const text = message(source);
+    expect(text.split('\n')).toHaveLength(1);
+    expect(text).toContain(expected);
+  });
+
+  it('never echoes a secret in the message', () => {
+    expect(message({ STRIPE_WEBHOOK_SECRET: 'whsec_ok,sk_live_secret_value' })).not.toContain('sk_live_secret_value');
+  });
+});

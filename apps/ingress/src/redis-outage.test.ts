@@ -1,0 +1,129 @@
+import net from 'node:net';
+import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
+
+const BOUND_MS = 2_000;
+/** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */
+const SLACK_MS = 1_500;
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await work();
+  return { value, ms: performance.now() - start };
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('Redis stops and comes back (private redis-server)', () => {
+  let redis: PrivateRedis;
+  let ingress: TestIngress;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    ingress = await startTestIngress('ingress-outage', redis.url, BOUND_MS);
+  });
+
+  afterAll(async () => {
+    await ingress?.close();
+    await redis?.stop();
+  });
+
+  it('answers 503 within the bound while Redis is down, then 200 again once it is back, without a rebuild', async () => {
+    const first = invoiceEvent();
+    expect((await ingress.postSigned(first.body)).statusCode).toBe(200);
+
+    await redis.stop();
+    const down = invoiceEvent();
+    const { value: answers, ms } = await timed(() => Promise.all(Array.from({ length: 5 }, () => ingress.postSigned(down.body))));
+    expect(answers.map((r) => r.statusCode)).toEqual(Array(5).fill(503));
+    expect(answers[0]?.json()).toEqual({ error: 'queue_unavailable' });
+    expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
+    const ready = await timed(() => ingress.app.inject({ method: 'GET', url: '/readyz' }));
+    expect(ready.value.statusCode).toBe(503);
+    expect(ready.ms).toBeLessThan(BOUND_MS + SLACK_MS);
+    expect((await ingress.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+
+    await redis.start();
+    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    // Stripe retries the event it got a 503 for: now it is queued.
+    const retried = await ingress.postSigned(down.body);
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json()).toEqual({ received: true });
+    expect((await ingress.queue.getJob(down.event.id))?.data).toEqual(down.event);
+  });
+});
+
+/** A TCP proxy that can stop forwarding (holding the bytes), as a Redis that stops answering would. */
+async function startFreezableProxy(port: number) {
+  let frozen = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk) => (frozen ? held.push(() => upstream.write(chunk)) : upstream.write(chunk)));
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    freeze: () => void (frozen = true),
+    thaw: () => {
+      frozen = false;
+      for (const send of held.splice(0)) send();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('Redis stops acknowledging (connection open, no answers)', () => {
+  let proxy: Awaited<ReturnType<typeof startFreezableProxy>>;
+  let ingress: TestIngress;
+
+  beforeAll(async () => {
+    proxy = await startFreezableProxy(Number(new URL(inject('redisUrl')).port || 6379));
+    ingress = await startTestIngress('ingress-frozen', proxy.url, BOUND_MS);
+  });
+
+  afterAll(async () => {
+    proxy?.thaw();
+    await ingress?.close();
+    await proxy?.close();
+  });
+
+  it('answers 503 after about the bound instead of hanging, and a retry after recovery finds the one job', async () => {
+    const { event, body } = invoiceEvent();
+    proxy.freeze();
+    const { value: res, ms } = await timed(() => ingress.postSigned(body));
+    expect(res.statusCode).toBe(503);
+    expect(ms).toBeGreaterThanOrEqual(BOUND_MS - 100);
+    expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
+
+    // The add that timed out may still land once Redis answers again; the retry then finds it.
+    proxy.thaw();
+    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    const retried = await ingress.postSigned(body);
+    expect(retried.statusCode).toBe(200);
+    expect((await ingress.queue.getJob(event.id))?.data).toEqual(event);
+    const counts = await ingress.queue.getJobCounts();
+    expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(1);
+  });
+});

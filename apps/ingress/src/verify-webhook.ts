@@ -1,0 +1,60 @@
+import { invalidEventReason, type StripeEventJobData } from '@billing/queue';
+import Stripe from 'stripe';
+
+/** Stripe's default: only the age of the signed timestamp is checked; future ones pass. */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+export type SignatureFailure = 'missing_header' | 'malformed_header' | 'no_match' | 'stale_timestamp';
+
+export type Verification =
+  | { ok: true; event: StripeEventJobData; secretIndex: number }
+  | { ok: false; error: 'invalid_signature'; reason: SignatureFailure }
+  | { ok: false; error: 'invalid_payload'; reason: string; secretIndex: number };
+
+/**
+ * Verifies the raw body against each secret in turn (several while rotating) with Stripe's own
+ * `constructEvent`, then checks that what was signed is an event we can queue.
+ */
+export function verifyWebhook(
+  stripe: Stripe,
+  body: Buffer | undefined,
+  header: string | string[] | undefined,
+  secrets: readonly string[],
+  toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
+): Verification {
+  if (typeof header !== 'string' || header.trim() === '') return signatureFailure('missing_header');
+  const payload = body ?? Buffer.alloc(0);
+  let failure: SignatureFailure = 'no_match';
+  for (const [secretIndex, secret] of secrets.entries()) {
+    let parsed: unknown;
+    try {
+      parsed = stripe.webhooks.constructEvent(payload, header, secret, toleranceSeconds);
+    } catch (error) {
+      if (!(error instanceof Stripe.errors.StripeSignatureVerificationError)) {
+        // The signature matched (verification runs first); only parsing what was signed failed.
+        const reason = error instanceof SyntaxError ? 'body is not valid JSON' : 'not a webhook event';
+        return { ok: false, error: 'invalid_payload', reason, secretIndex };
+      }
+      failure = classify(error.message);
+      // A matching signature with an old timestamp is a replay, whichever secret comes next.
+      if (failure !== 'no_match') return signatureFailure(failure);
+      continue;
+    }
+    const reason = invalidEventReason(parsed);
+    if (reason !== undefined) return { ok: false, error: 'invalid_payload', reason, secretIndex };
+    return { ok: true, event: parsed as StripeEventJobData, secretIndex };
+  }
+  return signatureFailure(failure);
+}
+
+function signatureFailure(reason: SignatureFailure): Verification {
+  return { ok: false, error: 'invalid_signature', reason };
+}
+
+function classify(message: string): SignatureFailure {
+  if (message.includes('tolerance')) return 'stale_timestamp';
+  if (message.includes('Unable to extract timestamp') || message.includes('No signatures found with expected scheme')) {
+    return 'malformed_header';
+  }
+  return 'no_match';
+}
