@@ -7,7 +7,7 @@ export type { Logger };
  * are redacted in case a caller passes a request or an error carrying them.
  */
 export function createLogger(name: string, level = 'info'): Logger {
-  return pino({
+  const options = {
     name,
     level,
     base: { app: name },
@@ -15,5 +15,8 @@ export function createLogger(name: string, level = 'info'): Logger {
       paths: ['req.headers["stripe-signature"]', 'req.headers.authorization', 'headers["stripe-signature"]', 'secret'],
       censor: '[redacted]',
     },
-  });
+  };
+  // Asynchronous writes keep a log line per event off the request's critical path; pino
+  // flushes what is buffered when the process exits (lost only on SIGKILL).
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }
