@@ -12,21 +12,21 @@ export interface IngressMetrics {
 export function createIngressMetrics(registry: Registry): IngressMetrics {
   const registers = [registry];
   return {
-    requests: new Counter({ name: 'ingress_webhook_requests_total', help: 'Webhook requests by outcome', labelNames: ['outcome'], registers }),
+    requests: new Counter({ name: 'billing_ingress_requests_total', help: 'Webhook requests by outcome', labelNames: ['outcome'], registers }),
     signatureFailures: new Counter({
-      name: 'ingress_signature_failures_total',
+      name: 'billing_ingress_signature_failures_total',
       help: 'Webhook requests rejected by signature verification, by reason',
       labelNames: ['reason'],
       registers,
     }),
     secretMatches: new Counter({
-      name: 'ingress_webhook_secret_matches_total',
+      name: 'billing_ingress_secret_matches_total',
       help: 'Verified webhooks by index of the STRIPE_WEBHOOK_SECRET entry that matched',
       labelNames: ['secret_index'],
       registers,
     }),
     enqueueSeconds: new Histogram({
-      name: 'ingress_enqueue_duration_seconds',
+      name: 'billing_ingress_enqueue_duration_seconds',
       help: 'Time until Redis acknowledged (or refused) the job',
       labelNames: ['result'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5],
