@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import { createEventQueue, producerConnection } from '@billing/queue';
+import { createLogger } from '@billing/runtime/logger';
+import { onShutdown } from '@billing/runtime/shutdown';
+import { buildDashboard } from './app';
+import { loadDashboardEnv } from './env';
+
+const env = loadDashboardEnv();
+const logger = createLogger('dashboard', env.LOG_LEVEL);
+
+let password = env.DASHBOARD_PASSWORD;
+if (password === undefined) {
+  password = randomBytes(18).toString('base64url');
+  // Printed once, here only; set DASHBOARD_PASSWORD to keep the same one across restarts.
+  logger.warn({ user: env.DASHBOARD_USER, password }, 'DASHBOARD_PASSWORD is not set: generated a password for this run');
+}
+
+// Fail-fast commands: a board request while Redis is away errors within the bound instead of hanging.
+const connection = producerConnection(env.REDIS_URL, { timeoutMs: 5_000 });
+connection.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+const queue = createEventQueue(connection, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+const app = await buildDashboard({ queues: [queue], user: env.DASHBOARD_USER, password, logger });
+
+onShutdown(logger, [
+  { name: 'http', run: () => app.close() },
+  { name: 'queue', run: () => queue.close() },
+  { name: 'redis', run: () => connection.quit() },
+]);
+
+try {
+  await app.listen({ port: env.DASHBOARD_PORT, host: env.DASHBOARD_HOST });
+} catch (error) {
+  logger.fatal({ err: error }, 'dashboard could not listen');
+  await queue.close().catch(() => {});
+  connection.disconnect();
+  process.exit(1);
+}
+const address = app.server.address();
+const port = typeof address === 'object' && address !== null ? address.port : env.DASHBOARD_PORT;
+const host = env.DASHBOARD_HOST.includes(':') ? `[${env.DASHBOARD_HOST}]` : env.DASHBOARD_HOST;
+logger.info({ url: `http://${host}:${port}/`, queue: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, user: env.DASHBOARD_USER }, 'dashboard listening');

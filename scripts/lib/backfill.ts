@@ -1,0 +1,190 @@
+import { parseArgs } from 'node:util';
+import { HANDLED_EVENT_TYPES } from '@billing/billing';
+import type { Database } from '@billing/db/client';
+import { webhookEvents } from '@billing/db/schema';
+import { enqueueEvent, invalidEventReason, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { inArray } from 'drizzle-orm';
+import type Stripe from 'stripe';
+import { UsageError } from './replay';
+
+export { UsageError };
+
+/** Stripe keeps events for this long; `events.list` returns nothing older. */
+export const STRIPE_EVENT_RETENTION_DAYS = 30;
+
+const DAY_MS = 86_400_000;
+const UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS } as const;
+
+export const BACKFILL_USAGE = `usage: npm run backfill -- --since <ISO date | duration> [--dry-run]
+
+Lists the events we handle from the Stripe Events API since then, and enqueues the ones that
+are neither in the webhook_events ledger nor already in the queue.
+  --since <when>   2026-05-01, 2026-05-01T08:00:00Z, or a duration back from now: 90m, 6h, 2d, 1w
+                   (at most ${STRIPE_EVENT_RETENTION_DAYS} days: Stripe keeps events for ${STRIPE_EVENT_RETENTION_DAYS} days)
+  --dry-run        count and list; enqueue nothing
+Needs STRIPE_SECRET_KEY (a restricted key with read access to Events is enough).`;
+
+/** Parses `--since`: an ISO date/time, or a duration back from `now`. Refuses the future and anything past the 30-day window. */
+export function parseSince(input: string, now: Date = new Date()): Date {
+  const text = input.trim();
+  let since: Date;
+  const duration = /^(\d+)\s*(m|h|d|w)$/i.exec(text);
+  if (duration) {
+    const unit = duration[2]!.toLowerCase() as keyof typeof UNIT_MS;
+    since = new Date(now.getTime() - Number(duration[1]) * UNIT_MS[unit]);
+  } else if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) {
+    // A bare date means midnight UTC, as Date.parse reads it.
+    since = new Date(text.replace(' ', 'T'));
+    const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+    const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    if (Number.isNaN(since.getTime()) || month < 1 || month > 12 || day < 1 || day > daysInMonth) {
+      throw new UsageError(`--since ${JSON.stringify(input)} is not a valid date`);
+    }
+  } else {
+    throw new UsageError(`--since ${JSON.stringify(input)} is neither an ISO date (2026-05-01) nor a duration (6h, 2d)`);
+  }
+  if (since.getTime() > now.getTime()) throw new UsageError(`--since ${since.toISOString()} is in the future`);
+  const oldest = new Date(now.getTime() - STRIPE_EVENT_RETENTION_DAYS * DAY_MS);
+  if (since.getTime() < oldest.getTime()) {
+    throw new UsageError(
+      `--since ${since.toISOString()} is older than Stripe's ${STRIPE_EVENT_RETENTION_DAYS}-day event window ` +
+        `(the oldest start possible now is ${oldest.toISOString()}). Events older than that cannot be fetched; ` +
+        `reconcile those subscriptions from the Subscriptions API instead.`,
+    );
+  }
+  return since;
+}
+
+export interface BackfillArgs {
+  since: Date;
+  dryRun: boolean;
+}
+
+export function parseBackfillArgs(argv: string[], now: Date = new Date()): BackfillArgs {
+  let values: { since?: string; 'dry-run'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { since: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new UsageError('');
+  if (values.since === undefined) throw new UsageError('--since is required');
+  return { since: parseSince(values.since, now), dryRun: values['dry-run'] === true };
+}
+
+/**
+ * Every event of a handled type created at or after `since`, oldest first. The API lists
+ * newest first, 100 a page; the SDK's async iterator follows `starting_after` / `has_more`.
+ */
+export async function listHandledEvents(stripe: Stripe, since: Date): Promise<Stripe.Event[]> {
+  const events: Stripe.Event[] = [];
+  const list = stripe.events.list({ created: { gte: Math.floor(since.getTime() / 1000) }, types: [...HANDLED_EVENT_TYPES], limit: 100 });
+  for await (const event of list) events.push(event);
+  // Reversing keeps Stripe's order within one second (`created` has 1 s resolution); the stable
+  // sort then only fixes anything the API returned out of order.
+  return events.reverse().sort((a, b) => a.created - b.created);
+}
+
+export interface BackfillReport {
+  since: Date;
+  dryRun: boolean;
+  /** Events of handled types Stripe returned. */
+  found: number;
+  /** Already in the webhook_events ledger. */
+  alreadyProcessed: number;
+  /** Not in the ledger but a job with that id is in Redis (waiting, active, delayed, failed …). */
+  alreadyQueued: Array<{ id: string; type: string; state: string }>;
+  /** Added to the queue now (on a dry run: would be). */
+  enqueued: Array<{ id: string; type: string; created: number }>;
+  /** Returned by Stripe but not a valid event to queue (should not happen). */
+  invalid: Array<{ id: string; reason: string }>;
+}
+
+export interface BackfillDeps {
+  stripe: Stripe;
+  db: Database;
+  queue: EventQueue;
+}
+
+/** Ids among `ids` already in the ledger. */
+async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += 1_000) {
+    const chunk = ids.slice(i, i + 1_000);
+    const rows = await db.select({ id: webhookEvents.stripeEventId }).from(webhookEvents).where(inArray(webhookEvents.stripeEventId, chunk));
+    for (const row of rows) found.add(row.id);
+  }
+  return found;
+}
+
+/**
+ * 1. lists handled events since `since` from Stripe, oldest first;
+ * 2. drops those already in the ledger;
+ * 3. enqueues the rest through the queue contract (`enqueueEvent`: job id = event id), which
+ *    also tells which were already queued (the ingress got them; the worker has not finished).
+ */
+export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
+  const events = await listHandledEvents(deps.stripe, args.since);
+  const done = await processedIds(deps.db, events.map((e) => e.id));
+  const report: BackfillReport = {
+    since: args.since,
+    dryRun: args.dryRun,
+    found: events.length,
+    alreadyProcessed: 0,
+    alreadyQueued: [],
+    enqueued: [],
+    invalid: [],
+  };
+  for (const event of events) {
+    if (done.has(event.id)) {
+      report.alreadyProcessed += 1;
+      continue;
+    }
+    const reason = invalidEventReason(event);
+    if (reason) {
+      report.invalid.push({ id: String(event.id), reason });
+      continue;
+    }
+    const data = event as unknown as StripeEventJobData;
+    if (args.dryRun) {
+      const state = await deps.queue.getJobState(event.id);
+      if (state === 'unknown') report.enqueued.push({ id: event.id, type: event.type, created: event.created });
+      else report.alreadyQueued.push({ id: event.id, type: event.type, state });
+      continue;
+    }
+    const { duplicate } = await enqueueEvent(deps.queue, data, 10_000);
+    if (duplicate) report.alreadyQueued.push({ id: event.id, type: event.type, state: await deps.queue.getJobState(event.id) });
+    else report.enqueued.push({ id: event.id, type: event.type, created: event.created });
+  }
+  return report;
+}
+
+/** The lines `npm run backfill` prints. */
+export function formatBackfillReport(report: BackfillReport): string {
+  const lines = [
+    `Stripe events since ${report.since.toISOString()} of the ${HANDLED_EVENT_TYPES.length} handled types:`,
+    `  found              ${report.found}`,
+    `  already processed  ${report.alreadyProcessed}   (in the webhook_events ledger)`,
+    `  already queued     ${report.alreadyQueued.length}   (in Redis, not yet in the ledger)`,
+    `  ${report.dryRun ? 'would enqueue ' : 'enqueued     '}      ${report.enqueued.length}`,
+  ];
+  if (report.invalid.length > 0) lines.push(`  invalid            ${report.invalid.length}   (not queued)`);
+  const failed = report.alreadyQueued.filter((q) => q.state === 'failed');
+  if (failed.length > 0) {
+    lines.push(`${failed.length} of the queued ones failed for good; retry them with:`);
+    for (const f of failed.slice(0, 20)) lines.push(`  npm run replay -- --id ${f.id}    # ${f.type}`);
+    if (failed.length > 20) lines.push(`  … or all of them: npm run replay -- --all`);
+  }
+  for (const e of report.enqueued.slice(0, 50)) {
+    lines.push(`  ${report.dryRun ? 'would enqueue' : 'enqueued'} ${e.id}  ${e.type}  created ${new Date(e.created * 1000).toISOString()}`);
+  }
+  if (report.enqueued.length > 50) lines.push(`  … and ${report.enqueued.length - 50} more`);
+  for (const i of report.invalid) lines.push(`  invalid ${i.id}: ${i.reason}`);
+  if (report.dryRun) lines.push('Dry run: nothing enqueued.');
+  return lines.join('\n');
+}

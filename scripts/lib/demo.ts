@@ -1,0 +1,192 @@
+import { createDatabase, type Database } from '@billing/db/client';
+import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
+import { lifecycle, signatureHeader, type ApiShape, type StripeEvent } from '@billing/testing/stripe-events';
+import { asc, eq, inArray } from 'drizzle-orm';
+import { formatTable } from './table';
+
+export const DEMO_EMAIL = 'demo@example.com';
+export const WEBHOOK_PATH = '/checkout/webhooks/stripe';
+
+export interface DemoOptions {
+  databaseUrl: string;
+  /** e.g. http://127.0.0.1:3000 */
+  ingressUrl: string;
+  /** The signing secret the ingress is configured with. */
+  secret: string;
+  /** Where the secret came from, for the error message when the ingress rejects it. */
+  secretSource?: string;
+  email?: string;
+  /** How long to wait for the worker to record each event. @defaultValue 20000 */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DemoResult {
+  userId: number;
+  subscriptionIds: string[];
+  eventIds: string[];
+}
+
+export class DemoError extends Error {
+  override name = 'DemoError';
+}
+
+/**
+ * 1. creates the demo user if missing; 2. signs and POSTs a realistic lifecycle to the ingress,
+ * once in each API payload shape, waiting for the worker to record each event before sending
+ * the next (as Stripe's real spacing would); 3. prints the resulting rows.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const email = (options.email ?? DEMO_EMAIL).toLowerCase();
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const endpoint = `${options.ingressUrl.replace(/\/$/, '')}${WEBHOOK_PATH}`;
+  await checkIngress(options.ingressUrl);
+
+  const { db, sql } = createDatabase(options.databaseUrl, { max: 2, applicationName: 'billing-webhooks-demo' });
+  try {
+    const userId = await ensureDemoUser(db, email);
+    log(`demo user ${email} (id ${userId})`);
+    const subscriptionIds: string[] = [];
+    const eventIds: string[] = [];
+    for (const shape of ['legacy', 'basil'] as ApiShape[]) {
+      const events = lifecycle({ email, userId, planSlug: 'pro', period: 'monthly', shape });
+      const subscriptionId = subscriptionOf(events);
+      subscriptionIds.push(subscriptionId);
+      log(`\n${shape === 'legacy' ? 'Older API shape (2024-06-20: subscription.current_period_end, invoice.subscription)' : 'Current API shape (basil and later: period on the items, invoice.parent)'} — subscription ${subscriptionId}`);
+      for (const event of events) {
+        const status = await send(endpoint, event, options);
+        const outcome = await waitForLedger(db, event.id, timeoutMs);
+        eventIds.push(event.id);
+        log(`  ${event.type.padEnd(30)} ${event.id}  → HTTP ${status}, worker: ${outcome}`);
+      }
+    }
+    log('');
+    log(await describeRows(db, email, subscriptionIds, eventIds));
+    return { userId, subscriptionIds, eventIds };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function checkIngress(ingressUrl: string): Promise<void> {
+  try {
+    const response = await fetch(`${ingressUrl.replace(/\/$/, '')}/healthz`, { signal: AbortSignal.timeout(3_000) });
+    if (!response.ok) throw new Error(`GET /healthz answered ${response.status}`);
+  } catch (error) {
+    throw new DemoError(
+      `the ingress does not answer at ${ingressUrl} (${fetchFailure(error)}). ` +
+        'Start the stack first, in another terminal: npm start',
+    );
+  }
+}
+
+function fetchFailure(error: unknown): string {
+  const { message, cause } = error as { message?: string; cause?: { code?: string; message?: string } };
+  return cause?.code ?? cause?.message ?? message ?? String(error);
+}
+
+async function ensureDemoUser(db: Database, email: string): Promise<number> {
+  try {
+    await db.insert(users).values({ email }).onConflictDoNothing({ target: users.email });
+  } catch (error) {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code === '42P01') throw new DemoError('the database has no users table yet: run npm start (or npm run db:migrate) first');
+    throw error;
+  }
+  const [user] = await db.select({ id: users.id }).from(users).where(eq(users.email, email));
+  if (!user) throw new DemoError(`could not create the demo user ${email}`);
+  return user.id;
+}
+
+function subscriptionOf(events: StripeEvent[]): string {
+  const checkout = events[0]!.data.object as { subscription?: unknown };
+  return String(checkout.subscription);
+}
+
+async function send(endpoint: string, event: StripeEvent, options: DemoOptions): Promise<number> {
+  // Signed over the exact bytes sent, as Stripe does.
+  const payload = JSON.stringify(event);
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, options.secret), 'user-agent': 'billing-webhooks-demo' },
+    body: payload,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = await response.text();
+  if (response.status === 400 && body.includes('invalid_signature')) {
+    throw new DemoError(
+      `the ingress rejected the signature: it is configured with another secret than the one from ${options.secretSource ?? 'the options'}. ` +
+        'Run the demo with STRIPE_WEBHOOK_SECRET set to the secret the ingress was started with.',
+    );
+  }
+  if (response.status !== 200) throw new DemoError(`the ingress answered ${response.status} to ${event.type} ${event.id}: ${body.slice(0, 300)}`);
+  return response.status;
+}
+
+async function waitForLedger(db: Database, eventId: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await db.select({ outcome: webhookEvents.outcome }).from(webhookEvents).where(eq(webhookEvents.stripeEventId, eventId));
+    if (row) return row.outcome;
+    if (Date.now() > deadline) {
+      throw new DemoError(
+        `the worker has not recorded ${eventId} within ${timeoutMs / 1000} s. Is the worker running (npm start runs it) on the same ` +
+          'REDIS_URL, QUEUE_NAME and DATABASE_URL? A job that failed is visible in the dashboard.',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function describeRows(db: Database, email: string, subscriptionIds: string[], eventIds: string[]): Promise<string> {
+  const userRows = await db
+    .select({ id: users.id, email: users.email, stripe_customer_id: users.stripeCustomerId, subscription_status: users.subscriptionStatus })
+    .from(users)
+    .where(eq(users.email, email));
+  const subscriptionRows = await db
+    .select({
+      id: subscriptions.id,
+      user_id: subscriptions.userId,
+      stripe_subscription_id: subscriptions.stripeSubscriptionId,
+      stripe_customer_id: subscriptions.stripeCustomerId,
+      plan_slug: subscriptions.planSlug,
+      period: subscriptions.period,
+      status: subscriptions.status,
+      current_period_end: subscriptions.currentPeriodEnd,
+      last_event_at: subscriptions.lastEventAt,
+    })
+    .from(subscriptions)
+    .where(inArray(subscriptions.stripeSubscriptionId, subscriptionIds))
+    .orderBy(asc(subscriptions.id));
+  const transitionRows = await db
+    .select({
+      id: subscriptionTransitions.id,
+      stripe_subscription_id: subscriptionTransitions.stripeSubscriptionId,
+      from_status: subscriptionTransitions.fromStatus,
+      to_status: subscriptionTransitions.toStatus,
+      stripe_event_id: subscriptionTransitions.stripeEventId,
+      event_created_at: subscriptionTransitions.eventCreatedAt,
+    })
+    .from(subscriptionTransitions)
+    .where(inArray(subscriptionTransitions.stripeSubscriptionId, subscriptionIds))
+    .orderBy(asc(subscriptionTransitions.id));
+  const eventRows = await db
+    .select({
+      id: webhookEvents.id,
+      stripe_event_id: webhookEvents.stripeEventId,
+      event_type: webhookEvents.eventType,
+      stripe_subscription_id: webhookEvents.stripeSubscriptionId,
+      outcome: webhookEvents.outcome,
+      processed_at: webhookEvents.processedAt,
+    })
+    .from(webhookEvents)
+    .where(inArray(webhookEvents.stripeEventId, eventIds))
+    .orderBy(asc(webhookEvents.id));
+  return [
+    formatTable('users', userRows),
+    formatTable('subscriptions', subscriptionRows),
+    formatTable('subscription_transitions', transitionRows),
+    formatTable('webhook_events', eventRows),
+  ].join('\n\n');
+}

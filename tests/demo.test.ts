@@ -1,0 +1,191 @@
+// Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
+import type {} from '@billing/testing/global-setup';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
+import { createEventQueue, workerConnection } from '@billing/queue';
+import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { freePort } from '@billing/testing/ports';
+import { REPO_ROOT, startApp, type AppProcess } from '@billing/testing/processes';
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const SECRET = 'whsec_demo_test_secret_0123456789';
+const appsExist = ['ingress', 'worker'].every((app) => existsSync(`${REPO_ROOT}apps/${app}/src/server.ts`));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a root script as `npm run <x>` would (node + tsx), without blocking this process. */
+function runScript(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** Removes a test queue's keys from Redis once its processes have stopped. */
+async function dropQueue(name: string): Promise<void> {
+  const connection = workerConnection(inject('redisUrl'));
+  const queue = createEventQueue(connection, { name });
+  try {
+    await queue.obliterate({ force: true });
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+async function expectDemoRows(t: TestDatabase, stdout: string): Promise<void> {
+  const [user] = await t.db.select().from(users).where(eq(users.email, 'demo@example.com'));
+  expect(user?.subscriptionStatus).toBe('canceled');
+  const subs = await t.db.select().from(subscriptions).orderBy(asc(subscriptions.id));
+  expect(subs).toHaveLength(2);
+  for (const sub of subs) {
+    expect(sub).toMatchObject({ userId: user!.id, planSlug: 'pro', period: 'monthly', status: 'canceled' });
+    // Both payload shapes carry the period end: on the subscription (legacy) or its items (basil).
+    expect(sub.currentPeriodEnd).toBeInstanceOf(Date);
+    const transitions = await t.db
+      .select()
+      .from(subscriptionTransitions)
+      .where(eq(subscriptionTransitions.stripeSubscriptionId, sub.stripeSubscriptionId))
+      .orderBy(asc(subscriptionTransitions.id));
+    expect(transitions.map((r) => r.toStatus)).toEqual(['active', 'past_due', 'active', 'canceled']);
+  }
+  const ledger = await t.db.select().from(webhookEvents);
+  expect(ledger).toHaveLength(12);
+  expect(new Set(ledger.map((r) => r.outcome))).toEqual(new Set(['applied']));
+  for (const table of ['users (1 row)', 'subscriptions (2 rows)', 'subscription_transitions (8 rows)', 'webhook_events (12 rows)']) {
+    expect(stdout).toContain(table);
+  }
+}
+
+describe.skipIf(!appsExist)('npm run demo against real ingress and worker processes', () => {
+  let t: TestDatabase;
+  let ingress: AppProcess | undefined;
+  let worker: AppProcess | undefined;
+  let port: number;
+  const queueName = uniqueQueueName('demo');
+
+  beforeAll(async () => {
+    t = await createTestDatabase('demo');
+    port = await freePort();
+    const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
+    [worker, ingress] = await Promise.all([
+      startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
+      startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port) }, /"msg":"ingress listening"/),
+    ]);
+  });
+  afterAll(async () => {
+    await ingress?.stop();
+    await worker?.stop();
+    await dropQueue(queueName);
+    await t?.drop();
+  });
+
+  it('creates the demo user, sends both shapes of the lifecycle, and prints the resulting rows', async () => {
+    const run = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout.match(/→ HTTP 200, worker: applied/g)).toHaveLength(12);
+    await expectDemoRows(t, run.stdout);
+  });
+
+  it('says so when the ingress uses another secret', async () => {
+    const run = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: 'whsec_not_the_right_one' });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^demo: the ingress rejected the signature: .*STRIPE_WEBHOOK_SECRET/);
+  });
+});
+
+describe('npm run demo without a stack', () => {
+  it('says to run npm start when nothing answers', async () => {
+    const run = await runScript('demo', { PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: SECRET });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^demo: the ingress does not answer at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. .*npm start/);
+  });
+});
+
+describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)', () => {
+  let t: TestDatabase;
+  let start: ChildProcess | undefined;
+  const queueName = uniqueQueueName('start');
+
+  beforeAll(async () => {
+    t = await createTestDatabase('start');
+  });
+  afterAll(async () => {
+    // SIGINT first: start forwards it, so the apps (in process groups of their own) stop too.
+    if (start && start.exitCode === null) {
+      const exited = new Promise((resolve) => start!.once('exit', resolve));
+      start.kill('SIGINT');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      if (start.exitCode === null) start.kill('SIGKILL');
+    }
+    await dropQueue(queueName);
+    await t?.drop();
+  });
+
+  it('migrates, runs the three apps with prefixed logs, prints where they listen, and stops all on Ctrl-C', async () => {
+    const [port, dashboardPort] = [await freePort(), await freePort()];
+    const env = {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: t.url,
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_NAME: queueName,
+      PORT: String(port),
+      DASHBOARD_PORT: String(dashboardPort),
+      WORKER_METRICS_PORT: '0',
+      // Set, so the test does not write .local/webhook-secret in the working tree.
+      STRIPE_WEBHOOK_SECRET: SECRET,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: REPO_ROOT, env });
+    start = child;
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+
+    await expect.poll(() => output, { timeout: 45_000, interval: 200 }).toContain('billing-webhooks is running');
+    expect(output).toMatch(/^\[ingress\s*\] \{.*"msg":"ingress listening"/m);
+    expect(output).toMatch(/^\[worker\s*\] \{.*"msg":"worker ready"/m);
+    expect(output).toMatch(/^\[dashboard\s*\] \{.*"msg":"dashboard listening"/m);
+    expect(output).toContain(`http://127.0.0.1:${port}/checkout/webhooks/stripe`);
+    const password = /user admin {2}password (\S+) {2}\(generated for this run/.exec(output)?.[1];
+    expect(password).toBeTruthy();
+    // The dashboard takes the password start generated: printed once, by start.
+    expect(output.split(password!).length - 1).toBe(1);
+    const board = await fetch(`http://127.0.0.1:${dashboardPort}/api/queues`, {
+      headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` },
+    });
+    expect(board.status).toBe(200);
+
+    const demo = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    expect(demo.stderr).toBe('');
+    expect(demo.status).toBe(0);
+    await expectDemoRows(t, demo.stdout);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    for (const app of ['ingress', 'worker', 'dashboard']) {
+      expect(output).toMatch(new RegExp(`^\\[${app}\\s*\\] \\{.*"msg":"stopped"`, 'm'));
+    }
+    expect(output).not.toContain('second signal');
+    expect(output).toContain('start: all stopped');
+  });
+});
