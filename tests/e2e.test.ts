@@ -43,8 +43,8 @@ describe('end to end: signed POST → ingress → Redis → worker → Postgres'
     expect(await replay.json()).toEqual({ received: true, duplicate: true });
 
     await waitFor(async () => {
-      const [{ n }] = await t.sql<{ n: number }[]>`select count(*)::int as n from webhook_events where stripe_subscription_id = ${`sub_e2e${shape}`}`;
-      return n === events.length;
+      const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from webhook_events where stripe_subscription_id = ${`sub_e2e${shape}`}`;
+      return row?.n === events.length;
     }, 'all events in the ledger');
     const [sub] = await t.sql`select * from subscriptions where stripe_subscription_id = ${`sub_e2e${shape}`}`;
     expect(sub).toMatchObject({ user_id: user!.id, status: 'canceled', plan_slug: 'pro', period: 'monthly', stripe_customer_id: `cus_e2e${shape}` });

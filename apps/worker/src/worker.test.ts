@@ -109,7 +109,7 @@ describe('worker', () => {
       event('customer.subscription.created', subscriptionObject({ id: `sub_outage${i}`, customer: 'cus_outage' })),
     );
     for (const e of events) await send(e);
-    await waitFor(async () => (await queue.getJobCounts('delayed')).delayed > 0, 'jobs backing off');
+    await waitFor(async () => ((await queue.getJobCounts('delayed')).delayed ?? 0) > 0, 'jobs backing off');
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     proxy.restore();
     await waitFor(async () => (await queue.getJobCounts('completed')).completed === events.length, 'all applied after recovery', 30_000);
