@@ -23,6 +23,9 @@ export function verifyWebhook(
   toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS,
 ): Verification {
   if (typeof header !== 'string' || header.trim() === '') return signatureFailure('missing_header');
+  // Stripe's SDK reads `t` with parseInt and never checks the age of NaN, so `t=NaN` with an HMAC
+  // over "NaN.<body>" would pass without any timestamp; accept exactly one `t` of digits only.
+  if (!hasOneNumericTimestamp(header)) return signatureFailure('malformed_header');
   const payload = body ?? Buffer.alloc(0);
   let failure: SignatureFailure = 'no_match';
   for (const [secretIndex, secret] of secrets.entries()) {
@@ -45,6 +48,11 @@ export function verifyWebhook(
     return { ok: true, event: parsed as StripeEventJobData, secretIndex };
   }
   return signatureFailure(failure);
+}
+
+function hasOneNumericTimestamp(header: string): boolean {
+  const timestamps = header.split(',').filter((item) => item.trimStart().startsWith('t='));
+  return timestamps.length === 1 && /^\d{1,12}$/.test(timestamps[0]!.trim().slice(2));
 }
 
 function signatureFailure(reason: SignatureFailure): Verification {

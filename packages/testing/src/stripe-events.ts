@@ -33,7 +33,7 @@ export function signatureHeader(payload: string, secret: string, timestamp = Mat
   return `t=${timestamp},v1=${hmac(payload, secret, timestamp)}`;
 }
 
-export function hmac(payload: string, secret: string, timestamp: number): string {
+export function hmac(payload: string, secret: string, timestamp: number | string): string {
   return createHmac('sha256', secret).update(`${timestamp}.${payload}`, 'utf8').digest('hex');
 }
 
