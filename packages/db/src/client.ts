@@ -20,6 +20,11 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): { db
   const sql = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
+    // postgres-js waits up to 20 s (3^n/100 s) before reconnecting after repeated errors, so a
+    // 4 s outage kept the worker idle for ~15 s after Postgres returned; cap the wait at 2 s.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2) * (0.5 + Math.random() / 2),
+    // Fail a connection attempt that hangs (a dead host, a half-open network) well before BullMQ's lock expires.
+    connect_timeout: 10,
     connection: { application_name: options.applicationName ?? 'billing-webhooks' },
   });
   return { db: drizzle(sql, { schema }), sql };
