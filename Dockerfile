@@ -12,6 +12,8 @@ COPY packages/queue/package.json packages/queue/
 COPY packages/runtime/package.json packages/runtime/
 COPY packages/billing/package.json packages/billing/
 COPY packages/testing/package.json packages/testing/
+# Patched postgres-js tarball the workspaces install from (see vendor/README.md).
+COPY vendor/ vendor/
 RUN npm ci --include=dev && npm cache clean --force
 COPY . .
 USER node
