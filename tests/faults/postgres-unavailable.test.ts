@@ -1,0 +1,122 @@
+// Types `inject()` (the ProvidedContext augmentation lives with the global setup).
+import type {} from '@billing/testing/global-setup';
+import { spawnSync } from 'node:child_process';
+import type { StripeEventJobData, StripeEventJobResult } from '@billing/queue';
+import { REPO_ROOT } from '@billing/testing/processes';
+import { startTcpProxy } from '@billing/testing/tcp-proxy';
+import { waitFor } from '@billing/testing/wait-for';
+import type { Job } from 'bullmq';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createCleanupStack } from './support/cleanup-stack';
+import { paced, sleep } from './support/concurrency';
+import { figureLine, measureFigures } from './support/figures';
+import { countLogs, deadApp, isAlive, startIngress, startWorker } from './support/fleet';
+import { deliver, type Delivery } from './support/http-client';
+import { openScenario } from './support/scenario';
+import { ledgerCount, waitForSettled } from './support/settle';
+import { interleaved, lifecyclesTotalling, referenceStates, seedUsers, snapshotStates, stateDifferences } from './support/subscriptions';
+
+const EVENTS = 240;
+const INTERVAL_MS = 20;
+const OUTAGE_MS = 4_000;
+
+const cleanup = createCleanupStack();
+afterAll(() => cleanup.runAll(), 60_000);
+
+describe('fault: Postgres unreachable mid-stream (TCP proxy cut)', () => {
+  it('jobs back off and retry, all apply after recovery, none left failed', async () => {
+    const redisUrl = inject('redisUrl');
+    const s = await openScenario('postgres_unavailable', { redisUrl, cleanup });
+    const target = new URL(s.db.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    cleanup.defer('close the Postgres proxy', () => proxy.close());
+    const viaProxy = new URL(s.db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+
+    const users = await seedUsers(s.db.sql, 50);
+    const lifecycles = lifecyclesTotalling(users, EVENTS);
+    const events = interleaved(lifecycles);
+    const [reference, ingress, worker] = await Promise.all([
+      referenceStates(users, lifecycles),
+      startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, { databaseUrl: viaProxy.toString(), redisUrl, queueName: s.queueName }),
+    ]);
+
+    // 1. The stream; once the worker is visibly applying it, Postgres "dies" for a few seconds.
+    const deliveries: Delivery[] = [];
+    const stream = paced(events, { intervalMs: INTERVAL_MS, maxInFlight: 16 }, async (event) => {
+      const delivery = await deliver(ingress.port, event, s.secret);
+      deliveries.push(delivery);
+      return delivery;
+    });
+    await waitFor(async () => (await ledgerCount(s.db.sql)) >= EVENTS / 5, 'a fifth of the stream applied', 30_000, 5);
+    proxy.cut();
+    const cutAt = performance.now();
+    const ledgerAtCut = await ledgerCount(s.db.sql);
+    await sleep(OUTAGE_MS);
+    const ledgerAtRestore = await ledgerCount(s.db.sql);
+    proxy.restore();
+    const restoredAt = performance.now();
+    await stream;
+
+    // 2. The backoff (1 s, 2 s, 4 s… with jitter) brings every job back once Postgres answers.
+    const acknowledged = deliveries.filter((d) => d.status === 200).map((d) => d.eventId);
+    const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 90_000, () => deadApp([worker]));
+    const recoveredAfterMs = Math.round(performance.now() - restoredAt);
+
+    const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [worker] });
+    const states = await snapshotStates(s.db.sql);
+    const counts = await s.queue.getJobCounts('completed', 'failed', 'delayed', 'waiting', 'active');
+    const completed: Array<Job<StripeEventJobData, StripeEventJobResult>> = await s.queue.getJobs(['completed'], 0, -1);
+    // BullMQ counts the successful attempt too: attemptsMade > 1 means it failed at least once first.
+    const retriedJobs = completed.filter((job) => job.attemptsMade > 1);
+    const maxAttempts = Math.max(0, ...completed.map((job) => job.attemptsMade));
+    const failedAttempts = countLogs([worker], 'event failed; will retry with backoff');
+    console.log(
+      figureLine('postgres unavailable', figures, {
+        outage_ms: Math.round(restoredAt - cutAt),
+        ledger_at_cut: ledgerAtCut,
+        written_during_outage: ledgerAtRestore - ledgerAtCut,
+        failed_attempts_retried: failedAttempts,
+        jobs_that_retried: retriedJobs.length,
+        max_attempts_of_a_job: maxAttempts,
+        all_applied_ms_after_restore: settle.settled ? recoveredAfterMs : 'never',
+        worker_alive: isAlive(worker),
+        outcomes: figures.outcomes,
+        jobs: counts,
+      }),
+    );
+
+    expect(settle.stopped, 'the worker must survive a Postgres outage').toBeUndefined();
+    expect(deliveries.filter((d) => d.status !== 200)).toEqual([]); // the ingress never touches Postgres
+    expect(ledgerAtCut).toBeLessThan(EVENTS);
+    expect(ledgerAtRestore - ledgerAtCut).toBe(0); // the cut was total
+    expect(failedAttempts).toBeGreaterThan(0); // jobs did hit the outage…
+    expect(retriedJobs.length).toBeGreaterThan(0); // …and completed on a later attempt
+    expect(isAlive(worker)).toBe(true);
+    expect(settle.settled).toBe(true);
+    expect(figures).toMatchObject({ sent: EVENTS, acknowledged: EVENTS, applied: EVENTS, appliedTwice: 0, lost: 0 });
+    expect(counts).toMatchObject({ completed: EVENTS, failed: 0, delayed: 0, waiting: 0, active: 0 });
+    expect(countLogs([worker], /^ALERT/)).toBe(0);
+    expect(stateDifferences(states, reference)).toEqual([]);
+  }, 180_000);
+
+  // The deterministic core of the crash above: one transaction, one dropped connection, the
+  // worker's own client and `db.transaction`. It must reject (so the job retries), not kill the process.
+  it('a transaction whose connection drops rejects, and the process survives', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'tests/faults/support/transaction-drop-probe.ts', inject('adminDatabaseUrl')], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const uncaught = result.stderr.match(/^\w*Error: .*$/m)?.[0] ?? 'none';
+    console.log(
+      `[fault] postgres connection dropped mid-transaction: exit_code=${result.status} ` +
+        `stdout=${JSON.stringify(result.stdout.trim())} uncaught=${JSON.stringify(uncaught)}`,
+    );
+    expect(result.stdout).toMatch(/^rejected: /m);
+    expect(result.status, `the process died:\n${result.stderr}`).toBe(0);
+    expect(result.stdout).toMatch(/^survived$/m);
+  }, 40_000);
+});

@@ -1,0 +1,98 @@
+// Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
+import type {} from '@billing/testing/global-setup';
+import { waitFor } from '@billing/testing/wait-for';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createCleanupStack } from './support/cleanup-stack';
+import { mapWithConcurrency, sleep } from './support/concurrency';
+import { figureLine, measureFigures } from './support/figures';
+import { countLogs, deadApp, logLines, startIngress, startWorker } from './support/fleet';
+import { deliver, type Delivery } from './support/http-client';
+import { openScenario } from './support/scenario';
+import { ledgerCount, waitForSettled } from './support/settle';
+import {
+  interleaved,
+  lifecyclesTotalling,
+  modelDifferences,
+  referenceStates,
+  seedUsers,
+  snapshotStates,
+  stateDifferences,
+  subscriptionRowCounts,
+} from './support/subscriptions';
+
+const EVENTS = 500;
+/** Kill once this many events are in the ledger: well inside the batch. */
+const KILL_AFTER = 200;
+
+const cleanup = createCleanupStack();
+afterAll(() => cleanup.runAll(), 60_000);
+
+describe('fault: worker SIGKILLed mid-batch', () => {
+  it('a new worker finishes the batch; every acknowledged event applied exactly once', async () => {
+    const redisUrl = inject('redisUrl');
+    const s = await openScenario('worker_killed', { redisUrl, cleanup });
+    const users = await seedUsers(s.db.sql, 100);
+    const lifecycles = lifecyclesTotalling(users, EVENTS);
+    const events = interleaved(lifecycles);
+    const workerOptions = { databaseUrl: s.db.url, redisUrl, queueName: s.queueName, lockDurationMs: 3_000 };
+    const [reference, ingress, first] = await Promise.all([
+      referenceStates(users, lifecycles),
+      startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, workerOptions),
+    ]);
+
+    // 1. Stream the batch while the first worker applies it.
+    const deliveries: Delivery[] = [];
+    const posting = mapWithConcurrency(events, 16, async (event) => {
+      const delivery = await deliver(ingress.port, event, s.secret);
+      deliveries.push(delivery);
+      return delivery;
+    });
+
+    // 2. SIGKILL it mid-batch: no shutdown hook runs, its active jobs keep their locks until they expire.
+    await waitFor(async () => (await ledgerCount(s.db.sql)) >= KILL_AFTER, `${KILL_AFTER} events in the ledger`, 60_000, 5);
+    const activeAtKill = (await s.queue.getJobCounts('active')).active ?? 0;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const ledgerAtKill = await ledgerCount(s.db.sql);
+    await sleep(500);
+
+    // 3. A new worker takes over; the dead one's jobs come back once their locks expire (3 s).
+    const second = await startWorker(cleanup, workerOptions);
+    await posting;
+    const acknowledged = deliveries.filter((d) => d.status === 200).map((d) => d.eventId);
+    const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([second, ingress.app]));
+
+    const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [first, second] });
+    const states = await snapshotStates(s.db.sql);
+    const rows = await subscriptionRowCounts(s.db.sql);
+    const counts = await s.queue.getJobCounts('completed', 'failed');
+    const stalled = countLogs([second], 'job stalled (a worker died or blocked); it will run again');
+    const rerunAfterCommit = logLines(second).filter((l) => l.msg === 'event processed' && l.outcome === 'duplicate').length;
+    console.log(
+      figureLine('worker killed', figures, {
+        ledger_at_kill: ledgerAtKill,
+        active_at_kill: activeAtKill,
+        stalled_jobs_recovered: stalled,
+        reruns_absorbed_by_ledger: rerunAfterCommit,
+        settled_ms: settle.ms,
+        outcomes: figures.outcomes,
+        jobs: counts,
+      }),
+    );
+
+    expect(deliveries.map((d) => d.status).filter((status) => status !== 200)).toEqual([]);
+    expect(ledgerAtKill).toBeLessThan(EVENTS); // the kill really landed mid-batch
+    expect(activeAtKill).toBeGreaterThan(0);
+    expect(settle.stopped).toBeUndefined();
+    expect(settle.settled).toBe(true);
+    expect(figures).toMatchObject({ sent: EVENTS, acknowledged: EVENTS, applied: EVENTS, appliedTwice: 0, lost: 0 });
+    expect(figures.lostIds).toEqual([]);
+    expect(figures.twiceIds).toEqual([]);
+    expect(await ledgerCount(s.db.sql)).toBe(EVENTS);
+    expect(rows).toEqual({ rows: lifecycles.length, distinct: lifecycles.length });
+    expect(counts).toMatchObject({ completed: EVENTS, failed: 0 });
+    expect(modelDifferences(reference, lifecycles)).toEqual([]);
+    expect(stateDifferences(states, reference)).toEqual([]);
+  }, 150_000);
+});
