@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { migrateDatabase } from '@billing/db/migrate';
+import postgres from 'postgres';
+
+export interface BenchDatabase {
+  url: string;
+  name: string;
+  /** A small pool for the bench's own queries (seeding, counting, reading the ledger). */
+  sql: postgres.Sql;
+  /** Closes the pool and drops the database (idempotent). */
+  drop: () => Promise<void>;
+}
+
+/** A fresh database of this run's own, migrated with the project's own migrator. */
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const drop = async () => {
+    await sql.end({ timeout: 5 }).catch(() => {});
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await admin`drop database if exists ${admin(name)} with (force)`;
+    } finally {
+      await admin.end({ timeout: 5 });
+    }
+  };
+  // Assigned before migrating, so a failed migration still drops what it created.
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {}, connection: { application_name: 'billing-bench' } });
+  try {
+    await migrateDatabase(url.toString());
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { url: url.toString(), name, sql, drop };
+}
+
+/** Users the events point at through `dictia_user_id` metadata; returns their ids in order. */
+export async function seedUsers(sql: postgres.Sql, count: number): Promise<number[]> {
+  const rows = await sql<{ id: number }[]>`
+    insert into users (email)
+    select 'bench-user-' || n || '@example.com' from generate_series(1, ${count}) as n
+    returning id`;
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
+/** Back to "users only" between phases, so every phase starts from the same state. */
+export async function resetBillingTables(sql: postgres.Sql): Promise<void> {
+  await sql`truncate webhook_events, subscriptions, subscription_transitions restart identity`;
+  await sql`update users set stripe_customer_id = null, subscription_status = null`;
+  await sql`vacuum analyze users`;
+}
+
+export async function ledgerCount(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from webhook_events`;
+  return row?.n ?? 0;
+}
+
+/** Ledger counts by outcome, to show what the mix did (applied / ignored / stale / unresolved). */
+export async function outcomes(sql: postgres.Sql): Promise<Record<string, number>> {
+  const rows = await sql<{ outcome: string; n: number }[]>`select outcome, count(*)::int as n from webhook_events group by outcome order by outcome`;
+  return Object.fromEntries(rows.map((r) => [r.outcome, r.n]));
+}
+
+/** Polls the ledger until it holds `expected` rows; resolves with the time that was seen (ms, performance clock). */
+export async function waitForLedger(sql: postgres.Sql, expected: number, timeoutMs: number, intervalMs = 50): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const count = await ledgerCount(sql);
+    if (count >= expected) return performance.now();
+    if (performance.now() > deadline) throw new Error(`ledger has ${count} of ${expected} events after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Pids of the Postgres backends serving this database (its pools are open by the time this is called). */
+export async function backendPids(sql: postgres.Sql): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`;
+  return rows.map((r) => r.pid);
+}

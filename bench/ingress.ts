@@ -1,0 +1,194 @@
+import autocannon from 'autocannon';
+import type { StripeEvent } from '@billing/testing/stripe-events';
+import { freePort } from '@billing/testing/ports';
+import { startProcess, type BenchProcess } from './child-process';
+import { localRedisPid } from './machine';
+import { round } from './round';
+import { sampleMemory, type MemoryWindow } from './memory';
+import { cpuMeter } from './process-cpu';
+import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
+import { signRequests, type SignedRequests } from './signed-requests';
+import { openBenchQueue } from './worker-queue';
+
+export interface LoadResult {
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Responses that were not 2xx. */
+  non2xx: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  requests: number;
+  durationSeconds: number;
+  /** CPU time of the server process per request (µs): robust to the machine's noise. */
+  serverCpuUsPerRequest: number;
+  /** CPU time of the (local) Redis server per request (µs); shared with anything else using it. */
+  redisCpuUsPerRequest: number;
+  /** True when the pre-signed pool ran out and ids repeated (the figure is then not valid). */
+  poolExhausted: boolean;
+}
+
+export interface AcknowledgementResult {
+  bare: LoadResult;
+  /** Two consecutive runs against one ingress process (memory is compared across them). */
+  ingressRuns: [LoadResult, LoadResult];
+  ingress: LoadResult;
+  throughputRatio: number;
+  p99Ratio: number;
+  /** Ingress CPU per request ÷ bare CPU per request. */
+  cpuPerRequestRatio: number;
+  ingressMemory: [MemoryWindow, MemoryWindow];
+}
+
+/**
+ * Fires pre-signed, unique deliveries at `url` with autocannon (in this process; the server is
+ * a child process) for `durationSeconds`, `connections` at a time, one request per connection
+ * in flight (Stripe does not pipeline).
+ */
+export async function fireSignedLoad(
+  url: string,
+  pool: SignedRequests,
+  durationSeconds: number,
+  connections: number,
+  serverPid?: number,
+  redisPid?: number,
+): Promise<LoadResult> {
+  const cpu = cpuMeter(serverPid === undefined ? [] : [serverPid]);
+  const redisCpu = cpuMeter(redisPid === undefined ? [] : [redisPid]);
+  let next = 0;
+  let exhausted = false;
+  const result = await autocannon({
+    url: `${url}${WEBHOOK_PATH}`,
+    connections,
+    duration: durationSeconds,
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          if (next >= pool.bodies.length) {
+            exhausted = true;
+            next = 0;
+          }
+          const i = next++;
+          return {
+            ...request,
+            body: pool.bodies[i],
+            headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': pool.signatures[i] as string },
+          };
+        },
+      },
+    ],
+  });
+  const serverCpuMs = cpu();
+  const redisCpuMs = redisCpu();
+  return {
+    requestsPerSec: round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    requests: result.requests.total,
+    durationSeconds: result.duration,
+    serverCpuUsPerRequest: round((serverCpuMs * 1000) / Math.max(1, result.requests.total)),
+    redisCpuUsPerRequest: round((redisCpuMs * 1000) / Math.max(1, result.requests.total)),
+    poolExhausted: exhausted,
+  };
+}
+
+/** Enough deliveries for `seconds` at a rate no server here reaches. */
+function poolFor(templates: readonly StripeEvent[], seconds: number): SignedRequests {
+  return signRequests(templates, seconds * MAX_EXPECTED_RATE, WEBHOOK_SECRET);
+}
+const MAX_EXPECTED_RATE = Number(process.env.BENCH_MAX_RATE ?? 16_000);
+
+async function warmAndMeasure(
+  url: string,
+  serverPid: number,
+  templates: readonly StripeEvent[],
+  runs: number,
+  onRun?: () => void,
+): Promise<LoadResult[]> {
+  const redisPid = await localRedisPid(settings.redisUrl);
+  const { connections, durationSeconds, warmupSeconds } = settings.ingress;
+  await fireSignedLoad(url, poolFor(templates, warmupSeconds), warmupSeconds, connections);
+  const results: LoadResult[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    // Signed just before each run: fresh ids, timestamps well inside the 300 s tolerance.
+    const pool = poolFor(templates, durationSeconds);
+    results.push(await fireSignedLoad(url, pool, durationSeconds, connections, serverPid, redisPid));
+    onRun?.();
+  }
+  return results;
+}
+
+/**
+ * Issue item 1: the bare verify-and-200 endpoint (upper bound), then the real ingress twice in a
+ * row (same process), each after a short warm-up, with the same connections and duration.
+ */
+export async function benchAcknowledgement(templates: readonly StripeEvent[], queueName: string, log: (line: string) => void): Promise<AcknowledgementResult> {
+  const processes: BenchProcess[] = [];
+  const queue = openBenchQueue(queueName); // only to remove what the ingress enqueued, at the end
+  try {
+    const barePort = await freePort();
+    const bare = await startProcess('bare-verify', 'bench/bare-verify-server.ts', { PORT: String(barePort), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }, /bare listening/);
+    processes.push(bare);
+    log(`  bare verify server: warm-up ${settings.ingress.warmupSeconds} s, run ${settings.ingress.durationSeconds} s`);
+    const [bareResult] = (await warmAndMeasure(`http://127.0.0.1:${barePort}`, bare.pid, templates, 1)) as [LoadResult];
+    await bare.stop();
+
+    const ingressPort = await freePort();
+    const ingress = await startProcess(
+      'ingress',
+      'apps/ingress/src/server.ts',
+      {
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        PORT: String(ingressPort),
+        HOST: '127.0.0.1',
+        REDIS_URL: settings.redisUrl,
+        QUEUE_NAME: queueName,
+        LOG_LEVEL: settings.logLevel,
+      },
+      /ingress listening/,
+    );
+    processes.push(ingress);
+    const memory = sampleMemory(ingress.pid);
+    memory.window(); // start-up is not part of either run
+    const windows: MemoryWindow[] = [];
+    log(`  ingress: warm-up ${settings.ingress.warmupSeconds} s, two runs of ${settings.ingress.durationSeconds} s`);
+    const runs = (await warmAndMeasure(`http://127.0.0.1:${ingressPort}`, ingress.pid, templates, 2, () => windows.push(memory.window()))) as [LoadResult, LoadResult];
+    memory.stop();
+    await ingress.stop();
+
+    const ingressMean = meanOf(runs);
+    return {
+      bare: bareResult,
+      ingressRuns: runs,
+      ingress: ingressMean,
+      throughputRatio: round(ingressMean.requestsPerSec / bareResult.requestsPerSec, 3),
+      p99Ratio: round(ingressMean.p99Ms / bareResult.p99Ms, 3),
+      cpuPerRequestRatio: round(ingressMean.serverCpuUsPerRequest / bareResult.serverCpuUsPerRequest, 3),
+      ingressMemory: windows as [MemoryWindow, MemoryWindow],
+    };
+  } finally {
+    for (const p of processes) await p.stop(5_000);
+    await queue.drop();
+  }
+}
+
+
+function meanOf(results: readonly LoadResult[]): LoadResult {
+  const mean = (pick: (r: LoadResult) => number) => round(results.reduce((sum, r) => sum + pick(r), 0) / results.length);
+  return {
+    requestsPerSec: mean((r) => r.requestsPerSec),
+    p50Ms: mean((r) => r.p50Ms),
+    p99Ms: mean((r) => r.p99Ms),
+    non2xx: results.reduce((sum, r) => sum + r.non2xx, 0),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    requests: results.reduce((sum, r) => sum + r.requests, 0),
+    durationSeconds: results.reduce((sum, r) => sum + r.durationSeconds, 0),
+    serverCpuUsPerRequest: mean((r) => r.serverCpuUsPerRequest),
+    redisCpuUsPerRequest: mean((r) => r.redisCpuUsPerRequest),
+    poolExhausted: results.some((r) => r.poolExhausted),
+  };
+}
