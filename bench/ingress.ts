@@ -30,11 +30,15 @@ export interface LoadResult {
 
 export interface AcknowledgementResult {
   bare: LoadResult;
+  /** The bare endpoint plus one `SET NX` to Redis before answering: the floor of any Redis-acked ingress. */
+  bareRedis: LoadResult;
   /** Two consecutive runs against one ingress process (memory is compared across them). */
   ingressRuns: [LoadResult, LoadResult];
   ingress: LoadResult;
   throughputRatio: number;
   p99Ratio: number;
+  /** Ingress req/s ÷ bare-plus-Redis req/s. */
+  throughputRatioToRedisAck: number;
   /** Ingress CPU per request ÷ bare CPU per request. */
   cpuPerRequestRatio: number;
   ingressMemory: [MemoryWindow, MemoryWindow];
@@ -130,12 +134,17 @@ export async function benchAcknowledgement(templates: readonly StripeEvent[], qu
   const processes: BenchProcess[] = [];
   const queue = openBenchQueue(queueName); // only to remove what the ingress enqueued, at the end
   try {
-    const barePort = await freePort();
-    const bare = await startProcess('bare-verify', 'bench/bare-verify-server.ts', { PORT: String(barePort), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }, /bare listening/);
-    processes.push(bare);
-    log(`  bare verify server: warm-up ${settings.ingress.warmupSeconds} s, run ${settings.ingress.durationSeconds} s`);
-    const [bareResult] = (await warmAndMeasure(`http://127.0.0.1:${barePort}`, bare.pid, templates, 1)) as [LoadResult];
-    await bare.stop();
+    const measureBare = async (name: string, env: Record<string, string>): Promise<LoadResult> => {
+      const port = await freePort();
+      const bare = await startProcess(name, 'bench/bare-verify-server.ts', { PORT: String(port), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...env }, /bare listening/);
+      processes.push(bare);
+      log(`  ${name} server: warm-up ${settings.ingress.warmupSeconds} s, run ${settings.ingress.durationSeconds} s`);
+      const [result] = (await warmAndMeasure(`http://127.0.0.1:${port}`, bare.pid, templates, 1)) as [LoadResult];
+      await bare.stop();
+      return result;
+    };
+    const bareResult = await measureBare('bare-verify', {});
+    const bareRedisResult = await measureBare('bare-verify-redis', { BARE_REDIS_URL: settings.redisUrl });
 
     const ingressPort = await freePort();
     const ingress = await startProcess(
@@ -163,10 +172,12 @@ export async function benchAcknowledgement(templates: readonly StripeEvent[], qu
     const ingressMean = meanOf(runs);
     return {
       bare: bareResult,
+      bareRedis: bareRedisResult,
       ingressRuns: runs,
       ingress: ingressMean,
       throughputRatio: round(ingressMean.requestsPerSec / bareResult.requestsPerSec, 3),
       p99Ratio: round(ingressMean.p99Ms / bareResult.p99Ms, 3),
+      throughputRatioToRedisAck: round(ingressMean.requestsPerSec / bareRedisResult.requestsPerSec, 3),
       cpuPerRequestRatio: round(ingressMean.serverCpuUsPerRequest / bareResult.serverCpuUsPerRequest, 3),
       ingressMemory: windows as [MemoryWindow, MemoryWindow],
     };
@@ -175,7 +186,6 @@ export async function benchAcknowledgement(templates: readonly StripeEvent[], qu
     await queue.drop();
   }
 }
-
 
 function meanOf(results: readonly LoadResult[]): LoadResult {
   const mean = (pick: (r: LoadResult) => number) => round(results.reduce((sum, r) => sum + pick(r), 0) / results.length);
