@@ -8,6 +8,7 @@ import {
   type ApiShape,
   type StripeEvent,
 } from '@billing/testing/stripe-events';
+import { seededRandom } from '@billing/testing/seeded-random';
 
 export interface EventMixOptions {
   /** Users pre-inserted in the database; subscription i belongs to user `userIds[i % length]`. */
@@ -31,7 +32,7 @@ const DAY = 86_400;
  * the legacy one. Users are referenced by `dictia_user_id` metadata and bound by their checkout.
  */
 export function eventMix(options: EventMixOptions): StripeEvent[] {
-  const random = mulberry32(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const perSubscription = Math.floor(options.events / options.subscriptions);
   const extra = options.events % options.subscriptions;
@@ -96,15 +97,4 @@ export function typeCounts(events: readonly StripeEvent[]): Record<string, numbe
   const counts: Record<string, number> = {};
   for (const e of events) counts[e.type] = (counts[e.type] ?? 0) + 1;
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

@@ -7,7 +7,7 @@ import { figureLine, measureFigures } from './support/figures';
 import { deadApp, startIngress, startWorker } from './support/fleet';
 import { deliver, type Delivery } from './support/http-client';
 import { openScenario } from './support/scenario';
-import { faultSeed, seededRandom, shuffled } from './support/seeded-random';
+import { faultSeed, seededRandom, shuffled } from '@billing/testing/seeded-random';
 import { ledgerCount, waitForSettled } from './support/settle';
 import {
   lifecyclesTotalling,

@@ -8,7 +8,7 @@ import { isAlive, residentKiB, startIngress } from './support/fleet';
 import { hostileCases, type HostileCase } from './support/hostile-requests';
 import { httpRequest, type HttpAnswer } from './support/http-client';
 import { openScenario } from './support/scenario';
-import { faultSeed, seededRandom } from './support/seeded-random';
+import { faultSeed, seededRandom } from '@billing/testing/seeded-random';
 
 const WARM_UP = 1_000;
 const ROUNDS = 3;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { event, hmac, signatureHeader, stripeId, subscriptionObject } from '@billing/testing/stripe-events';
 import type { HttpRequest } from './http-client';
-import { seededBytes } from './seeded-random';
+import { seededBytes } from '@billing/testing/seeded-random';
 
 /** A request the ingress must refuse with a 4xx, never enqueue, and survive. */
 export interface HostileCase {
