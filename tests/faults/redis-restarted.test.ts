@@ -1,8 +1,5 @@
 // Types `inject()` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { workerConnection } from '@billing/queue';
 import { startPrivateRedis } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,30 +22,13 @@ const ANSWER_BOUND_MS = 3_500;
 const RECOVERY_BOUND_MS = 2_500;
 
 /** The private server's data directory (its AOF), to remove afterwards; the toolkit leaves it in the tmp dir. */
-async function redisDataDir(url: string): Promise<string> {
-  const client = workerConnection(url);
-  try {
-    const [, dir] = (await client.config('GET', 'dir')) as [string, string];
-    if (!dir.startsWith(tmpdir())) throw new Error(`unexpected redis data dir ${dir}`);
-    return dir;
-  } finally {
-    await client.quit();
-  }
-}
-
 const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);
 
 describe('fault: Redis killed and restarted (AOF) during a stream of webhooks', () => {
   it('answers 5xx while Redis is down, never 200; every 200 is applied; both processes recover by themselves', async () => {
     const redis = await startPrivateRedis({ appendOnly: true });
-    const dataDir = redisDataDir(redis.url);
-    cleanup.defer(`stop private redis-server :${redis.port} and remove its data`, async () => {
-      await redis.stop(true);
-      const dir = await dataDir.catch(() => undefined);
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
-    await dataDir;
+    cleanup.defer(`stop private redis-server :${redis.port} and remove its data`, () => redis.dispose());
     const s = await openScenario('redis_restarted', { redisUrl: redis.url, cleanup });
     const users = await seedUsers(s.db.sql, 60);
     const lifecycles = lifecyclesTotalling(users, EVENTS);

@@ -32,7 +32,7 @@ describe('Redis stops and comes back (private redis-server)', () => {
 
   afterAll(async () => {
     await ingress?.close();
-    await redis?.stop();
+    await redis?.dispose();
   });
 
   it('answers 503 within the bound while Redis is down, then 200 again once it is back, without a rebuild', async () => {

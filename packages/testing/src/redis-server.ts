@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisAnswers } from './services';
@@ -12,6 +13,8 @@ export interface PrivateRedis {
   stop: (hard?: boolean) => Promise<void>;
   /** Starts it again on the same port and directory (AOF data survives when enabled). */
   start: () => Promise<void>;
+  /** Kills the server and removes its data directory. */
+  dispose: () => Promise<void>;
 }
 
 /** A redis-server of the test's own on a free port, so a test can stop and restart it. */
@@ -42,6 +45,10 @@ export async function startPrivateRedis(options: { appendOnly?: boolean } = {}):
     running.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;
   };
+  const dispose = async () => {
+    await stop(true);
+    await rm(dir, { recursive: true, force: true });
+  };
   await start();
-  return { port, url, stop, start };
+  return { port, url, stop, start, dispose };
 }
