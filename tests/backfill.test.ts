@@ -234,6 +234,19 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     expect(again.alreadyQueued).toHaveLength(130);
   });
 
+  it('enqueues again an event recorded as unresolved whose job has left Redis, and not one with a final outcome', async () => {
+    const [unresolved, applied] = handledEvents(2, 600);
+    fake.events.push(unresolved!, applied!);
+    await t.db.insert(webhookEvents).values([
+      { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
+      { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
+    ]);
+    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', fake.url), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false });
+    expect(report.alreadyProcessed).toBe(1);
+    expect(report.enqueued.map((e) => e.id)).toEqual([unresolved!.id]);
+    expect((await queue.getWaiting(0, -1)).map((j) => j.id)).toEqual([unresolved!.id]);
+  });
+
   it('--dry-run enqueues nothing', async () => {
     fake.events.push(...handledEvents(3, 600));
     const report = await backfill({ stripe: createStripeClient('sk_test_backfill', fake.url), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: true });

@@ -3,7 +3,7 @@ import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import type { Database } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
 import { enqueueEvent, invalidEventReason, type EventQueue, type StripeEventJobData } from '@billing/queue';
-import { inArray } from 'drizzle-orm';
+import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { UsageError } from './replay';
 
@@ -95,7 +95,7 @@ export interface BackfillReport {
   dryRun: boolean;
   /** Events of handled types Stripe returned. */
   found: number;
-  /** Already in the webhook_events ledger. */
+  /** Already in the webhook_events ledger with a final outcome (anything but `unresolved`). */
   alreadyProcessed: number;
   /** Not in the ledger but a job with that id is in Redis (waiting, active, delayed, failed …). */
   alreadyQueued: Array<{ id: string; type: string; state: string }>;
@@ -111,12 +111,16 @@ export interface BackfillDeps {
   queue: EventQueue;
 }
 
-/** Ids among `ids` already in the ledger. */
+/**
+ * Ids among `ids` already in the ledger with a final outcome. An `unresolved` row is not final:
+ * its user may exist now, and the worker re-applies it when its job is queued again.
+ */
 async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 1_000) {
     const chunk = ids.slice(i, i + 1_000);
-    const rows = await db.select({ id: webhookEvents.stripeEventId }).from(webhookEvents).where(inArray(webhookEvents.stripeEventId, chunk));
+    const rows = await db.select({ id: webhookEvents.stripeEventId }).from(webhookEvents)
+      .where(and(inArray(webhookEvents.stripeEventId, chunk), ne(webhookEvents.outcome, 'unresolved')));
     for (const row of rows) found.add(row.id);
   }
   return found;
