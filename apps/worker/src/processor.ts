@@ -54,10 +54,21 @@ export function createProcessor(deps: ProcessorDeps) {
       );
       if (result.linkedCustomerId) {
         // Events of this customer that arrived before it was linked to a user can apply now.
-        const ids = await unresolvedEventIds(db, result.linkedCustomerId);
-        if (ids.length > 0) {
-          const requeued = await rerun(ids);
-          logger.info({ customer: result.linkedCustomerId, unresolved: ids.length, requeued }, 're-running unresolved events of a newly linked customer');
+        // The event itself is committed: a failure here must not fail (and so retry) its job,
+        // whose next attempt would be a duplicate that links nothing.
+        const customer = result.linkedCustomerId;
+        let ids: string[] = [];
+        try {
+          ids = await unresolvedEventIds(db, customer);
+          if (ids.length > 0) {
+            const requeued = await rerun(ids);
+            logger.info({ customer, unresolved: ids.length, requeued }, 're-running unresolved events of a newly linked customer');
+          }
+        } catch (error) {
+          logger.error(
+            { customer, unresolved: ids, err: error },
+            'could not re-run unresolved events of a newly linked customer; recover them with npm run backfill',
+          );
         }
       }
       return { outcome: result.outcome };
