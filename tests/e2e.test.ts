@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { users } from '@billing/db/schema';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
 import { freePort } from '@billing/testing/ports';
+import { dropQueue } from '@billing/testing/queues';
 import { startApp, type AppProcess } from '@billing/testing/processes';
 import { lifecycle, signatureHeader } from '@billing/testing/stripe-events';
 import { waitFor } from '@billing/testing/wait-for';
@@ -11,10 +12,11 @@ let t: TestDatabase;
 let ingress: AppProcess;
 let worker: AppProcess;
 let url: string;
+const queueName = uniqueQueueName('e2e');
 
 beforeAll(async () => {
   t = await createTestDatabase('e2e');
-  const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: uniqueQueueName('e2e') };
+  const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
   const port = await freePort();
   [ingress, worker] = await Promise.all([
     startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port) }, /"msg":"ingress listening"/),
@@ -24,6 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([ingress?.stop(), worker?.stop()]);
+  await dropQueue(inject('redisUrl'), queueName);
   await t?.drop();
 });
 

@@ -2,12 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
 import { REPO_ROOT, startApp } from '@billing/testing/processes';
+import { dropQueue } from '@billing/testing/queues';
 
 let t: TestDatabase;
+const queueName = uniqueQueueName('srv');
 beforeAll(async () => {
   t = await createTestDatabase('worker_server');
 });
 afterAll(async () => {
+  await dropQueue(inject('redisUrl'), queueName);
   await t?.drop();
 });
 
@@ -23,7 +26,7 @@ describe('worker process', () => {
   it('starts, reports ready with its metrics address, and exits 0 on SIGTERM', async () => {
     const worker = await startApp(
       'worker',
-      { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: uniqueQueueName('srv'), WORKER_METRICS_PORT: '0' },
+      { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, WORKER_METRICS_PORT: '0' },
       /"msg":"worker ready"/,
     );
     const ready = JSON.parse(await worker.waitForOutput(/worker ready/)) as { metrics: string };
