@@ -2,8 +2,8 @@
 import type {} from '@billing/testing/global-setup';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppProcess } from '@billing/testing/processes';
+import { dropQueue } from '@billing/testing/queues';
 import { uniqueQueueName } from '@billing/testing/database';
-import { createEventQueue, workerConnection } from '@billing/queue';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 
 const running: AppProcess[] = [];
@@ -11,13 +11,7 @@ const queueName = uniqueQueueName('dashboard-server');
 afterEach(async () => {
   for (const app of running.splice(0)) await app.stop('SIGKILL');
 });
-afterAll(async () => {
-  const connection = workerConnection(inject('redisUrl'));
-  const queue = createEventQueue(connection, { name: queueName });
-  await queue.obliterate({ force: true });
-  await queue.close();
-  await connection.quit();
-});
+afterAll(() => dropQueue(inject('redisUrl'), queueName));
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
