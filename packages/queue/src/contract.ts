@@ -10,19 +10,24 @@ export const DEFAULT_QUEUE_NAME = 'stripe-events';
 export const DEFAULT_QUEUE_PREFIX = 'bull';
 
 /**
- * Job data: the verified Stripe event exactly as Stripe sent it (JSON), so the worker,
- * the dashboard and a replay all see the original payload.
+ * A Stripe event as this project reads it: the verified webhook JSON (or an event from the
+ * Events API). The one event type shared by the ingress, the worker, the billing domain, the
+ * scripts and the test fixtures.
  */
-export interface StripeEventJobData {
+export interface StripeEvent {
   id: string;
   object: 'event';
   type: string;
+  /** Unix seconds; one-second resolution, so the events of one change often share a second. */
   created: number;
   api_version?: string | null;
   livemode?: boolean;
   data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
   [key: string]: unknown;
 }
+
+/** Job data: the verified Stripe event, so the worker, the dashboard and a replay see the event. */
+export type StripeEventJobData = StripeEvent;
 
 /** What the worker returns for a job (shown in the dashboard). */
 export interface StripeEventJobResult {

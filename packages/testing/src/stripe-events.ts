@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { StripeEvent } from '@billing/queue';
 
 /**
  * Real-shaped Stripe events for tests, the demo and the benchmarks, in both API shapes:
@@ -12,17 +13,7 @@ export const API_VERSIONS: Record<ApiShape, string> = {
   basil: '2026-10-28.endive',
 };
 
-export type StripeEvent = {
-  id: string;
-  object: 'event';
-  api_version: string;
-  created: number;
-  livemode: boolean;
-  pending_webhooks: number;
-  request: { id: string | null; idempotency_key: string | null };
-  type: string;
-  data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
-};
+export type { StripeEvent };
 
 export function stripeId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
