@@ -4,6 +4,7 @@ import {
   check,
   index,
   integer,
+  jsonb,
   pgTable,
   serial,
   text,
@@ -43,9 +44,21 @@ export const subscriptions = pgTable(
     planSlug: text('plan_slug').notNull(),
     period: text('period').notNull(),
     status: text('status').notNull(),
+    stripePriceId: text('stripe_price_id'),
     currentPeriodEnd: timestamp('current_period_end', tz),
+    /** When a scheduled cancellation takes effect: `cancel_at`, else `current_period_end` while `cancel_at_period_end`. */
+    cancelAt: timestamp('cancel_at', tz),
+    trialEnd: timestamp('trial_end', tz),
     /** The `created` time of the newest event applied; only ever moves forward. */
     lastEventAt: timestamp('last_event_at', tz),
+    // Watermarks of the ordering rules (DESIGN.md "Lifecycle rules", packages/billing/src/lifecycle.ts):
+    /** `created` of the event that set `status`, and the status that event said it changed from. */
+    statusAt: timestamp('status_at', tz),
+    statusFrom: text('status_from'),
+    /** The newest snapshot applied: its `created`, its own status, and what its `previous_attributes` said it changed from. Null: none yet (status provisional). */
+    snapshotAt: timestamp('snapshot_at', tz),
+    snapshotStatus: text('snapshot_status'),
+    snapshotFrom: jsonb('snapshot_from'),
     createdAt: timestamp('created_at', tz).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
@@ -66,6 +79,10 @@ export const webhookEvents = pgTable(
     stripeCustomerId: text('stripe_customer_id'),
     outcome: text('outcome', { enum: OUTCOMES }).notNull(),
     processedAt: timestamp('processed_at', tz).notNull().defaultNow(),
+    /** The event's `created` at Stripe: re-application and `explain` go in this order. */
+    eventCreatedAt: timestamp('event_created_at', tz),
+    /** The normalised event (no emails), kept while the outcome is `unresolved` so it can be applied once its customer is known. */
+    unresolvedInput: jsonb('unresolved_input'),
   },
   (t) => [
     check(
