@@ -3,7 +3,7 @@ export const DEFAULT_METADATA_PREFIX = 'dictia_';
 
 export interface BillingConfig {
   /**
-   * The plan catalog metadata is checked against; anything else is stored as `unknown`.
+   * The plan catalog; a slug outside it is stored as `unknown`.
    * @defaultValue ['starter', 'pro', 'business']
    */
   planSlugs: readonly string[];
@@ -12,9 +12,15 @@ export interface BillingConfig {
    * @defaultValue 'dictia_'
    */
   metadataPrefix: string;
+  /**
+   * The explicit price → plan map (`PLAN_PRICES`), checked before the price's own metadata and lookup key.
+   * @defaultValue an empty map
+   */
+  planPrices: ReadonlyMap<string, string>;
 }
 
 export const defaultBillingConfig: BillingConfig = {
   planSlugs: DEFAULT_PLAN_SLUGS,
   metadataPrefix: DEFAULT_METADATA_PREFIX,
+  planPrices: new Map(),
 };

@@ -1,0 +1,209 @@
+import type { Outcome } from '@billing/db/schema';
+import { isIgnored, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
+import { applyInput, type Step, type SubscriptionState } from './lifecycle';
+import { resolveUser, type ResolvedVia, type UserDirectory, type UserRecord } from './resolve-user';
+import { mostFavourable } from './statuses';
+
+/**
+ * Many events against the state they touch, in one pure step: the functional core the worker's
+ * shell loads for, calls, and writes back in one transaction. One event is a batch of one.
+ */
+
+/** An `unresolved` ledger row of one of the batch's customers. */
+export interface StoredUnresolved {
+  eventId: string;
+  created: Seconds | null;
+  customerId: string;
+  /** The normalised event kept with the row; `null` for rows recorded before it was kept. */
+  event: LifecycleEvent | null;
+}
+
+/** What the shell loaded, under the batch's locks. */
+export interface World {
+  subscriptions: ReadonlyMap<string, SubscriptionState>;
+  users: UserDirectory;
+  /** Every subscription (id → status) of each loaded user, also those this batch does not touch. */
+  userSubscriptions: ReadonlyMap<number, ReadonlyMap<string, string>>;
+  /** The batch's customers' `unresolved` ledger rows, by customer. */
+  unresolved: ReadonlyMap<string, readonly StoredUnresolved[]>;
+}
+
+export interface EventResult {
+  outcome: Outcome;
+  subscriptionId: string | null;
+  customerId: string | null;
+  statusChange?: { from: string | null; to: string };
+  userVia?: ResolvedVia;
+  /** This event bound its customer id to the user it found (by metadata or email). */
+  linkedCustomerId?: string;
+}
+
+export interface Transition {
+  subscriptionId: string;
+  from: string | null;
+  to: string;
+  eventId: string;
+  eventCreatedAt: Seconds;
+}
+
+export interface LedgerChange {
+  eventId: string;
+  outcome: Outcome;
+  /** Kept with an `unresolved` row so it can be applied once its customer is known (emails left out). */
+  unresolvedEvent: LifecycleEvent | null;
+}
+
+export interface Effects {
+  /** One per event of the batch. */
+  results: Map<string, EventResult>;
+  /** Stored `unresolved` rows applied now that their customer is known. */
+  reapplied: Map<string, EventResult>;
+  /** Subscription rows to write. */
+  subscriptions: Map<string, SubscriptionState>;
+  /** Users whose customer id or derived status changed. */
+  users: Map<number, Pick<UserRecord, 'customerId' | 'status'>>;
+  transitions: Transition[];
+  /** Ledger rows whose outcome differs from the `applied` the shell inserted (or from their stored `unresolved`). */
+  ledger: LedgerChange[];
+  /** Stored `unresolved` rows whose customer is known but whose event was not kept: their jobs must run again. */
+  withoutEvent: string[];
+}
+
+/**
+ * 1. applies the events in `created` order (stable): user resolution, customer binding, the
+ *    lifecycle rules per subscription, the transitions they make;
+ * 2. applies again, in `created` order, every `unresolved` event of a customer that now has a user;
+ * 3. derives each touched user's status from all of their subscriptions.
+ */
+export function reduceEvents(world: World, events: readonly NormalisedEvent[]): Effects {
+  const subscriptions = new Map(world.subscriptions);
+  const users: UserDirectory = {
+    byId: new Map(world.users.byId),
+    byCustomer: new Map(world.users.byCustomer),
+    byEmail: new Map(world.users.byEmail),
+  };
+  const effects: Effects = {
+    results: new Map(),
+    reapplied: new Map(),
+    subscriptions: new Map(),
+    users: new Map(),
+    transitions: [],
+    ledger: [],
+    withoutEvent: [],
+  };
+  const touchedUsers = new Set<number>();
+  const batchIds = new Set(events.map((e) => e.id));
+  const pending = new Map<string, Array<StoredUnresolved & { inBatch: boolean }>>();
+  for (const [customer, rows] of world.unresolved) {
+    const stored = rows.filter((row) => !batchIds.has(row.eventId)).map((row) => ({ ...row, inBatch: false }));
+    if (stored.length > 0) pending.set(customer, stored);
+  }
+
+  const apply = (event: LifecycleEvent): EventResult => {
+    const ids = { subscriptionId: event.subscriptionId, customerId: event.customerId };
+    const row = subscriptions.get(event.subscriptionId);
+    const found = resolveUser(users, event.user, row?.userId ?? null);
+    if (!found) return { outcome: 'unresolved', ...ids };
+
+    // A user found by metadata or email gets the customer id bound if it has none.
+    let linkedCustomerId: string | undefined;
+    if ((found.via === 'metadata' || found.via === 'email') && event.customerId !== null && found.user.customerId === null && !users.byCustomer.has(event.customerId)) {
+      users.byId.set(found.user.id, { ...found.user, customerId: event.customerId });
+      users.byCustomer.set(event.customerId, found.user.id);
+      linkedCustomerId = event.customerId;
+      touchedUsers.add(found.user.id);
+    }
+
+    const newRow = { ...ids, userId: found.user.id };
+    const steps: Array<Step & { at: Seconds }> = [];
+    let state = row;
+    for (const [input, at] of [[event.input, event.created], ...(event.fetched ? [[event.fetched.snapshot, event.fetched.at] as const] : [])] as const) {
+      const before = state;
+      const step = applyInput(state, input, at, newRow);
+      steps.push({ ...step, at });
+      state = step.state;
+      if (before?.status !== state.status) {
+        effects.transitions.push({ subscriptionId: event.subscriptionId, from: before?.status ?? null, to: state.status, eventId: event.id, eventCreatedAt: at });
+      }
+    }
+    state = state as SubscriptionState;
+    if (state.userId === null) state = { ...state, userId: found.user.id };
+    if (state.customerId === null && event.customerId !== null) state = { ...state, customerId: event.customerId };
+    if (!row || !sameState(row, state)) {
+      subscriptions.set(event.subscriptionId, state);
+      effects.subscriptions.set(event.subscriptionId, state);
+    }
+    if (state.userId !== null) touchedUsers.add(state.userId);
+
+    const outcome = steps[0]!.outcome;
+    return {
+      outcome,
+      ...ids,
+      ...(row?.status !== state.status && { statusChange: { from: row?.status ?? null, to: state.status } }),
+      userVia: found.via,
+      ...(linkedCustomerId !== undefined && { linkedCustomerId }),
+    };
+  };
+
+  // 1. The batch, oldest first (same second: arrival order).
+  const ordered = events.map((event, index) => ({ event, index })).sort((a, b) => a.event.created - b.event.created || a.index - b.index);
+  for (const { event } of ordered) {
+    if (isIgnored(event)) {
+      effects.results.set(event.id, { outcome: 'ignored', subscriptionId: event.subscriptionId, customerId: event.customerId });
+      continue;
+    }
+    const result = apply(event);
+    effects.results.set(event.id, result);
+    if (result.outcome === 'unresolved' && event.customerId !== null) {
+      const list = pending.get(event.customerId) ?? [];
+      list.push({ eventId: event.id, created: event.created, customerId: event.customerId, event, inBatch: true });
+      pending.set(event.customerId, list);
+    }
+  }
+
+  // 2. No unresolved event stays unresolved once its customer is known.
+  for (const [customer, rows] of pending) {
+    if (!users.byCustomer.has(customer)) continue;
+    rows.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
+    for (const row of rows) {
+      if (row.event === null) {
+        effects.withoutEvent.push(row.eventId);
+        continue;
+      }
+      const result = apply(row.event);
+      (row.inBatch ? effects.results : effects.reapplied).set(row.eventId, result);
+    }
+  }
+
+  // 3. Each touched user's status, from all of their subscriptions.
+  for (const userId of touchedUsers) {
+    const user = users.byId.get(userId);
+    if (!user) continue;
+    const statuses = new Map(world.userSubscriptions.get(userId) ?? []);
+    for (const state of subscriptions.values()) if (state.userId === userId) statuses.set(state.subscriptionId, state.status);
+    const status = mostFavourable(statuses.values());
+    const original = world.users.byId.get(userId);
+    if (status !== original?.status || user.customerId !== original?.customerId) effects.users.set(userId, { customerId: user.customerId, status });
+  }
+
+  // The ledger: the shell inserted every new event as `applied` (and reset re-processed `unresolved` rows to it).
+  for (const event of events) {
+    const result = effects.results.get(event.id)!;
+    if (result.outcome === 'applied') continue;
+    effects.ledger.push({ eventId: event.id, outcome: result.outcome, unresolvedEvent: result.outcome === 'unresolved' && !isIgnored(event) ? storable(event) : null });
+  }
+  for (const [eventId, result] of effects.reapplied) {
+    if (result.outcome !== 'unresolved') effects.ledger.push({ eventId, outcome: result.outcome, unresolvedEvent: null });
+  }
+  return effects;
+}
+
+function sameState(a: SubscriptionState, b: SubscriptionState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** What is kept of an unresolved event: all but the emails (resolution by customer id needs none) and the API fetch. */
+function storable(event: LifecycleEvent): LifecycleEvent {
+  const { fetched: _fetched, ...rest } = event;
+  return { ...rest, user: { ...event.user, emails: [] } };
+}
