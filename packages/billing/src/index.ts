@@ -1,8 +1,11 @@
-export { applyEvent, unresolvedEventIds, type ApplyOptions, type ApplyResult } from './apply-event';
+export { applyEvent, applyEvents, CommitFailedError, isConnectionError, type ApplyOptions, type ApplyResult, type BatchResult } from './apply-events';
 export { defaultBillingConfig, DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS, type BillingConfig } from './config';
-export { decide, initialStatus, type Decision } from './decide';
-export { HANDLED_EVENT_TYPES, handlers, intentOf, isHandled, type HandledEventType } from './handlers';
-export type { StripeEvent } from './handlers/types';
-export type { Intent, StatusRule, SubscriptionIntent } from './intent';
 export { InvalidEventError } from './invalid-event-error';
-export { billingMetadata, invoiceSubscription, subscriptionPeriodEnd } from './normalise';
+export { applyInput, type StepOutcome, type SubscriptionState } from './lifecycle';
+export type { ChangedFrom, Hint, LifecycleEvent, NormalisedEvent, Snapshot, SubscriptionFacts } from './lifecycle-input';
+export { billingMetadata } from './metadata';
+export { HANDLED_EVENT_TYPES, invoiceSubscription, isHandled, normaliseEvent, type HandledEventType } from './normalise-event';
+export { subscriptionPlan } from './plan';
+export { reduceEvents, type EventResult, type World } from './reduce-events';
+export { mostFavourable } from './statuses';
+export { subscriptionFacts, subscriptionPeriodEnd, subscriptionSnapshot } from './subscription-snapshot';

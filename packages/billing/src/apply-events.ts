@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import type { Sql } from '@billing/db/client';
+import type { StripeEvent } from '@billing/queue';
+import type { BillingConfig } from './config';
+import { InvalidEventError } from './invalid-event-error';
+import { isIgnored, type LifecycleEvent, type NormalisedEvent } from './lifecycle-input';
+import { normaliseEvent } from './normalise-event';
+import { reduceEvents, type EventResult } from './reduce-events';
+import { loadedFrom, loadMessage, scopeOf } from './store/load-world';
+import { writeMessage } from './store/write-effects';
+import type { StripeObject } from './stripe-object';
+import { subscriptionSnapshot } from './subscription-snapshot';
+
+export interface ApplyOptions {
+  /**
+   * Fetches a subscription from the Stripe API, for checkout events (which carry none). Called
+   * before the transaction opens; the object is applied as a snapshot taken at the moment of the
+   * fetch. A failure goes to `onEnrichmentError` and the event still applies.
+   */
+  fetchSubscription?: (stripeSubscriptionId: string) => Promise<StripeObject | undefined>;
+  onEnrichmentError?: (error: unknown, stripeSubscriptionId: string) => void;
+}
+
+/** `duplicate`: the ledger already had this event id; nothing was written. */
+export type ApplyResult = EventResult | { outcome: 'duplicate'; subscriptionId: string | null; customerId: string | null };
+
+export interface BatchResult {
+  /** Per event, in the order given: what it did, or the error that failed it (nothing of it written). */
+  results: Array<ApplyResult | Error>;
+  /** Stored `unresolved` events applied because their customer is now known. */
+  reapplied: Map<string, EventResult>;
+  /** Stored `unresolved` events whose customer is known but whose event was not kept: run their jobs again. */
+  withoutEvent: string[];
+}
+
+export class CommitFailedError extends Error {
+  override name = 'CommitFailedError';
+}
+
+/**
+ * Applies events in one Postgres transaction, in two round trips: lock and load everything they
+ * touch, reduce them with the pure rules (`reduceEvents`), write the effects and commit. All of
+ * it commits together or not at all. When the batch fails, each event is tried again in a
+ * transaction of its own, so one bad event fails alone; an event not valid for its type fails
+ * at once (`InvalidEventError`) without touching the database.
+ *
+ * `connection` is a client of one connection (`createConnection`), used by one call at a time.
+ */
+export async function applyEvents(connection: Sql, events: readonly StripeEvent[], config: BillingConfig, options: ApplyOptions = {}): Promise<BatchResult> {
+  if (connection.options.max !== 1) throw new TypeError('applyEvents: pass a client of one connection (createConnection), not a pool');
+  const results: Array<ApplyResult | Error | undefined> = new Array(events.length);
+  const normalised: Array<{ index: number; event: NormalisedEvent }> = [];
+  const seen = new Set<string>();
+  for (const [index, event] of events.entries()) {
+    try {
+      const n = normaliseEvent(event, config);
+      if (seen.has(n.id)) results[index] = { outcome: 'duplicate', subscriptionId: n.subscriptionId, customerId: n.customerId };
+      else normalised.push({ index, event: n });
+      seen.add(n.id);
+    } catch (error) {
+      if (!(error instanceof InvalidEventError)) throw error;
+      results[index] = error;
+    }
+  }
+  await enrich(normalised.map((n) => n.event), config, options);
+
+  const batch: BatchResult = { results: [], reapplied: new Map(), withoutEvent: [] };
+  const run = async (group: typeof normalised) => {
+    const outcome = await transaction(connection, group.map((n) => n.event));
+    for (const { index, event } of group) results[index] = outcome.results.get(event.id) ?? { outcome: 'duplicate', subscriptionId: event.subscriptionId, customerId: event.customerId };
+    for (const [id, result] of outcome.reapplied) batch.reapplied.set(id, result);
+    batch.withoutEvent.push(...outcome.withoutEvent);
+  };
+  if (normalised.length > 0) {
+    try {
+      await run(normalised);
+    } catch (error) {
+      if (normalised.length === 1 || isConnectionError(error)) {
+        for (const { index } of normalised) results[index] = asError(error);
+      } else {
+        for (const one of normalised) {
+          try {
+            await run([one]);
+          } catch (single) {
+            results[one.index] = asError(single);
+          }
+        }
+      }
+    }
+  }
+  batch.results = results as Array<ApplyResult | Error>;
+  return batch;
+}
+
+/** One event: its result, or the error that failed it thrown. */
+export async function applyEvent(connection: Sql, event: StripeEvent, config: BillingConfig, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const { results } = await applyEvents(connection, [event], config, options);
+  const result = results[0]!;
+  if (result instanceof Error) throw result;
+  return result;
+}
+
+interface TransactionOutcome {
+  results: Map<string, ApplyResult>;
+  reapplied: Map<string, EventResult>;
+  withoutEvent: string[];
+}
+
+/**
+ * One transaction in two round trips, each one message of several statements: `begin` and the
+ * loads, then the writes and `commit`. The writes first check they run in this transaction
+ * (after a reconnect they would autocommit), and what `commit` answered is checked: a COMMIT that
+ * reaches an aborted transaction answers ROLLBACK without an error, and the batch must fail.
+ */
+async function transaction(connection: Sql, events: NormalisedEvent[]): Promise<TransactionOutcome> {
+  const token = randomBytes(12).toString('hex');
+  const scope = scopeOf(events);
+  try {
+    const { fresh, world } = loadedFrom(await connection.unsafe(loadMessage(events, scope, token)), scope);
+    const effects = reduceEvents(world, events.filter((e) => fresh.has(e.id)));
+    const written = await connection.unsafe(writeMessage(effects, token));
+    const command = lastCommand(written);
+    if (command !== 'COMMIT') throw new CommitFailedError(`COMMIT answered ${String(command)}: the transaction did not commit`);
+
+    const results = new Map<string, ApplyResult>();
+    for (const event of events) {
+      results.set(event.id, effects.results.get(event.id) ?? { outcome: 'duplicate', subscriptionId: event.subscriptionId, customerId: event.customerId });
+    }
+    return { results, reapplied: effects.reapplied, withoutEvent: effects.withoutEvent };
+  } catch (error) {
+    // Harmless when no transaction is open; pointless on a lost connection, where the server discarded it.
+    if (!isConnectionError(error)) await connection`rollback`.catch(() => {});
+    throw error;
+  }
+}
+
+/** The subscription of each checkout, fetched from the Stripe API (when configured): a snapshot taken now. */
+async function enrich(events: NormalisedEvent[], config: BillingConfig, options: ApplyOptions): Promise<void> {
+  const { fetchSubscription } = options;
+  if (!fetchSubscription) return;
+  const checkouts = events.filter((e): e is LifecycleEvent => !isIgnored(e) && e.input.kind === 'hint' && e.input.hint === 'checkout');
+  await Promise.all(
+    checkouts.map(async (event) => {
+      try {
+        const object = await fetchSubscription(event.subscriptionId);
+        if (!object || typeof object.status !== 'string') return;
+        event.fetched = { snapshot: subscriptionSnapshot(object, undefined, config, object.status), at: Math.floor(Date.now() / 1000) };
+      } catch (error) {
+        options.onEnrichmentError?.(error, event.subscriptionId);
+      }
+    }),
+  );
+}
+
+/**
+ * The command tag of a message's last statement. postgres-js starts a new result only for a
+ * statement that returns rows, so statements without rows (the writes, `commit`) share one
+ * result, which carries the last tag; several results come back as an array of them.
+ */
+function lastCommand(result: unknown): string | undefined {
+  const last = Array.isArray(result) && Array.isArray(result.at(-1)) ? result.at(-1) : result;
+  return (last as { command?: string }).command;
+}
+
+/** Postgres unreachable or the connection lost: every event of the batch would fail the same way. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return code.startsWith('08') || code === '57P01' || code === '57P03' || /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code);
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,127 @@
+import { isIgnored, type LifecycleEvent, type NormalisedEvent } from '../lifecycle-input';
+import type { StoredUnresolved, World } from '../reduce-events';
+import { userDirectory } from '../resolve-user';
+import { jsonb, setTransactionToken, textElements } from './sql-text';
+import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-row';
+
+/** What the batch touches. */
+export interface Scope {
+  lockKeys: string[];
+  subscriptionIds: string[];
+  customerIds: string[];
+  metadataUserIds: number[];
+  emails: string[];
+}
+
+export function scopeOf(events: readonly NormalisedEvent[]): Scope {
+  const lifecycle = events.filter((e): e is LifecycleEvent => !isIgnored(e));
+  const unique = <T>(values: Array<T | null>) => [...new Set(values.filter((v): v is T => v !== null))];
+  const subscriptionIds = unique(lifecycle.map((e) => e.subscriptionId)).sort();
+  const customerIds = unique(lifecycle.map((e) => e.customerId)).sort();
+  return {
+    // The same key strings for every writer, sorted, so two transactions never wait on each other in a cycle.
+    lockKeys: [...subscriptionIds.map((id) => `subscription:${id}`), ...customerIds.map((id) => `customer:${id}`)].sort(),
+    subscriptionIds,
+    customerIds,
+    metadataUserIds: unique(lifecycle.map((e) => e.user.metadataUserId)),
+    emails: unique(lifecycle.flatMap((e) => e.user.emails)),
+  };
+}
+
+/** One result per statement, as postgres-js returns a multi-statement message. */
+type Rows = ReadonlyArray<Record<string, unknown>>;
+
+export interface Loaded {
+  /** Event ids the ledger took as new (or as a re-processed `unresolved` row). */
+  fresh: Set<string>;
+  world: World;
+}
+
+/**
+ * The first message of a batch, one round trip: `begin`, then
+ * 1. the batch's transaction token (checked before the writes);
+ * 2. transaction-scoped advisory locks on each subscription and customer (sorted: no deadlock;
+ *    safe behind a transaction-mode pooler, unlike session locks);
+ * 3. the ledger rows, first write of the transaction (`ON CONFLICT`: already processed → not
+ *    fresh; an `unresolved` row is the one outcome that may be taken again);
+ * 4. the subscription rows, also those of the customers' unresolved events;
+ * 5. every user resolution may find, locked in id order; then, in a statement of its own after
+ *    the lock (so it sees what a transaction that held the lock committed), all of their
+ *    subscriptions' statuses;
+ * 6. the customers' unresolved ledger rows.
+ * Every statement after `begin` returns rows, so postgres-js gives one result per statement.
+ */
+export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, token: string): string {
+  const ledgerRows = events.map((e) => ({
+    id: e.id,
+    type: e.type,
+    subscription: e.subscriptionId,
+    customer: e.customerId,
+    created: e.created,
+    outcome: isIgnored(e) ? 'ignored' : 'applied',
+  }));
+  const ledger = `
+    insert into webhook_events (stripe_event_id, event_type, stripe_subscription_id, stripe_customer_id, outcome, event_created_at)
+    select e.id, e.type, e.subscription, e.customer, e.outcome, to_timestamp(e.created)
+    from jsonb_to_recordset(${jsonb(ledgerRows)}) as e(id text, type text, subscription text, customer text, created bigint, outcome text)
+    on conflict (stripe_event_id) do update set outcome = excluded.outcome, unresolved_input = null, processed_at = now()
+      where webhook_events.outcome = 'unresolved'
+    returning stripe_event_id`;
+  if (scope.subscriptionIds.length === 0) return ['begin', setTransactionToken(token), ledger].join(';\n');
+
+  const customers = textElements(scope.customerIds);
+  const wantedSubscriptions = `
+    ${textElements(scope.subscriptionIds)}
+    union
+    select stripe_subscription_id from webhook_events
+    where outcome = 'unresolved' and stripe_subscription_id is not null and stripe_customer_id in (${customers})`;
+  const candidateUsers = `
+    stripe_customer_id in (${customers})
+    or id in (select value::int from jsonb_array_elements_text(${jsonb(scope.metadataUserIds)}))
+    or email in (${textElements(scope.emails)})
+    or id in (select user_id from subscriptions where stripe_subscription_id in (${wantedSubscriptions}))`;
+  return [
+    'begin',
+    setTransactionToken(token),
+    `select pg_advisory_xact_lock(k) from (select distinct hashtextextended(x, 0) as k from jsonb_array_elements_text(${jsonb(scope.lockKeys)}) as x order by k) as keys`,
+    ledger,
+    `select ${SUBSCRIPTION_SELECT} from subscriptions where stripe_subscription_id in (${wantedSubscriptions})`,
+    `select id, email, stripe_customer_id, subscription_status from users where ${candidateUsers} order by id for update`,
+    `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${candidateUsers})`,
+    `select stripe_event_id, stripe_customer_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
+     from webhook_events where outcome = 'unresolved' and stripe_customer_id in (${customers})`,
+  ].join(';\n');
+}
+
+/** The fresh ids and the world, from the results of `loadMessage` (in its statement order). */
+export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
+  const [, , ...rest] = results; // begin, token
+  if (scope.subscriptionIds.length === 0) {
+    return { fresh: idsOf(rest[0]), world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: new Map() } };
+  }
+  const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
+  const byUser = new Map<number, Map<string, string>>();
+  for (const row of userSubscriptions as Array<{ user_id: number; stripe_subscription_id: string; status: string }>) {
+    byUser.set(row.user_id, (byUser.get(row.user_id) ?? new Map<string, string>()).set(row.stripe_subscription_id, row.status));
+  }
+  const byCustomer = new Map<string, StoredUnresolved[]>();
+  for (const row of unresolved as Array<{ stripe_event_id: string; stripe_customer_id: string; event_created_at: number | null; unresolved_input: LifecycleEvent | null }>) {
+    const list = byCustomer.get(row.stripe_customer_id) ?? [];
+    list.push({ eventId: row.stripe_event_id, customerId: row.stripe_customer_id, created: row.event_created_at, event: row.unresolved_input });
+    byCustomer.set(row.stripe_customer_id, list);
+  }
+  const userRows = users as Array<{ id: number; email: string; stripe_customer_id: string | null; subscription_status: string | null }>;
+  return {
+    fresh: idsOf(ledger),
+    world: {
+      subscriptions: new Map((subscriptions as unknown as SubscriptionRow[]).map((row) => [row.stripe_subscription_id, stateFromRow(row)])),
+      users: userDirectory(userRows.map((u) => ({ id: u.id, email: u.email, customerId: u.stripe_customer_id, status: u.subscription_status }))),
+      userSubscriptions: byUser,
+      unresolved: byCustomer,
+    },
+  };
+}
+
+function idsOf(rows: Rows | undefined): Set<string> {
+  return new Set((rows ?? []).map((r) => r.stripe_event_id as string));
+}
