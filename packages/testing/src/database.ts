@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createDatabase, type Database, type Sql } from '@billing/db/client';
+import { createConnection, createDatabase, type Database, type Sql } from '@billing/db/client';
 import { migrateDatabase } from '@billing/db/migrate';
 import postgres from 'postgres';
 import { inject } from 'vitest';
@@ -10,7 +10,9 @@ export interface TestDatabase {
   name: string;
   db: Database;
   sql: Sql;
-  /** Closes the pool and drops the database. */
+  /** A client of one connection of its own (what `applyEvents` takes), closed by `drop()`. */
+  connection: () => Sql;
+  /** Closes the pool and the connections, and drops the database. */
   drop: () => Promise<void>;
 }
 
@@ -21,13 +23,19 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
   const url = databaseUrl(admin, name);
   await migrateDatabase(url);
   const { db, sql } = createDatabase(url, { max: 10, applicationName: 'billing-webhooks-test' });
+  const connections: Sql[] = [];
   return {
     url,
     name,
     db,
     sql,
+    connection: () => {
+      const connection = createConnection(url, 'billing-webhooks-test');
+      connections.push(connection);
+      return connection;
+    },
     drop: async () => {
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql, ...connections].map((client) => client.end({ timeout: 5 })));
       await dropDatabase(admin, name);
     },
   };
