@@ -1,5 +1,5 @@
 import { applyEvent, defaultBillingConfig } from '@billing/billing';
-import { createDatabase, type Database } from '@billing/db/client';
+import { createConnection, type Sql } from '@billing/db/client';
 import type { StripeEvent } from '@billing/testing/stripe-events';
 import { backendPids, resetBillingTables, type BenchDatabase } from './database';
 import { cpuMeter } from './process-cpu';
@@ -29,18 +29,18 @@ export async function rawApply(
   poolSize: number,
   warmup: readonly StripeEvent[] = [],
 ): Promise<RawApplyResult> {
-  const { db, sql } = createDatabase(database.url, { max: poolSize, applicationName: 'billing-bench-raw' });
+  const connections = Array.from({ length: poolSize }, () => createConnection(database.url, 'billing-bench-raw'));
   try {
     // A warm-up pass (JIT, every pool connection open), as the worker gets one; then the same state.
     if (warmup.length > 0) {
       await resetBillingTables(database.sql);
-      await applyAll(db, warmup, poolSize);
+      await applyAll(connections, warmup);
     }
     await resetBillingTables(database.sql);
     const postgresCpu = cpuMeter(await backendPids(database.sql));
     const cpu = process.cpuUsage();
     const started = performance.now();
-    const retries = await applyAll(db, events, poolSize);
+    const retries = await applyAll(connections, events);
     const seconds = (performance.now() - started) / 1000;
     const { user, system } = process.cpuUsage(cpu);
     const postgresCpuMs = postgresCpu();
@@ -54,21 +54,21 @@ export async function rawApply(
       retries,
     };
   } finally {
-    await sql.end({ timeout: 5 });
+    await Promise.all(connections.map((c) => c.end({ timeout: 5 })));
   }
 }
 
-/** `poolSize` loops each taking the next event; a transaction that throws is retried at once. Returns the retries. */
-async function applyAll(db: Database, events: readonly StripeEvent[], poolSize: number): Promise<number> {
+/** One loop per connection, each taking the next event; a transaction that throws is retried at once. Returns the retries. */
+async function applyAll(connections: Sql[], events: readonly StripeEvent[]): Promise<number> {
   let next = 0;
   let retries = 0;
-  const loop = async () => {
+  const loop = async (connection: Sql) => {
     for (;;) {
       const event = events[next++];
       if (!event) return;
       for (let attempt = 1; ; attempt += 1) {
         try {
-          await applyEvent(db, event, defaultBillingConfig);
+          await applyEvent(connection, event, defaultBillingConfig);
           break;
         } catch (error) {
           retries += 1;
@@ -77,6 +77,6 @@ async function applyAll(db: Database, events: readonly StripeEvent[], poolSize: 
       }
     }
   };
-  await Promise.all(Array.from({ length: poolSize }, loop));
+  await Promise.all(connections.map(loop));
   return retries;
 }

@@ -3,7 +3,7 @@ import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs, UsageError } from './lib/backfill';
 import { openQueue } from './lib/queue';
 import { postgresProblem, START_SERVICES_HINT, where } from './lib/services';
-import { createStripeClient } from './lib/stripe-client';
+import { createStripeClient } from '@billing/runtime/stripe-client';
 
 // `npm run backfill -- --since <ISO date | 6h | 2d> [--dry-run]`
 let args;
@@ -47,7 +47,7 @@ try {
 const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
 try {
   console.log(`backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`);
-  const report = await backfill({ stripe: createStripeClient(env.STRIPE_SECRET_KEY, env.STRIPE_API_BASE), db, queue: opened.queue }, args);
+  const report = await backfill({ stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }), db, queue: opened.queue }, args);
   console.log(formatBackfillReport(report));
   if (report.invalid.length > 0) process.exitCode = 1;
 } catch (error) {

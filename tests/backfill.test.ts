@@ -13,7 +13,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { backfill, formatBackfillReport, parseBackfillArgs, parseSince, UsageError } from '../scripts/lib/backfill';
-import { createStripeClient } from '../scripts/lib/stripe-client';
+import { createStripeClient } from '@billing/runtime/stripe-client';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 
@@ -73,6 +73,11 @@ describe('parseSince', () => {
       'checkout.session.completed',
       'customer.subscription.created',
       'customer.subscription.deleted',
+      'customer.subscription.paused',
+      'customer.subscription.pending_update_applied',
+      'customer.subscription.pending_update_expired',
+      'customer.subscription.resumed',
+      'customer.subscription.trial_will_end',
       'customer.subscription.updated',
       'invoice.paid',
       'invoice.payment_failed',
@@ -186,7 +191,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     await failer.close();
     await (failer.opts.connection as Redis).quit();
 
-    const stripe = createStripeClient('sk_test_backfill', fake.url);
+    const stripe = createStripeClient('sk_test_backfill', { apiBase: fake.url });
     const since = new Date((now - 4 * 3600) * 1000);
     const report = await backfill({ stripe, db: t.db, queue }, { since, dryRun: false });
 
@@ -241,7 +246,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
       { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
     ]);
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', fake.url), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false });
+    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false });
     expect(report.alreadyProcessed).toBe(1);
     expect(report.enqueued.map((e) => e.id)).toEqual([unresolved!.id]);
     expect((await queue.getWaiting(0, -1)).map((j) => j.id)).toEqual([unresolved!.id]);
@@ -249,7 +254,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('--dry-run enqueues nothing', async () => {
     fake.events.push(...handledEvents(3, 600));
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', fake.url), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: true });
+    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: true });
     expect(report.enqueued).toHaveLength(3);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 0 });
     expect(formatBackfillReport(report)).toContain('Dry run: nothing enqueued.');
@@ -257,7 +262,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('surfaces a Stripe API error', async () => {
     await expect(
-      backfill({ stripe: createStripeClient('sk_test_wrong', fake.url), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false }),
+      backfill({ stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false }),
     ).rejects.toThrow(/Invalid API Key/);
   });
 

@@ -32,12 +32,30 @@ export const workerEnvShape = {
     .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
     .refine((list) => list.length > 0, { message: 'must list at least one plan slug' }),
   METADATA_PREFIX: z.string().default(DEFAULT_METADATA_PREFIX),
+  /** `price_id=slug` pairs, comma-separated: the explicit price → plan map. */
+  PLAN_PRICES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((pair) => pair.trim()).filter(Boolean))
+    .refine((pairs) => pairs.every((pair) => /^[^=\s]+=[^=\s]+$/.test(pair)), { message: 'must be comma-separated price_id=slug pairs' })
+    .transform((pairs) => new Map(pairs.map((pair) => pair.split('=') as [string, string]).map(([price, slug]) => [price, slug.toLowerCase()]))),
+  /** Most events per Postgres transaction. */
+  WORKER_BATCH_SIZE: positiveInt(50, 1_000),
+  /** Longest an event waits for others to join its transaction (0: only those ready at once). */
+  WORKER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(2),
 };
 
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
-  return loadEnvOrExit('worker', workerEnvShape, source);
+  const env = loadEnvOrExit('worker', workerEnvShape, source);
+  // PLAN_PRICES must name plans of the catalog, which another variable sets.
+  const outside = [...env.PLAN_PRICES.values()].filter((slug) => !env.PLAN_SLUGS.includes(slug));
+  if (outside.length > 0) {
+    console.error(`worker: PLAN_PRICES names ${outside.map((s) => `"${s}"`).join(', ')}, not in PLAN_SLUGS (${env.PLAN_SLUGS.join(', ')})`);
+    process.exit(1);
+  }
+  return env;
 }
 
 function safeProtocol(value: string): string {

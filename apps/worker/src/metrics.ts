@@ -7,7 +7,7 @@ export function createWorkerMetrics(registry: Registry) {
   return {
     events: new Counter({
       name: 'billing_worker_events_total',
-      help: 'Events processed, by type and ledger outcome (duplicate = already in the ledger).',
+      help: 'Events processed, by type and ledger outcome (duplicate = already in the ledger; type reapplied = a stored unresolved event applied once its customer was known).',
       labelNames: ['type', 'outcome'] as const,
       registers: [registry],
     }),
@@ -19,7 +19,7 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     duration: new Histogram({
       name: 'billing_worker_processing_seconds',
-      help: 'Time to apply one event (transaction included).',
+      help: 'Time from a job handed to the batcher to its transaction committed.',
       labelNames: ['type'] as const,
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
@@ -28,6 +28,12 @@ export function createWorkerMetrics(registry: Registry) {
       name: 'billing_worker_event_lag_seconds',
       help: "From the event's created time at Stripe to applied here.",
       buckets: [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 86_400],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'billing_worker_batch_events',
+      help: 'Events applied per Postgres transaction.',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200],
       registers: [registry],
     }),
     apiVersionMismatch: new Counter({

@@ -1,83 +1,106 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import { applyEvent, InvalidEventError, isHandled, unresolvedEventIds, type ApplyOptions, type BillingConfig } from '@billing/billing';
-import type { Database } from '@billing/db/client';
+import { applyEvents, InvalidEventError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
+import type { Sql } from '@billing/db/client';
 import { invalidEventReason, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
+import { EventBatcher } from './event-batcher';
 import type { WorkerMetrics } from './metrics';
 
+export interface BatchSettings {
+  /** Most events per transaction. @defaultValue 50 */
+  maxSize?: number;
+  /** Longest an event waits for others to join its transaction. @defaultValue 2 */
+  maxWaitMs?: number;
+  /** Transactions at once (the worker opens a connection for each). @defaultValue 2 */
+  maxInFlight?: number;
+}
+
 export interface ProcessorDeps {
-  db: Database;
+  /** One client of one connection per transaction run at once. */
+  connections: Sql[];
   config: BillingConfig;
   applyOptions?: ApplyOptions;
   metrics: WorkerMetrics;
   logger: Logger;
   /** The API version the Stripe SDK is pinned to; events rendered in another are counted. */
   sdkApiVersion: string;
-  /** Runs these events' (completed) jobs again; returns how many were re-queued. */
+  /** Runs these events' jobs again (stored `unresolved` events recorded without their payload); returns how many were re-queued. */
   rerun: (eventIds: string[]) => Promise<number>;
+  batch?: BatchSettings;
 }
 
 /**
- * Parses the job and hands it to the billing domain. An event that is not valid for its type
- * fails at once (`UnrecoverableError`, reason readable in the dashboard); anything else throws
- * as is, so attempts and backoff apply.
+ * The worker's processor: checks the job, hands the event to a batcher that applies the events
+ * of concurrently active jobs in one transaction (the billing domain's `applyEvents`), and
+ * resolves each job with its own outcome once that transaction committed. An event that is not
+ * valid for its type fails at once (`UnrecoverableError`, reason readable in the dashboard);
+ * anything else throws as is, so attempts and backoff apply.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { db, config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
-  return async (job: Job<StripeEventJobData, StripeEventJobResult>): Promise<StripeEventJobResult> => {
-    const event = job.data;
-    const type = isHandled(event?.type) ? event.type : 'other';
-    const invalid = invalidEventReason(event);
-    if (invalid) {
-      metrics.failures.inc({ type, kind: 'invalid' });
-      throw new UnrecoverableError(`invalid event: ${invalid}`);
-    }
-    if (event.api_version && event.api_version !== sdkApiVersion) {
-      metrics.apiVersionMismatch.inc({ api_version: event.api_version });
-    }
-    const stopTimer = metrics.duration.startTimer({ type });
+  const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
+  const idle = [...deps.connections];
+  const batcher = new EventBatcher<StripeEventJobData, ApplyResult>({
+    ...deps.batch,
+    maxInFlight: deps.connections.length,
+    apply: async (events) => {
+      metrics.batchSize.observe(events.length);
+      const connection = idle.pop()!;
+      const batch = await applyEvents(connection, events, config, applyOptions).finally(() => idle.push(connection));
+      for (const [eventId, result] of batch.reapplied) {
+        metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
+        logger.info({ eventId, outcome: result.outcome, subscription: result.subscriptionId, customer: result.customerId }, 'unresolved event applied: its customer is known now');
+      }
+      if (batch.withoutEvent.length > 0) void rerunStored(batch.withoutEvent);
+      return batch.results;
+    },
+  });
+
+  // Rows recorded before the ledger kept their event: their jobs are the only copy left. The
+  // events that found their customer are committed; a failure here is logged, not thrown.
+  const rerunStored = async (ids: string[]) => {
     try {
-      const result = await applyEvent(db, event, config, applyOptions);
-      stopTimer();
-      metrics.events.inc({ type, outcome: result.outcome });
-      if (result.outcome !== 'duplicate') metrics.lag.observe(Math.max(0, Date.now() / 1000 - event.created));
-      logger.info(
-        {
-          eventId: event.id,
-          eventType: event.type,
-          outcome: result.outcome,
-          subscription: result.stripeSubscriptionId,
-          ...(result.statusChange && { from: result.statusChange.from, to: result.statusChange.to }),
-          attempt: job.attemptsMade + 1,
-        },
-        'event processed',
-      );
-      if (result.linkedCustomerId) {
-        // Events of this customer that arrived before it was linked to a user can apply now.
-        // The event itself is committed: a failure here must not fail (and so retry) its job,
-        // whose next attempt would be a duplicate that links nothing.
-        const customer = result.linkedCustomerId;
-        let ids: string[] = [];
-        try {
-          ids = await unresolvedEventIds(db, customer);
-          if (ids.length > 0) {
-            const requeued = await rerun(ids);
-            logger.info({ customer, unresolved: ids.length, requeued }, 're-running unresolved events of a newly linked customer');
-          }
-        } catch (error) {
-          logger.error(
-            { customer, unresolved: ids, err: error },
-            'could not re-run unresolved events of a newly linked customer; recover them with npm run backfill',
-          );
-        }
-      }
-      return { outcome: result.outcome };
+      const requeued = await rerun(ids);
+      logger.info({ unresolved: ids, requeued }, 're-running unresolved events recorded without their payload');
     } catch (error) {
-      if (error instanceof InvalidEventError) {
-        metrics.failures.inc({ type, kind: 'invalid' });
-        throw new UnrecoverableError(error.message);
-      }
-      throw error;
+      logger.error({ unresolved: ids, err: error }, 'could not re-run unresolved events; recover them with npm run backfill');
     }
   };
+
+  return async (job: Job<StripeEventJobData, StripeEventJobResult>): Promise<StripeEventJobResult> => {
+    const event = job.data;
+    const type = metricType(event?.type);
+    const invalid = invalidEventReason(event);
+    if (invalid) throw new UnrecoverableError(`invalid event: ${invalid}`);
+    if (event.api_version && event.api_version !== sdkApiVersion) metrics.apiVersionMismatch.inc({ api_version: event.api_version });
+
+    const stopTimer = metrics.duration.startTimer({ type });
+    let result: ApplyResult;
+    try {
+      result = await batcher.submit(event);
+    } catch (error) {
+      if (error instanceof InvalidEventError) throw new UnrecoverableError(error.message);
+      throw error;
+    } finally {
+      stopTimer();
+    }
+    metrics.events.inc({ type, outcome: result.outcome });
+    if (result.outcome !== 'duplicate') metrics.lag.observe(Math.max(0, Date.now() / 1000 - event.created));
+    logger.info(
+      {
+        eventId: event.id,
+        eventType: event.type,
+        outcome: result.outcome,
+        subscription: result.subscriptionId,
+        ...('statusChange' in result && result.statusChange && { from: result.statusChange.from, to: result.statusChange.to }),
+        attempt: job.attemptsMade + 1,
+      },
+      'event processed',
+    );
+    return { outcome: result.outcome };
+  };
+}
+
+/** The `type` label of the worker's metrics: a handled event type, else `other` (bounded cardinality). */
+export function metricType(type: unknown): string {
+  return isHandled(type) ? type : 'other';
 }

@@ -4,13 +4,15 @@ import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
-import { stripePeriodEndFetcher } from './stripe-period-end';
+import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
 import { startWorker } from './worker';
 import { waitForDatabase } from './wait-for-database';
 
 const env = loadWorkerEnv();
 const logger = createLogger('worker', env.LOG_LEVEL);
-const { db, sql } = createDatabase(env.DATABASE_URL, { max: env.WORKER_CONCURRENCY, applicationName: 'billing-worker' });
+// Two batch transactions at once (a connection each, opened by the worker), and a small pool for everything else.
+const BATCHES_IN_FLIGHT = 2;
+const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 'billing-worker' });
 
 await waitForDatabase(db, logger);
 
@@ -21,13 +23,14 @@ const handle = await startWorker({
   queuePrefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
-  db,
-  config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX },
+  databaseUrl: env.DATABASE_URL,
+  config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX, planPrices: env.PLAN_PRICES },
+  batch: { maxSize: env.WORKER_BATCH_SIZE, maxWaitMs: env.WORKER_BATCH_WAIT_MS, maxInFlight: BATCHES_IN_FLIGHT },
   applyOptions: env.STRIPE_SECRET_KEY
     ? {
-        fetchPeriodEnd: stripePeriodEndFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),
+        fetchSubscription: stripeSubscriptionFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),
         onEnrichmentError: (error, subscription) =>
-          logger.warn({ err: error, subscription }, 'could not fetch the subscription from Stripe; applying without current_period_end'),
+          logger.warn({ err: error, subscription }, 'could not fetch the subscription from Stripe; applying the checkout without it'),
       }
     : undefined,
   logger,
@@ -41,6 +44,7 @@ logger.info(
     queue: env.QUEUE_NAME,
     prefix: env.QUEUE_PREFIX,
     concurrency: env.WORKER_CONCURRENCY,
+    batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
   },

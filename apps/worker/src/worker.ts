@@ -1,6 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import type { ApplyOptions, BillingConfig } from '@billing/billing';
-import type { Database } from '@billing/db/client';
+import { createConnection } from '@billing/db/client';
 import {
   createEventQueue,
   workerConnection,
@@ -12,7 +12,7 @@ import type { Logger } from '@billing/runtime/logger';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
-import { createProcessor } from './processor';
+import { createProcessor, metricType, type BatchSettings } from './processor';
 
 export interface StartWorkerOptions {
   redisUrl: string;
@@ -22,9 +22,12 @@ export interface StartWorkerOptions {
   concurrency?: number;
   /** BullMQ lock duration and stalled-check interval. @defaultValue 30000 */
   lockDurationMs?: number;
-  db: Database;
+  /** Postgres; the worker opens one connection per transaction it runs at once (`batch.maxInFlight`). */
+  databaseUrl: string;
   config: BillingConfig;
   applyOptions?: ApplyOptions;
+  /** How the events of concurrently active jobs are grouped into transactions. */
+  batch?: BatchSettings;
   logger: Logger;
   registry: Registry;
 }
@@ -32,7 +35,7 @@ export interface StartWorkerOptions {
 export interface WorkerHandle {
   worker: Worker<StripeEventJobData, StripeEventJobResult>;
   queue: EventQueue;
-  /** Stops fetching, waits for active jobs, then closes the queue and Redis (not the database). */
+  /** Stops fetching, waits for active jobs, then closes the queue, Redis and its Postgres connections. */
   close: () => Promise<void>;
 }
 
@@ -45,13 +48,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const metrics = createWorkerMetrics(registry);
   registerQueueGauges(registry, queue);
 
+  const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () => createConnection(options.databaseUrl, 'billing-worker'));
   const processor = createProcessor({
-    db: options.db,
+    connections,
     config: options.config,
     applyOptions: options.applyOptions,
     metrics,
     logger,
     sdkApiVersion: Stripe.API_VERSION,
+    batch: options.batch,
     rerun: async (eventIds) => {
       let requeued = 0;
       for (const id of eventIds) {
@@ -84,10 +89,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
     const fields = { eventId: job.id, eventType: type, attemptsMade: job.attemptsMade, reason: error.message };
     if (final) {
-      metrics.failures.inc({ type: labelType(type), kind: 'final' });
+      metrics.failures.inc({ type: metricType(type), kind: 'final' });
       logger.error({ ...fields, alert: 'event_failed_permanently' }, 'ALERT: event failed permanently; retry it from the dashboard or with npm run replay');
     } else {
-      metrics.failures.inc({ type: labelType(type), kind: 'retry' });
+      metrics.failures.inc({ type: metricType(type), kind: 'retry' });
       logger.warn({ ...fields, err: error }, 'event failed; will retry with backoff');
     }
   });
@@ -101,10 +106,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await worker.close();
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
+      await Promise.all(connections.map((c) => c.end({ timeout: 5 })));
     },
   };
-}
-
-function labelType(type: string): string {
-  return type.startsWith('checkout.') || type.startsWith('customer.subscription.') || type.startsWith('invoice.') ? type : 'other';
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { CORPUS_PLAN_PRICES } from '@billing/testing/lifecycle-corpus';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppName, type AppProcess } from '@billing/testing/processes';
 import type { CleanupStack } from './cleanup-stack';
@@ -63,6 +64,8 @@ export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Prom
       WORKER_CONCURRENCY: String(options.concurrency ?? 10),
       WORKER_METRICS_PORT: '0',
       WORKER_LOCK_DURATION_MS: String(options.lockDurationMs ?? 3_000),
+      // The price → plan map the corpus histories are checked with.
+      PLAN_PRICES: [...CORPUS_PLAN_PRICES].map(([price, slug]) => `${price}=${slug}`).join(','),
     },
     /"msg":"worker ready"/,
   );
