@@ -37,6 +37,9 @@ const ERROR_FOR_STATUS: Record<number, string> = { 400: 'bad_request', 403: 'for
 /** Marks a wrong user or password (not a missing or malformed header): the failures that count. */
 class WrongCredentialsError extends Error {
   override name = 'WrongCredentialsError';
+  constructor(readonly user: string) {
+    super('wrong user or password');
+  }
 }
 
 /**
@@ -78,7 +81,7 @@ export async function registerGuard(app: FastifyInstance, options: GuardOptions)
     // 2. Credentials.
     const authError = await new Promise<Error | undefined>((resolve) => app.basicAuth(request, reply, resolve));
     if (authError !== undefined) {
-      if (authError instanceof WrongCredentialsError) await countFailure(request, authError.message, limiter);
+      if (authError instanceof WrongCredentialsError) await countFailure(request, authError.user, limiter);
       return reply
         .code(401)
         .header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`)
