@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 // The operator's path end to end: a job failed for good during an outage, is retried from the
 // dashboard's API, and the real worker process then applies it to Postgres.
 const AUTH = { authorization: `Basic ${Buffer.from('admin:retry-test-password').toString('base64')}` };
+/** The retry as the board's own page sends it: from its origin, no body. */
+const RETRY_HEADERS = { ...AUTH, host: 'localhost:3001', origin: 'http://localhost:3001', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
 
 describe('retrying a failed job from the dashboard, applied by the real worker', () => {
   let t: TestDatabase;
@@ -66,7 +68,7 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
     }
 
     // 2. The operator retries it from the dashboard.
-    const retry = await board.inject({ method: 'PUT', url: `/api/queues/${queueName}/${checkout.id}/retry`, headers: AUTH });
+    const retry = await board.inject({ method: 'PUT', url: `/api/queues/${queueName}/${checkout.id}/retry`, headers: RETRY_HEADERS });
     expect(retry.statusCode, retry.body).toBeLessThan(300);
     expect(await queue.getJobState(checkout.id)).toBe('waiting');
 

@@ -1,5 +1,6 @@
 // Types `inject()` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
+import http from 'node:http';
 import { workerConnection } from '@billing/queue';
 import { event } from '@billing/testing/stripe-events';
 import { UnrecoverableError, Worker } from 'bullmq';
@@ -131,7 +132,7 @@ const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);
 
 describe('fault: the dashboard without credentials', () => {
-  it('no route (page, asset, API, action) answers or acts without the credentials', async () => {
+  it('no route (page, asset, API, action) answers or acts without the credentials, and the guesses lock their address out', async () => {
     const redisUrl = inject('redisUrl');
     const s = await openScenario('dashboard_auth', { redisUrl, cleanup });
 
@@ -149,31 +150,56 @@ describe('fault: the dashboard without credentials', () => {
     await s.queue.add(waitingEvent.type, waitingEvent, { jobId: waitingEvent.id });
     const before = await queueState(s, failedEvent.id, waitingEvent.id);
 
-    // 2. The board, then every route × every way of lacking the credentials.
+    // 2. The board, then every route × every way of lacking the credentials. Each attempt comes
+    //    from a loopback address of its own, so the login lockout (10 wrong guesses per address)
+    //    leaves the auth check itself to answer every one; step 3 tries the lockout.
     const board = await startDashboard(cleanup, { redisUrl, queueName: s.queueName, user: USER, password: PASSWORD });
     const authorised = { authorization: basic(`${USER}:${PASSWORD}`) };
-    const page = await httpRequest({ port: board.port, method: 'GET', path: '/', headers: authorised });
+    const operatorAgent = new http.Agent({ keepAlive: true, localAddress: '127.0.0.2' });
+    cleanup.defer('operator agent', () => operatorAgent.destroy());
+    const page = await httpRequest({ port: board.port, method: 'GET', path: '/', headers: authorised, agent: operatorAgent });
     const assets = [...page.body.matchAll(/(?:src|href)="([^"]*static\/[^"]+)"/g)].map((m) => `/${(m[1] as string).replace(/^\/+/, '')}`);
     const routes: Route[] = [
       ...boardRoutes(s.queueName, failedEvent.id, waitingEvent.id),
       ...assets.map((path) => ({ method: 'GET', path })),
     ];
     const attempts = routes.flatMap((route) => NOT_AUTHORISED.map(([label, headers]) => ({ route, label, headers })));
-    const answers = await mapWithConcurrency(attempts, 16, async ({ route, label, headers }) => ({
-      label,
-      route: `${route.method} ${route.path}`,
-      answer: await httpRequest({
-        port: board.port,
-        method: route.method,
-        path: route.path,
-        headers: { ...headers, ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: route.body,
-      }),
-    }));
+    const answers = await mapWithConcurrency(attempts.map((attempt, i) => ({ ...attempt, i })), 16, async ({ route, label, headers, i }) => {
+      const agent = new http.Agent({ localAddress: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}` });
+      try {
+        return {
+          label,
+          route: `${route.method} ${route.path}`,
+          answer: await httpRequest({
+            port: board.port,
+            method: route.method,
+            path: route.path,
+            headers: { ...headers, ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: route.body,
+            agent,
+          }),
+        };
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    // 3. Guessing from one address: 10 wrong passwords answer 401, then everything from that
+    //    address answers 429, the right password too, while the operator's address is unaffected.
+    const guesser = new http.Agent({ keepAlive: true, localAddress: '127.0.0.3' });
+    cleanup.defer('guesser agent', () => guesser.destroy());
+    const guesses: number[] = [];
+    for (let n = 0; n < 12; n++) {
+      guesses.push((await httpRequest({ port: board.port, method: 'GET', path: '/api/queues', headers: { authorization: basic(`${USER}:guess-${n}`) }, agent: guesser })).status);
+    }
+    const lockedOut = await httpRequest({ port: board.port, method: 'GET', path: '/api/queues', headers: authorised, agent: guesser });
     const after = await queueState(s, failedEvent.id, waitingEvent.id);
 
-    // 3. The same routes do exist: with the credentials the page, an asset, the API and a retry work.
-    const withCredentials = async (method: string, path: string): Promise<HttpAnswer> => httpRequest({ port: board.port, method, path, headers: authorised });
+    // 4. The same routes do exist: with the credentials the page, an asset, the API and a retry
+    //    (sent as the board's page sends it, from its origin) work.
+    const origin = { origin: `http://127.0.0.1:${board.port}` };
+    const withCredentials = async (method: string, path: string): Promise<HttpAnswer> =>
+      httpRequest({ port: board.port, method, path, headers: { ...authorised, ...(method === 'GET' ? {} : origin) }, agent: operatorAgent });
     const authorisedAnswers = {
       page: page.status,
       asset: (await withCredentials('GET', assets[0] ?? '/static/missing')).status,
@@ -191,6 +217,8 @@ describe('fault: the dashboard without credentials', () => {
         routes: routes.length,
         credential_variants: NOT_AUTHORISED.length,
         answered_401: challenged,
+        guesses: guesses.join(','),
+        locked_out_with_credentials: lockedOut.status,
         assets: assets.length,
         with_credentials: authorisedAnswers,
         retried_with_credentials: retriedState,
@@ -199,6 +227,8 @@ describe('fault: the dashboard without credentials', () => {
 
     expect(answeredWithout.map(({ label, route, answer }) => `${route} [${label}] → ${answer.status || answer.error}`)).toEqual([]);
     expect(after).toEqual(before); // and nothing happened: no retry, clean, pause, add, edit
+    expect(guesses).toEqual([...Array<number>(10).fill(401), 429, 429]);
+    expect(lockedOut.status).toBe(429);
     expect(assets.length).toBeGreaterThan(0);
     expect(authorisedAnswers.page).toBe(200);
     expect(authorisedAnswers.asset).toBe(200);

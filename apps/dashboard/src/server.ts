@@ -11,15 +11,23 @@ const logger = createLogger('dashboard', env.LOG_LEVEL);
 let password = env.DASHBOARD_PASSWORD;
 if (password === undefined) {
   password = randomBytes(18).toString('base64url');
-  // Printed once, here only; set DASHBOARD_PASSWORD to keep the same one across restarts.
-  logger.warn({ user: env.DASHBOARD_USER, password }, 'DASHBOARD_PASSWORD is not set: generated a password for this run');
+  // A plain line on stderr, printed once: never in a JSON log line (stdout), which log
+  // collectors keep and ship. Set DASHBOARD_PASSWORD to keep one across restarts.
+  process.stderr.write(`dashboard: DASHBOARD_PASSWORD is not set; generated for this run: user ${env.DASHBOARD_USER} password ${password}\n`);
+  logger.warn({ user: env.DASHBOARD_USER }, 'DASHBOARD_PASSWORD is not set: generated a password for this run (printed on stderr, not logged)');
 }
 
 // Fail-fast commands: a board request while Redis is away errors within the bound instead of hanging.
 const connection = producerConnection(env.REDIS_URL, { timeoutMs: 5_000 });
 connection.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 const queue = createEventQueue(connection, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
-const app = await buildDashboard({ queues: [queue], user: env.DASHBOARD_USER, password, logger });
+const app = await buildDashboard({
+  queues: [queue],
+  user: env.DASHBOARD_USER,
+  password,
+  logger,
+  loginLimit: { maxFailures: env.DASHBOARD_LOGIN_MAX_FAILURES, windowSeconds: env.DASHBOARD_LOGIN_WINDOW_SECONDS },
+});
 
 onShutdown(logger, [
   { name: 'http', run: () => app.close() },
