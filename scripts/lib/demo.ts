@@ -1,6 +1,9 @@
 import { createDatabase, type Database } from '@billing/db/client';
 import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
-import { lifecycle, signatureHeader, type ApiShape, type StripeEvent } from '@billing/testing/stripe-events';
+import { expectedSubscription } from '@billing/testing/history-oracle';
+import { LIFECYCLE_CORPUS, type BuiltHistory } from '@billing/testing/lifecycle-corpus';
+import { signatureHeader, type ApiShape, type StripeEvent } from '@billing/testing/stripe-events';
+import { randomBytes } from 'node:crypto';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { formatTable } from './table';
 
@@ -31,10 +34,19 @@ export class DemoError extends Error {
   override name = 'DemoError';
 }
 
+/** The histories the demo sends: corpus histories of one customer, each delivered its own way. */
+const DEMO_HISTORIES: Array<{ name: string; shape: ApiShape; order: 'as Stripe emitted it' | 'in reverse order' | 'shuffled' }> = [
+  { name: 'trial through checkout, then active (yearly price, no period in the metadata)', shape: 'basil', order: 'as Stripe emitted it' },
+  { name: 'upgrade in the Customer Portal: the price moves, the metadata still names the old plan', shape: 'basil', order: 'in reverse order' },
+  { name: 'scheduled cancellation at a date (flexible billing cancel_at)', shape: 'legacy', order: 'shuffled' },
+];
+
 /**
- * 1. creates the demo user if missing; 2. signs and POSTs a realistic lifecycle to the ingress,
- * once in each API payload shape, waiting for the worker to record each event before sending
- * the next (as Stripe's real spacing would); 3. prints the resulting rows.
+ * 1. creates the demo user if missing; 2. signs and POSTs three real-shaped histories of one
+ * customer to the ingress — a trial that turns active, delivered as Stripe emitted it; a Customer
+ * Portal upgrade delivered backwards; a scheduled cancellation in the older payload shape,
+ * shuffled — waiting for the worker to record each event before sending the next; 3. prints the
+ * rows, and for each subscription what Stripe's own final object says.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -47,26 +59,42 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     const userId = await ensureDemoUser(db, email);
     log(`demo user ${email} (id ${userId})`);
-    const subscriptionIds: string[] = [];
+    const customer = `cus_demo${randomBytes(6).toString('hex')}`;
+    const start = Math.floor(Date.now() / 1000) - 40 * 86_400;
+    const built: BuiltHistory[] = [];
     const eventIds: string[] = [];
-    for (const shape of ['legacy', 'basil'] as ApiShape[]) {
-      const events = lifecycle({ email, userId, planSlug: 'pro', period: 'monthly', shape });
-      const subscriptionId = subscriptionOf(events);
-      subscriptionIds.push(subscriptionId);
-      log(`\n${shape === 'legacy' ? 'Older API shape (2024-06-20: subscription.current_period_end, invoice.subscription)' : 'Current API shape (basil and later: period on the items, invoice.parent)'} — subscription ${subscriptionId}`);
-      for (const event of events) {
+    for (const [i, demo] of DEMO_HISTORIES.entries()) {
+      const history = LIFECYCLE_CORPUS.find((c) => c.name === demo.name)!;
+      const tag = `demo${randomBytes(5).toString('hex')}`;
+      const b = history.build({ tag, start: start + i * 60, user: { id: userId, email }, shape: demo.shape, customer });
+      built.push(b);
+      log(`\n${history.name} — ${demo.shape === 'legacy' ? 'older payload shape (2024-06-20)' : 'current payload shape'}, delivered ${demo.order}`);
+      for (const event of deliveryOrder(b.events, demo.order)) {
         const status = await send(endpoint, event, options);
         const outcome = await waitForLedger(db, event.id, timeoutMs);
         eventIds.push(event.id);
-        log(`  ${event.type.padEnd(30)} ${event.id}  → HTTP ${status}, worker: ${outcome}`);
+        log(`  ${event.type.padEnd(40)} ${new Date(event.created * 1000).toISOString().slice(0, 19)}  → HTTP ${status}, worker: ${outcome}`);
       }
     }
+    const subscriptionIds = built.flatMap((b) => b.subscriptions.map((s) => s.ids.subscription));
     log('');
     log(await describeRows(db, email, subscriptionIds, eventIds));
+    log('\nStripe’s own final objects say:');
+    for (const h of built.flatMap((b) => b.subscriptions)) {
+      const want = expectedSubscription(h);
+      const at = (s: number | null) => (s === null ? 'none' : new Date(s * 1000).toISOString().slice(0, 10));
+      log(`  ${want.subscriptionId}: ${want.status}, ${want.planSlug}/${want.period} (${want.priceId}), period end ${at(want.currentPeriodEnd)}, cancel at ${at(want.cancelAt)}, trial end ${at(want.trialEnd)}`);
+    }
     return { userId, subscriptionIds, eventIds };
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+function deliveryOrder(events: StripeEvent[], order: (typeof DEMO_HISTORIES)[number]['order']): StripeEvent[] {
+  if (order === 'in reverse order') return [...events].reverse();
+  if (order === 'shuffled') return events.map((e, i) => ({ e, k: (i * 7919) % events.length })).sort((a, b) => a.k - b.k).map((x) => x.e);
+  return events;
 }
 
 async function checkIngress(ingressUrl: string): Promise<void> {
@@ -97,11 +125,6 @@ async function ensureDemoUser(db: Database, email: string): Promise<number> {
   const [user] = await db.select({ id: users.id }).from(users).where(eq(users.email, email));
   if (!user) throw new DemoError(`could not create the demo user ${email}`);
   return user.id;
-}
-
-function subscriptionOf(events: StripeEvent[]): string {
-  const checkout = events[0]!.data.object as { subscription?: unknown };
-  return String(checkout.subscription);
 }
 
 async function send(endpoint: string, event: StripeEvent, options: DemoOptions): Promise<number> {
@@ -153,7 +176,10 @@ async function describeRows(db: Database, email: string, subscriptionIds: string
       plan_slug: subscriptions.planSlug,
       period: subscriptions.period,
       status: subscriptions.status,
+      stripe_price_id: subscriptions.stripePriceId,
       current_period_end: subscriptions.currentPeriodEnd,
+      cancel_at: subscriptions.cancelAt,
+      trial_end: subscriptions.trialEnd,
       last_event_at: subscriptions.lastEventAt,
     })
     .from(subscriptions)
@@ -176,13 +202,13 @@ async function describeRows(db: Database, email: string, subscriptionIds: string
       id: webhookEvents.id,
       stripe_event_id: webhookEvents.stripeEventId,
       event_type: webhookEvents.eventType,
-      stripe_subscription_id: webhookEvents.stripeSubscriptionId,
+      event_created_at: webhookEvents.eventCreatedAt,
       outcome: webhookEvents.outcome,
       processed_at: webhookEvents.processedAt,
     })
     .from(webhookEvents)
     .where(inArray(webhookEvents.stripeEventId, eventIds))
-    .orderBy(asc(webhookEvents.id));
+    .orderBy(asc(webhookEvents.eventCreatedAt), asc(webhookEvents.id));
   return [
     formatTable('users', userRows),
     formatTable('subscriptions', subscriptionRows),

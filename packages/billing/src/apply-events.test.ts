@@ -238,6 +238,17 @@ describe('user resolution', () => {
     expect(JSON.stringify(row?.unresolvedInput)).not.toContain('ghost@example.com');
   });
 
+  it('a user with another customer already: the subscription linked by checkout applies its earlier unresolved events', async () => {
+    const user = await addUser('two@example.com', 'cus_first');
+    const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_second', customer: 'cus_second', status: 'active' }), { created: T0 });
+    expect((await apply(created)).outcome).toBe('unresolved');
+    const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_second', customer: 'cus_second', customerEmail: 'two@example.com' }), { created: T0 + 1 });
+    expect(await apply(checkout)).toMatchObject({ outcome: 'applied', userVia: 'email' });
+    expect((await ledger()).map((r) => r.outcome)).toEqual(['applied', 'applied']);
+    expect(await subscriptionRow('sub_second')).toMatchObject({ userId: user.id, snapshotAt: new Date(T0 * 1000) });
+    expect((await userRow(user.id)).stripeCustomerId).toBe('cus_first');
+  });
+
   it('an event of a customer the host application bound applies the customer’s earlier unresolved events', async () => {
     const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_host', customer: 'cus_host', status: 'trialing' }), { created: T0 });
     expect((await apply(created)).outcome).toBe('unresolved');

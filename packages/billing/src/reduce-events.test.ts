@@ -24,7 +24,7 @@ const T0 = 1_790_000_000;
 class MemoryStore {
   readonly subscriptions = new Map<string, SubscriptionState>();
   readonly users = new Map<number, UserRecord>();
-  readonly ledger = new Map<string, { outcome: string; customerId: string | null; created: number; event: LifecycleEvent | null }>();
+  readonly ledger = new Map<string, { outcome: string; customerId: string | null; subscriptionId: string | null; created: number; event: LifecycleEvent | null }>();
 
   apply(batch: readonly StripeEvent[]): void {
     const seen = new Set<string>();
@@ -33,12 +33,13 @@ class MemoryStore {
       const row = this.ledger.get(e.id);
       return row === undefined || row.outcome === 'unresolved';
     });
-    for (const e of fresh) this.ledger.set(e.id, { outcome: isIgnored(e) ? 'ignored' : 'applied', customerId: e.customerId, created: e.created, event: null });
+    for (const e of fresh) this.ledger.set(e.id, { outcome: isIgnored(e) ? 'ignored' : 'applied', customerId: e.customerId, subscriptionId: e.subscriptionId, created: e.created, event: null });
     const customers = new Set(fresh.map((e) => e.customerId));
-    const unresolved = new Map<string, StoredUnresolved[]>();
+    const subscriptionIds = new Set(fresh.map((e) => e.subscriptionId));
+    const unresolved: StoredUnresolved[] = [];
     for (const [eventId, row] of this.ledger) {
-      if (row.outcome !== 'unresolved' || row.customerId === null || !customers.has(row.customerId)) continue;
-      unresolved.set(row.customerId, [...(unresolved.get(row.customerId) ?? []), { eventId, created: row.created, customerId: row.customerId, event: row.event }]);
+      if (row.outcome !== 'unresolved' || !(customers.has(row.customerId) || subscriptionIds.has(row.subscriptionId))) continue;
+      unresolved.push({ eventId, created: row.created, customerId: row.customerId, subscriptionId: row.subscriptionId, event: row.event });
     }
     const userSubscriptions = new Map<number, Map<string, string>>();
     for (const s of this.subscriptions.values()) {

@@ -9,11 +9,12 @@ import { mostFavourable } from './statuses';
  * shell loads for, calls, and writes back in one transaction. One event is a batch of one.
  */
 
-/** An `unresolved` ledger row of one of the batch's customers. */
+/** An `unresolved` ledger row of one of the batch's customers or subscriptions. */
 export interface StoredUnresolved {
   eventId: string;
   created: Seconds | null;
-  customerId: string;
+  customerId: string | null;
+  subscriptionId: string | null;
   /** The normalised event kept with the row; `null` for rows recorded before it was kept. */
   event: LifecycleEvent | null;
 }
@@ -24,8 +25,8 @@ export interface World {
   users: UserDirectory;
   /** Every subscription (id → status) of each loaded user, also those this batch does not touch. */
   userSubscriptions: ReadonlyMap<number, ReadonlyMap<string, string>>;
-  /** The batch's customers' `unresolved` ledger rows, by customer. */
-  unresolved: ReadonlyMap<string, readonly StoredUnresolved[]>;
+  /** The `unresolved` ledger rows of the batch's customers and subscriptions. */
+  unresolved: readonly StoredUnresolved[];
 }
 
 export interface EventResult {
@@ -93,11 +94,7 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
   };
   const touchedUsers = new Set<number>();
   const batchIds = new Set(events.map((e) => e.id));
-  const pending = new Map<string, Array<StoredUnresolved & { inBatch: boolean }>>();
-  for (const [customer, rows] of world.unresolved) {
-    const stored = rows.filter((row) => !batchIds.has(row.eventId)).map((row) => ({ ...row, inBatch: false }));
-    if (stored.length > 0) pending.set(customer, stored);
-  }
+  const pending: Array<StoredUnresolved & { inBatch: boolean }> = world.unresolved.filter((row) => !batchIds.has(row.eventId)).map((row) => ({ ...row, inBatch: false }));
 
   const apply = (event: LifecycleEvent): EventResult => {
     const ids = { subscriptionId: event.subscriptionId, customerId: event.customerId };
@@ -154,24 +151,30 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
     }
     const result = apply(event);
     effects.results.set(event.id, result);
-    if (result.outcome === 'unresolved' && event.customerId !== null) {
-      const list = pending.get(event.customerId) ?? [];
-      list.push({ eventId: event.id, created: event.created, customerId: event.customerId, event, inBatch: true });
-      pending.set(event.customerId, list);
+    if (result.outcome === 'unresolved') {
+      pending.push({ eventId: event.id, created: event.created, customerId: event.customerId, subscriptionId: event.subscriptionId, event, inBatch: true });
     }
   }
 
-  // 2. No unresolved event stays unresolved once its customer is known.
-  for (const [customer, rows] of pending) {
-    if (!users.byCustomer.has(customer)) continue;
-    rows.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
-    for (const row of rows) {
-      if (row.event === null) {
+  // 2. No unresolved event stays unresolved once its user can be found: its customer is bound
+  //    to a user, or its subscription's row is linked to one. Applying one may link a row
+  //    another waits for, so until nothing more applies; in `created` order.
+  pending.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
+  const resolvable = (row: StoredUnresolved) =>
+    (row.customerId !== null && users.byCustomer.has(row.customerId)) || (row.subscriptionId !== null && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
+  for (let progress = true; progress; ) {
+    progress = false;
+    for (const row of pending.splice(0)) {
+      if (!resolvable(row)) {
+        pending.push(row);
+      } else if (row.event === null) {
         effects.withoutEvent.push(row.eventId);
-        continue;
+      } else {
+        const result = apply(row.event);
+        (row.inBatch ? effects.results : effects.reapplied).set(row.eventId, result);
+        if (result.outcome === 'unresolved') pending.push(row);
+        else progress = true;
       }
-      const result = apply(row.event);
-      (row.inBatch ? effects.results : effects.reapplied).set(row.eventId, result);
     }
   }
 

@@ -42,6 +42,8 @@ export interface HistoryContext {
   start: number;
   user: CorpusUser;
   shape: ApiShape;
+  /** The Stripe customer (default `cus_<tag>`): several histories of one customer share it. */
+  customer?: string;
 }
 
 export interface BuiltHistory {
@@ -59,7 +61,7 @@ export interface HistoryCase {
   build: (ctx: HistoryContext) => BuiltHistory;
 }
 
-const ids = (ctx: HistoryContext, n = 1) => ({ subscription: `sub_${ctx.tag}${n}`, customer: `cus_${ctx.tag}`, tag: `${ctx.tag}${n}` });
+const ids = (ctx: HistoryContext, n = 1) => ({ subscription: `sub_${ctx.tag}${n}`, customer: ctx.customer ?? `cus_${ctx.tag}`, tag: `${ctx.tag}${n}` });
 const userMetadata = (ctx: HistoryContext, route: UserRoute, plan?: string) => ({
   ...(route === 'metadata' && { dictia_user_id: String(ctx.user.id) }),
   ...(plan !== undefined && { dictia_plan_slug: plan }),

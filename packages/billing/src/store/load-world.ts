@@ -48,7 +48,7 @@ export interface Loaded {
  * 5. every user resolution may find, locked in id order; then, in a statement of its own after
  *    the lock (so it sees what a transaction that held the lock committed), all of their
  *    subscriptions' statuses;
- * 6. the customers' unresolved ledger rows.
+ * 6. the unresolved ledger rows of the batch's customers and subscriptions.
  * Every statement after `begin` returns rows, so postgres-js gives one result per statement.
  */
 export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, token: string): string {
@@ -75,6 +75,7 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     union
     select stripe_subscription_id from webhook_events
     where outcome = 'unresolved' and stripe_subscription_id is not null and stripe_customer_id in (${customers})`;
+  const unresolvedOfScope = `outcome = 'unresolved' and (stripe_customer_id in (${customers}) or stripe_subscription_id in (${textElements(scope.subscriptionIds)}))`;
   const candidateUsers = `
     stripe_customer_id in (${customers})
     or id in (select value::int from jsonb_array_elements_text(${jsonb(scope.metadataUserIds)}))
@@ -88,8 +89,8 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     `select ${SUBSCRIPTION_SELECT} from subscriptions where stripe_subscription_id in (${wantedSubscriptions})`,
     `select id, email, stripe_customer_id, subscription_status from users where ${candidateUsers} order by id for update`,
     `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${candidateUsers})`,
-    `select stripe_event_id, stripe_customer_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
-     from webhook_events where outcome = 'unresolved' and stripe_customer_id in (${customers})`,
+    `select stripe_event_id, stripe_customer_id, stripe_subscription_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
+     from webhook_events where ${unresolvedOfScope}`,
   ].join(';\n');
 }
 
@@ -97,19 +98,16 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
 export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
   const [, , ...rest] = results; // begin, token
   if (scope.subscriptionIds.length === 0) {
-    return { fresh: idsOf(rest[0]), world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: new Map() } };
+    return { fresh: idsOf(rest[0]), world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] } };
   }
   const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
   const byUser = new Map<number, Map<string, string>>();
   for (const row of userSubscriptions as Array<{ user_id: number; stripe_subscription_id: string; status: string }>) {
     byUser.set(row.user_id, (byUser.get(row.user_id) ?? new Map<string, string>()).set(row.stripe_subscription_id, row.status));
   }
-  const byCustomer = new Map<string, StoredUnresolved[]>();
-  for (const row of unresolved as Array<{ stripe_event_id: string; stripe_customer_id: string; event_created_at: number | null; unresolved_input: LifecycleEvent | null }>) {
-    const list = byCustomer.get(row.stripe_customer_id) ?? [];
-    list.push({ eventId: row.stripe_event_id, customerId: row.stripe_customer_id, created: row.event_created_at, event: row.unresolved_input });
-    byCustomer.set(row.stripe_customer_id, list);
-  }
+  const stored = (unresolved as Array<{ stripe_event_id: string; stripe_customer_id: string | null; stripe_subscription_id: string | null; event_created_at: number | null; unresolved_input: LifecycleEvent | null }>).map(
+    (row): StoredUnresolved => ({ eventId: row.stripe_event_id, customerId: row.stripe_customer_id, subscriptionId: row.stripe_subscription_id, created: row.event_created_at, event: row.unresolved_input }),
+  );
   const userRows = users as Array<{ id: number; email: string; stripe_customer_id: string | null; subscription_status: string | null }>;
   return {
     fresh: idsOf(ledger),
@@ -117,7 +115,7 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       subscriptions: new Map((subscriptions as unknown as SubscriptionRow[]).map((row) => [row.stripe_subscription_id, stateFromRow(row)])),
       users: userDirectory(userRows.map((u) => ({ id: u.id, email: u.email, customerId: u.stripe_customer_id, status: u.subscription_status }))),
       userSubscriptions: byUser,
-      unresolved: byCustomer,
+      unresolved: stored,
     },
   };
 }
