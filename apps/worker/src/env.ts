@@ -1,11 +1,12 @@
 import { DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS } from '@billing/billing';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 export const workerEnvShape = {
   DATABASE_URL: envFields.DATABASE_URL,
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
@@ -37,7 +38,7 @@ export const workerEnvShape = {
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
-  return loadEnvOrExit('worker', workerEnvShape, source);
+  return loadEnvOrExit('worker', workerEnvShape, source, checkRedisEnv);
 }
 
 function safeProtocol(value: string): string {

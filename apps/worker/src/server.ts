@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase } from '@billing/db/client';
+import { describeRedis, redisConfigFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -15,8 +16,9 @@ const { db, sql } = createDatabase(env.DATABASE_URL, { max: env.WORKER_CONCURREN
 await waitForDatabase(db, logger);
 
 const registry = createRegistry('worker');
+const redisConfig = redisConfigFromEnv(env);
 const handle = await startWorker({
-  redisUrl: env.REDIS_URL,
+  redis: redisConfig,
   queueName: env.QUEUE_NAME,
   queuePrefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
@@ -40,6 +42,7 @@ logger.info(
   {
     queue: env.QUEUE_NAME,
     prefix: env.QUEUE_PREFIX,
+    redis: describeRedis(redisConfig),
     concurrency: env.WORKER_CONCURRENCY,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
