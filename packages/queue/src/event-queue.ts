@@ -3,7 +3,7 @@ import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, jobIdFor, type StripeEventJob
 import { eventJobOptions } from './job-options';
 import { hasHashTag } from './redis-config';
 import { isCluster, type RedisConnection } from './redis-connection';
-import { waitForReplicas } from './wait-for-replicas';
+import { replicaAckGroup, type ReplicaAck } from './replica-ack-group';
 
 export type EventQueue = Queue<StripeEventJobData, StripeEventJobResult, string>;
 
@@ -23,7 +23,7 @@ export interface EventQueueOptions {
   minReplicasAck?: number;
 }
 
-const replicasAck = new WeakMap<EventQueue, number>();
+const replicasAck = new WeakMap<EventQueue, { count: number; acknowledge: ReplicaAck }>();
 
 /** The event queue on a connection the caller owns (and quits after `queue.close()`). */
 export function createEventQueue(connection: RedisConnection, location: QueueLocation = {}, options: EventQueueOptions = {}): EventQueue {
@@ -36,13 +36,17 @@ export function createEventQueue(connection: RedisConnection, location: QueueLoc
     prefix,
     defaultJobOptions: eventJobOptions,
   });
-  if (options.minReplicasAck) replicasAck.set(queue, options.minReplicasAck);
+  if (options.minReplicasAck) {
+    // Every key of the queue is in the prefix's slot, so any of them names the node on a cluster.
+    const acknowledge = replicaAckGroup(connection, options.minReplicasAck, queue.toKey(''));
+    replicasAck.set(queue, { count: options.minReplicasAck, acknowledge });
+  }
   return queue;
 }
 
 /** `EventQueueOptions.minReplicasAck` of a queue made by `createEventQueue`. */
 export function minReplicasAckOf(queue: EventQueue): number {
-  return replicasAck.get(queue) ?? 0;
+  return replicasAck.get(queue)?.count ?? 0;
 }
 
 export class EnqueueTimeoutError extends Error {
@@ -83,12 +87,10 @@ async function addOnce(queue: EventQueue, event: StripeEventJobData, jobId: stri
   // BullMQ's add() silently returns the existing id for a duplicate; ask first so the answer
   // can say so. Two concurrent first deliveries may both see "new": still one job.
   const redis = queue.opts.connection as RedisConnection;
-  const key = queue.toKey(jobId);
-  const duplicate = (await redis.exists(key)) === 1;
+  const duplicate = (await redis.exists(queue.toKey(jobId))) === 1;
   if (!duplicate) await queue.add(event.type, event, { jobId });
   // A duplicate too: the first delivery may have been refused (503) with its job on the primary
   // only, so the job this one finds is not known to be replicated either.
-  const replicas = minReplicasAckOf(queue);
-  if (replicas > 0) await waitForReplicas(redis, replicas, deadline - performance.now(), key);
+  await replicasAck.get(queue)?.acknowledge(deadline);
   return { jobId, duplicate };
 }

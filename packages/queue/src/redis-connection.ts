@@ -142,7 +142,7 @@ function connect(config: RedisConfig, role: RoleOptions): RedisConnection {
     });
   }
   if (config.sentinels) {
-    return new Redis({
+    const connection = new Redis({
       ...role.node,
       ...credentials,
       sentinels: config.sentinels.nodes,
@@ -155,8 +155,39 @@ function connect(config: RedisConfig, role: RoleOptions): RedisConnection {
       sentinelCommandTimeout: role.sentinelTimeoutMs,
       sentinelRetryStrategy: (times) => Math.min(100 * times, 1_000),
     });
+    reviveWhenStranded(connection);
+    return connection;
   }
   return new Redis(config.url, { ...role.node, ...(tls && { tls }) });
+}
+
+/**
+ * ioredis ends a Sentinel connection for good when it is closed while it is still asking the
+ * sentinels where the master is: the failover detector of the previous connection does exactly
+ * that when +switch-master arrives during a reconnect (a SIGKILLed primary: the client is
+ * reconnecting while the sentinels still name the dead one), and the connection then answers
+ * "Connection is closed" forever (the same ioredis behaviour as taskforcesh/bullmq#4378, there
+ * for BullMQ's blocking connection). Measured in tests/topologies: an ingress answering 503 for
+ * good after a failover. So a connection that ends without our asking connects again.
+ */
+function reviveWhenStranded(connection: Redis): void {
+  let closing = false;
+  const disconnect = connection.disconnect.bind(connection);
+  connection.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  const quit = connection.quit.bind(connection) as () => Promise<'OK'>;
+  connection.quit = (() => {
+    closing = true;
+    return quit();
+  }) as Redis['quit'];
+  connection.on('end', () => {
+    if (closing) return;
+    setTimeout(() => {
+      if (!closing && connection.status === 'end') connection.connect().catch(() => {});
+    }, 200).unref();
+  });
 }
 
 /** TLS options (for `rediss://`) and credentials/database, from the URL and the TLS files. */

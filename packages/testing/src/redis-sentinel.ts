@@ -57,7 +57,7 @@ export async function startSentinelTopology(options: SentinelTopologyOptions = {
   try {
     const primary = await startPrivateRedis({ password, appendOnly: true });
     started.push(() => primary.dispose());
-    const replicationLink = await startTcpProxy({ host: '127.0.0.1', port: primary.port }, { delay: { toClientMs: options.replicationDelayMs ?? 0 } });
+    const replicationLink = await startTcpProxy({ host: '127.0.0.1', port: primary.port });
     started.push(() => replicationLink.close());
     const replica = await startPrivateRedis({ password, appendOnly: true, replicaOf: { host: '127.0.0.1', port: replicationLink.port } });
     started.push(() => replica.dispose());
@@ -67,6 +67,8 @@ export async function startSentinelTopology(options: SentinelTopologyOptions = {
     } finally {
       admin.disconnect();
     }
+    // Delayed only once in sync: every step of the handshake would wait for it too.
+    replicationLink.setDelay({ toClientMs: options.replicationDelayMs ?? 0 });
 
     const sentinels: PrivateSentinel[] = [];
     for (let i = 0; i < 3; i += 1) {
@@ -157,14 +159,19 @@ async function startSentinel(options: { name: string; primaryPort: number; passw
     redis.on('error', () => {});
     return redis;
   };
-  const probe = client();
+  const pong = async () => {
+    const probe = client();
+    try {
+      return child.exitCode === null && (await probe.ping()) === 'PONG';
+    } finally {
+      probe.disconnect();
+    }
+  };
   try {
-    await waitFor(async () => child.exitCode === null && (await probe.ping()) === 'PONG', `sentinel on port ${port}`, 10_000, 50);
+    await waitFor(pong, `sentinel on port ${port}`, 10_000, 50);
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output.slice(-2_000)}`, { cause: error });
-  } finally {
-    probe.disconnect();
   }
   return {
     port,

@@ -66,6 +66,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     '--bind', '127.0.0.1', '--save', '', '--dir', dir,
     '--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'always',
     '--maxmemory-policy', 'noeviction',
+    // A replica syncs at once instead of after the default 5 s wait for others to join it.
+    '--repl-diskless-sync-delay', '0',
     ...(tls
       ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
         '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ? 'yes' : 'no', '--tls-replication', 'yes']

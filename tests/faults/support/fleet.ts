@@ -24,7 +24,7 @@ export interface IngressProcess {
 
 export async function startIngress(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; secret: string },
+  options: { redisUrl: string; queueName: string; secret: string; env?: Record<string, string> },
 ): Promise<IngressProcess> {
   const port = await freePort();
   const app = await launch(
@@ -36,6 +36,7 @@ export async function startIngress(
       HOST: '127.0.0.1',
       REDIS_URL: options.redisUrl,
       QUEUE_NAME: options.queueName,
+      ...options.env,
     },
     /"msg":"ingress listening"/,
   );
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Short, so a SIGKILLed worker's jobs come back within seconds. @defaultValue 3000 */
   lockDurationMs?: number;
+  /** More variables (a Redis topology, …). */
+  env?: Record<string, string>;
 }
 
 export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Promise<AppProcess> {
@@ -63,6 +66,7 @@ export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Prom
       WORKER_CONCURRENCY: String(options.concurrency ?? 10),
       WORKER_METRICS_PORT: '0',
       WORKER_LOCK_DURATION_MS: String(options.lockDurationMs ?? 3_000),
+      ...options.env,
     },
     /"msg":"worker ready"/,
   );
@@ -75,7 +79,7 @@ export interface DashboardProcess {
 
 export async function startDashboard(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; user: string; password: string },
+  options: { redisUrl: string; queueName: string; user: string; password: string; env?: Record<string, string> },
 ): Promise<DashboardProcess> {
   const port = await freePort();
   const app = await launch(
@@ -88,6 +92,7 @@ export async function startDashboard(
       DASHBOARD_HOST: '127.0.0.1',
       DASHBOARD_USER: options.user,
       DASHBOARD_PASSWORD: options.password,
+      ...options.env,
     },
     /"msg":"dashboard listening"/,
   );
