@@ -1,7 +1,7 @@
 // Types `inject()` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
 import { redisServerProblem } from '@billing/testing/redis-server';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { createCleanupStack } from '../faults/support/cleanup-stack';
 import { expectNothingAcknowledgedLost, reportWithoutAck } from './support/failover-expectations';
 import { runSentinelFailover } from './support/sentinel-failover';
