@@ -4,6 +4,7 @@ import { waitFor } from '@billing/testing/wait-for';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { producerConnection } from './redis-connection';
+import { replicaAckGroup } from './replica-ack-group';
 import { ReplicaAckError, waitForReplicas } from './wait-for-replicas';
 import { isWritablePrimary } from './writable-primary';
 
@@ -83,6 +84,32 @@ describe.skipIf(skip)('waitForReplicas and isWritablePrimary (a private primary 
       expect(await isWritablePrimary(connection)).toBe(true);
     } finally {
       onReplica.disconnect();
+    }
+  });
+
+  it('replicaAckGroup: thirty concurrent writes are confirmed by a few shared WAITs, not thirty in a row', async () => {
+    const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(String(await other.info('commandstats')))?.[1] ?? 0);
+    expect(await waitForReplicas(connection, 1, 5_000)).toBe(1);
+    link.setDelay({ toClientMs: 150 });
+    try {
+      const acknowledge = replicaAckGroup(connection, 1);
+      const before = await waits();
+      const deadline = performance.now() + 4_000;
+      await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          await connection.set(`wfr:group:${i}`, String(i));
+          await acknowledge(deadline);
+        }),
+      );
+      const issued = (await waits()) - before;
+      // In a row, each WAIT would wait out the lag behind the previous one (30 × 150 ms > the bound).
+      expect(issued).toBeGreaterThanOrEqual(1);
+      expect(issued).toBeLessThanOrEqual(4);
+      const onReplica = replica.client();
+      expect(await onReplica.get('wfr:group:29')).toBe('29');
+      onReplica.disconnect();
+    } finally {
+      link.setDelay({ toClientMs: 0 });
     }
   });
 });
