@@ -20,6 +20,8 @@ export interface PrivateRedis {
   dispose: () => Promise<void>;
   /** An admin connection of the test's own (plain ioredis, no retries); the caller quits it. */
   client: () => Redis;
+  /** The running server's process id. */
+  pid: () => number | undefined;
 }
 
 export interface PrivateRedisOptions {
@@ -105,7 +107,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     await rm(dir, { recursive: true, force: true });
   };
   await start();
-  return { port, url, dir, stop, start, dispose, client: () => new Redis(clientOptions) };
+  return { port, url, dir, stop, start, dispose, client: () => new Redis(clientOptions), pid: () => child?.pid };
 }
 
 /** Whether a server answers PING with these options (loading or not, password or not). */
