@@ -1,5 +1,6 @@
 import { createDatabase } from '@billing/db/client';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs, UsageError } from './lib/backfill';
 import { openQueue } from './lib/queue';
 import { postgresProblem, START_SERVICES_HINT, where } from './lib/services';
@@ -27,10 +28,10 @@ const env = loadEnvOrExit('backfill', {
     .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' })
     .optional(),
   DATABASE_URL: envFields.DATABASE_URL,
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
-});
+}, process.env, checkRedisEnv);
 
 const pgProblem = await postgresProblem(env.DATABASE_URL);
 if (pgProblem) {

@@ -1,13 +1,14 @@
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
+import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE, UsageError } from './lib/replay';
 import { openQueue } from './lib/queue';
 
 // `npm run replay -- (--all | --type <type> | --id <evt_…>) [--dry-run]`
 const env = loadEnvOrExit('replay', {
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
-});
+}, process.env, checkRedisEnv);
 
 let args;
 try {

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { dashboardEnvShape } from '../apps/dashboard/src/env';
+import { ingressEnvShape } from '../apps/ingress/src/env';
+import { workerEnvShape } from '../apps/worker/src/env';
+import { loadEnv } from '@billing/runtime/env';
+import { checkRedisEnv } from '@billing/runtime/redis-env';
 
 // No Docker engine runs here, so the compose file is checked by reading it.
 // `merge: true`: compose resolves YAML merge keys (`<<: *app`), so the test must too.
@@ -39,5 +44,59 @@ describe('docker-compose.yml', () => {
     expect(service('dashboard').command.join(' ')).toBe('npm run start:dashboard');
     expect(service('worker').depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(service('dashboard').environment.DASHBOARD_PASSWORD).toBeTruthy();
+  });
+
+  describe('profile "ha"', () => {
+    const ha = Object.keys(compose.services).filter((name) => (service(name).profiles ?? []).includes('ha'));
+    /** The environment as a container sees it, `${VAR:?…}` / `${VAR:-…}` given a plausible value. */
+    const envOf = (name: string): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(service(name).environment as Record<string, string>).map(([key, value]) => [
+          key,
+          String(value).replace(/\$\{[A-Z_]+:[?-][^}]*\}/g, key === 'STRIPE_WEBHOOK_SECRET' ? 'whsec_compose' : key === 'STRIPE_SECRET_KEY' ? '' : 'value'),
+        ]),
+      );
+
+    it('has a primary, a replica of it and three sentinels, and the apps; the single-Redis stack stays outside the profile', () => {
+      expect(ha.sort()).toEqual(['dashboard-ha', 'ingress-ha', 'redis-primary', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3', 'worker-ha']);
+      for (const name of ['postgres', 'redis', 'migrate', 'ingress', 'worker', 'dashboard']) expect(service(name).profiles, name).toBeUndefined();
+      expect(service('redis-replica').command.join(' ')).toContain('--replicaof redis-primary 6379');
+    });
+
+    it('runs both data nodes with AOF and noeviction', () => {
+      for (const name of ['redis-primary', 'redis-replica']) {
+        const command = service(name).command.join(' ');
+        expect(command, name).toContain('--appendonly yes');
+        expect(command, name).toMatch(/--appendfsync (everysec|always)/);
+        expect(command, name).toContain('--maxmemory-policy noeviction');
+        expect(service(name).volumes.join(), name).toMatch(/:\/data$/);
+      }
+    });
+
+    it('has every sentinel monitor the primary under the name the apps use, quorum 2', () => {
+      for (const name of ['sentinel-1', 'sentinel-2', 'sentinel-3']) {
+        const script = service(name).command.join(' ');
+        expect(script, name).toContain(`sentinel monitor ${envOf('ingress-ha').REDIS_SENTINEL_NAME} redis-primary 6379 2`);
+        expect(script, name).toContain('port 26379');
+        expect(script, name).toContain('--sentinel');
+      }
+    });
+
+    it('configures the apps with the three sentinels, the ingress with REDIS_MIN_REPLICAS_ACK=1, and each passes its own env check', () => {
+      const shapes = { 'ingress-ha': ingressEnvShape, 'worker-ha': workerEnvShape, 'dashboard-ha': dashboardEnvShape } as const;
+      for (const [name, shape] of Object.entries(shapes)) {
+        const env = envOf(name);
+        expect(env.REDIS_SENTINELS?.split(',').sort(), name).toEqual(['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379']);
+        expect(() => loadEnv(shape, env, checkRedisEnv), name).not.toThrow();
+        for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3']) expect(service(name).depends_on[sentinel].condition, name).toBe('service_healthy');
+      }
+      expect(envOf('ingress-ha').REDIS_MIN_REPLICAS_ACK).toBe('1');
+      expect(service('worker-ha').depends_on.migrate.condition).toBe('service_completed_successfully');
+    });
+
+    it('publishes its apps on host ports of their own, so both stacks can run side by side', () => {
+      const published = Object.values(compose.services).flatMap((s) => ((s.ports as string[] | undefined) ?? []).map((p) => p.split(':').slice(-2, -1)[0]));
+      expect(new Set(published).size).toBe(published.length);
+    });
   });
 });

@@ -1,10 +1,11 @@
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_WINDOW_SECONDS } from './login-limiter';
 import { MIN_PASSWORD_LENGTH } from './password-policy';
 
 /** The dashboard's environment (DESIGN.md "Environment"); the only place it reads `process.env`. */
 export const dashboardEnvShape = {
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
@@ -28,5 +29,5 @@ export const dashboardEnvShape = {
 export type DashboardEnv = z.infer<z.ZodObject<typeof dashboardEnvShape>>;
 
 export function loadDashboardEnv(source: Record<string, string | undefined> = process.env): DashboardEnv {
-  return loadEnvOrExit('dashboard', dashboardEnvShape, source);
+  return loadEnvOrExit('dashboard', dashboardEnvShape, source, checkRedisEnv);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createEventQueue, producerConnection } from '@billing/queue';
+import { createEventQueue, describeRedis, producerConnection, redisConfigFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { buildDashboard } from './app';
@@ -18,7 +18,8 @@ if (password === undefined) {
 }
 
 // Fail-fast commands: a board request while Redis is away errors within the bound instead of hanging.
-const connection = producerConnection(env.REDIS_URL, { timeoutMs: 5_000 });
+const redisConfig = redisConfigFromEnv(env);
+const connection = producerConnection(redisConfig, { timeoutMs: 5_000 });
 connection.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 const queue = createEventQueue(connection, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
 const app = await buildDashboard({
@@ -46,4 +47,7 @@ try {
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : env.DASHBOARD_PORT;
 const host = env.DASHBOARD_HOST.includes(':') ? `[${env.DASHBOARD_HOST}]` : env.DASHBOARD_HOST;
-logger.info({ url: `http://${host}:${port}/`, queue: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, user: env.DASHBOARD_USER }, 'dashboard listening');
+logger.info(
+  { url: `http://${host}:${port}/`, queue: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, redis: describeRedis(redisConfig), user: env.DASHBOARD_USER },
+  'dashboard listening',
+);

@@ -1,7 +1,6 @@
-import type { EventQueue } from '@billing/queue';
+import type { EventQueue, RedisConnection } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import Stripe from 'stripe';
 import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
@@ -13,8 +12,8 @@ import { WEBHOOK_BODY_LIMIT, webhookRoute } from './webhook-route';
 export interface IngressDeps {
   /** The event queue, on `redis`; the caller owns both and closes them after the app. */
   queue: EventQueue;
-  /** The producer connection (`producerConnection`): fails fast while Redis is away. */
-  redis: Redis;
+  /** A producer connection (`producerConnection`) for readiness: fails fast while Redis is away. */
+  redis: RedisConnection;
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
   logger: Logger;

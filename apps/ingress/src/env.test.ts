@@ -1,8 +1,9 @@
 import { EnvError, loadEnv } from '@billing/runtime/env';
+import { checkRedisEnv } from '@billing/runtime/redis-env';
 import { describe, expect, it } from 'vitest';
 import { ingressEnvShape } from './env';
 
-const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, source);
+const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, source, checkRedisEnv);
 const message = (source: Record<string, string>) => {
   try {
     load(source);
@@ -20,6 +21,7 @@ describe('ingress env', () => {
       PORT: 3000,
       HOST: '127.0.0.1',
       REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_MIN_REPLICAS_ACK: 0,
       QUEUE_NAME: 'stripe-events',
       QUEUE_PREFIX: 'bull',
       LOG_LEVEL: 'info',
@@ -38,6 +40,13 @@ describe('ingress env', () => {
     ['a malformed REDIS_URL', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a URL'],
     ['a non-numeric PORT', { STRIPE_WEBHOOK_SECRET: 'whsec_a', PORT: 'eighty' }, 'PORT'],
     ['a queue name with ":"', { STRIPE_WEBHOOK_SECRET: 'whsec_a', QUEUE_NAME: 'a:b' }, 'QUEUE_NAME must be'],
+    ['a negative replica count', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: '-1' }, 'REDIS_MIN_REPLICAS_ACK must be at least 0'],
+    ['a replica count that is not a number', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: 'one' }, 'REDIS_MIN_REPLICAS_ACK must be a number'],
+    [
+      'a cluster with a prefix that has no hash tag',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
+      'QUEUE_PREFIX must contain a {hash-tag}',
+    ],
   ])('rejects %s with one line naming the variable', (_name, source, expected) => {
     const text = message(source);
     expect(text.split('\n')).toHaveLength(1);

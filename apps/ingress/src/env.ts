@@ -1,4 +1,5 @@
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { checkRedisEnv, REDIS_MIN_REPLICAS_ACK, redisEnvFields } from '@billing/runtime/redis-env';
 
 /**
  * `whsec_…`, or several comma-separated while rotating endpoint secrets. Parsed into the list
@@ -15,7 +16,8 @@ export const ingressEnvShape = {
   STRIPE_WEBHOOK_SECRET: webhookSecrets,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
+  REDIS_MIN_REPLICAS_ACK,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
@@ -25,5 +27,5 @@ export type IngressEnv = z.infer<z.ZodObject<typeof ingressEnvShape>>;
 
 /** Reads and validates the ingress environment; on a bad variable prints one line naming it and exits 1. */
 export function loadIngressEnv(source: Record<string, string | undefined> = process.env): IngressEnv {
-  return loadEnvOrExit('ingress', ingressEnvShape, source);
+  return loadEnvOrExit('ingress', ingressEnvShape, source, checkRedisEnv);
 }

@@ -1,16 +1,16 @@
+import { isWritablePrimary, type RedisConnection } from '@billing/queue';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { errorBody } from './errors';
 
 export interface OperationsRoutesOptions {
-  redis: Redis;
+  redis: RedisConnection;
   registry: Registry;
-  /** Bound for the readiness PING. */
+  /** Bound for the readiness check. */
   timeoutMs: number;
 }
 
-/** `/healthz` (the process answers), `/readyz` (Redis answers within the bound), `/metrics`. */
+/** `/healthz` (the process answers), `/readyz` (a writable Redis primary answers within the bound), `/metrics`. */
 export async function operationsRoutes(scope: FastifyInstance, options: OperationsRoutesOptions): Promise<void> {
   const { redis, registry, timeoutMs } = options;
 
@@ -18,12 +18,13 @@ export async function operationsRoutes(scope: FastifyInstance, options: Operatio
 
   scope.get('/readyz', async (request, reply) => {
     try {
-      await bounded(redis.ping(), timeoutMs);
-      return { ready: true };
+      // A replica or a demoted primary answers PING too, but refuses every add.
+      if (await bounded(isWritablePrimary(redis), timeoutMs)) return { ready: true };
+      request.log.warn('not ready: Redis answers but is not a writable primary (a replica, or a demoted primary)');
     } catch (error) {
       request.log.warn({ err: (error as Error).message }, 'not ready: Redis does not answer');
-      return reply.code(503).send(errorBody('queue_unavailable'));
     }
+    return reply.code(503).send(errorBody('queue_unavailable'));
   });
 
   scope.get('/metrics', async (_request, reply) => {

@@ -1,13 +1,12 @@
-import type { EventQueue } from '@billing/queue';
+import type { EventQueue, RedisConnection } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
-import type { Redis } from 'ioredis';
 
 /**
  * Logs each change of Redis availability once (not every reconnect attempt) and gives the
  * queue an `error` listener: an EventEmitter `error` without one would crash the process
  * on the first outage.
  */
-export function watchRedis(queue: EventQueue, redis: Redis, logger: Logger): void {
+export function watchRedis(queue: EventQueue, redis: RedisConnection, logger: Logger): void {
   let state: 'unknown' | 'up' | 'down' = redis.status === 'ready' ? 'up' : 'unknown';
   queue.on('error', (error: Error) => {
     if (state === 'down') return;

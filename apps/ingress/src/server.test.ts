@@ -75,7 +75,7 @@ describe('server.ts (a real process)', () => {
     expect(line).toMatchObject({ eventId: event.id, eventType: 'invoice.paid', secretIndex: 1 });
     for (const secret of SECRETS) expect(output).not.toContain(secret);
     expect(output).not.toContain(signature.split('v1=')[1]);
-    expect(output).not.toContain(event.request.id ?? 'never');
+    expect(output).not.toContain((event.request as { id: string | null }).id ?? 'never');
     expect(await app.stop('SIGTERM')).toBe(0);
   });
 

@@ -1,11 +1,12 @@
 import { DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS } from '@billing/billing';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 export const workerEnvShape = {
   DATABASE_URL: envFields.DATABASE_URL,
-  REDIS_URL: envFields.REDIS_URL,
+  ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
@@ -48,14 +49,13 @@ export const workerEnvShape = {
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
-  const env = loadEnvOrExit('worker', workerEnvShape, source);
-  // PLAN_PRICES must name plans of the catalog, which another variable sets.
-  const outside = [...env.PLAN_PRICES.values()].filter((slug) => !env.PLAN_SLUGS.includes(slug));
-  if (outside.length > 0) {
-    console.error(`worker: PLAN_PRICES names ${outside.map((s) => `"${s}"`).join(', ')}, not in PLAN_SLUGS (${env.PLAN_SLUGS.join(', ')})`);
-    process.exit(1);
-  }
-  return env;
+  return loadEnvOrExit('worker', workerEnvShape, source, (env) => [
+    ...checkRedisEnv(env),
+    // PLAN_PRICES must name plans of the catalog, which another variable sets.
+    ...[...env.PLAN_PRICES.values()]
+      .filter((slug) => !env.PLAN_SLUGS.includes(slug))
+      .map((slug) => ({ name: 'PLAN_PRICES', problem: `names "${slug}", not in PLAN_SLUGS (${env.PLAN_SLUGS.join(', ')})` })),
+  ]);
 }
 
 function safeProtocol(value: string): string {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase } from '@billing/db/client';
+import { describeRedis, redisConfigFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -17,8 +18,9 @@ const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 
 await waitForDatabase(db, logger);
 
 const registry = createRegistry('worker');
+const redisConfig = redisConfigFromEnv(env);
 const handle = await startWorker({
-  redisUrl: env.REDIS_URL,
+  redis: redisConfig,
   queueName: env.QUEUE_NAME,
   queuePrefix: env.QUEUE_PREFIX,
   concurrency: env.WORKER_CONCURRENCY,
@@ -43,6 +45,7 @@ logger.info(
   {
     queue: env.QUEUE_NAME,
     prefix: env.QUEUE_PREFIX,
+    redis: describeRedis(redisConfig),
     concurrency: env.WORKER_CONCURRENCY,
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,

@@ -42,7 +42,7 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ que
   const queueName = uniqueQueueName('worker');
   const queue = createEventQueue(producer, { name: queueName });
   const handle = await startWorker({
-    redisUrl,
+    redis: { url: redisUrl },
     queueName,
     queuePrefix: 'bull',
     concurrency: 5,

@@ -5,6 +5,7 @@ import {
   createEventQueue,
   workerConnection,
   type EventQueue,
+  type RedisConfig,
   type StripeEventJobData,
   type StripeEventJobResult,
 } from '@billing/queue';
@@ -15,7 +16,8 @@ import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { createProcessor, metricType, type BatchSettings } from './processor';
 
 export interface StartWorkerOptions {
-  redisUrl: string;
+  /** Where Redis is (`redisConfigFromEnv`); the worker opens and closes its own connection. */
+  redis: RedisConfig;
   queueName: string;
   queuePrefix: string;
   /** @defaultValue 10 */
@@ -42,7 +44,7 @@ export interface WorkerHandle {
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   const { logger, registry } = options;
   const lockDuration = options.lockDurationMs ?? 30_000;
-  const connection = workerConnection(options.redisUrl);
+  const connection = workerConnection(options.redis);
   const location = { name: options.queueName, prefix: options.queuePrefix };
   const queue = createEventQueue(connection, location);
   const metrics = createWorkerMetrics(registry);

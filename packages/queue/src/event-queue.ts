@@ -1,7 +1,9 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, jobIdFor, type StripeEventJobData, type StripeEventJobResult } from './contract';
 import { eventJobOptions } from './job-options';
+import { hasHashTag } from './redis-config';
+import { isCluster, type RedisConnection } from './redis-connection';
+import { replicaAckGroup, type ReplicaAck } from './replica-ack-group';
 
 export type EventQueue = Queue<StripeEventJobData, StripeEventJobResult, string>;
 
@@ -12,13 +14,39 @@ export interface QueueLocation {
   prefix?: string;
 }
 
+export interface EventQueueOptions {
+  /**
+   * How many replicas must hold a job (`WAIT`) before `enqueueEvent` resolves; give the queue a
+   * connection of its own then, since `WAIT` holds up every later command on it.
+   * @defaultValue 0
+   */
+  minReplicasAck?: number;
+}
+
+const replicasAck = new WeakMap<EventQueue, { count: number; acknowledge: ReplicaAck }>();
+
 /** The event queue on a connection the caller owns (and quits after `queue.close()`). */
-export function createEventQueue(connection: Redis, location: QueueLocation = {}): EventQueue {
-  return new Queue<StripeEventJobData, StripeEventJobResult, string>(location.name ?? DEFAULT_QUEUE_NAME, {
+export function createEventQueue(connection: RedisConnection, location: QueueLocation = {}, options: EventQueueOptions = {}): EventQueue {
+  const prefix = location.prefix ?? DEFAULT_QUEUE_PREFIX;
+  if (isCluster(connection) && !hasHashTag(prefix)) {
+    throw new TypeError(`createEventQueue: prefix "${prefix}" has no {hash-tag}; on Redis Cluster a queue's keys must share one slot`);
+  }
+  const queue = new Queue<StripeEventJobData, StripeEventJobResult, string>(location.name ?? DEFAULT_QUEUE_NAME, {
     connection,
-    prefix: location.prefix ?? DEFAULT_QUEUE_PREFIX,
+    prefix,
     defaultJobOptions: eventJobOptions,
   });
+  if (options.minReplicasAck) {
+    // Every key of the queue is in the prefix's slot, so any of them names the node on a cluster.
+    const acknowledge = replicaAckGroup(connection, options.minReplicasAck, queue.toKey(''));
+    replicasAck.set(queue, { count: options.minReplicasAck, acknowledge });
+  }
+  return queue;
+}
+
+/** `EventQueueOptions.minReplicasAck` of a queue made by `createEventQueue`. */
+export function minReplicasAckOf(queue: EventQueue): number {
+  return replicasAck.get(queue)?.count ?? 0;
 }
 
 export class EnqueueTimeoutError extends Error {
@@ -32,9 +60,10 @@ export interface EnqueueResult {
 }
 
 /**
- * Adds the event under its Stripe id. Resolves only once Redis has acknowledged the job;
- * rejects (never hangs) after `timeoutMs`. An add that timed out may still land: a retry
- * by Stripe then finds it by id, so this is safe.
+ * Adds the event under its Stripe id. Resolves only once Redis has acknowledged the job — and,
+ * with `minReplicasAck`, once that many replicas hold it — rejects (never hangs) after
+ * `timeoutMs`, the whole of it. An add that timed out may still land: a retry by Stripe then
+ * finds it by id, so this is safe.
  */
 export async function enqueueEvent(
   queue: EventQueue,
@@ -42,22 +71,26 @@ export async function enqueueEvent(
   timeoutMs = 2_000,
 ): Promise<EnqueueResult> {
   const jobId = jobIdFor(event);
+  const deadline = performance.now() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new EnqueueTimeoutError(`Redis did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    return await Promise.race([addOnce(queue, event, jobId), timeout]);
+    return await Promise.race([addOnce(queue, event, jobId, deadline), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function addOnce(queue: EventQueue, event: StripeEventJobData, jobId: string): Promise<EnqueueResult> {
+async function addOnce(queue: EventQueue, event: StripeEventJobData, jobId: string, deadline: number): Promise<EnqueueResult> {
   // BullMQ's add() silently returns the existing id for a duplicate; ask first so the answer
   // can say so. Two concurrent first deliveries may both see "new": still one job.
-  const redis = queue.opts.connection as Redis;
-  if ((await redis.exists(queue.toKey(jobId))) === 1) return { jobId, duplicate: true };
-  await queue.add(event.type, event, { jobId });
-  return { jobId, duplicate: false };
+  const redis = queue.opts.connection as RedisConnection;
+  const duplicate = (await redis.exists(queue.toKey(jobId))) === 1;
+  if (!duplicate) await queue.add(event.type, event, { jobId });
+  // A duplicate too: the first delivery may have been refused (503) with its job on the primary
+  // only, so the job this one finds is not known to be replicated either.
+  await replicasAck.get(queue)?.acknowledge(deadline);
+  return { jobId, duplicate };
 }

@@ -40,26 +40,66 @@ export const envFields = {
 
 type Source = Record<string, string | undefined>;
 
+/** A rule across variables (e.g. "this one requires that one"): the variable to name and what is wrong. */
+export interface EnvProblem {
+  name: string;
+  /** Reads after the name: `must …`, `is required when …`. */
+  problem: string;
+}
+
+/** Checks the parsed values together, after each variable passed on its own. */
+export type EnvCheck<T> = (env: T) => EnvProblem[];
+
 /**
- * Validates `source` against `shape`. Empty strings count as unset, so `FOO=` means the default.
- * Throws an `EnvError` whose message has one line per bad variable, each naming it.
+ * Validates `source` against `shape`, then `check` across variables. Empty strings count as
+ * unset, so `FOO=` means the default. Throws an `EnvError` whose message has one line per bad
+ * variable, each naming it; a value is echoed with any credentials in it masked, and not at
+ * all for secrets.
  */
-export function loadEnv<S extends z.ZodRawShape>(shape: S, source: Source): z.infer<z.ZodObject<S>> {
+export function loadEnv<S extends z.ZodRawShape>(
+  shape: S,
+  source: Source,
+  check?: EnvCheck<z.infer<z.ZodObject<S>>>,
+): z.infer<z.ZodObject<S>> {
   const present = Object.fromEntries(
     Object.keys(shape).flatMap((key) => {
       const value = source[key];
       return value === undefined || value.trim() === '' ? [] : [[key, value]];
     }),
   );
-  const result = z.object(shape).safeParse(present);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const name = String(issue.path[0] ?? 'environment');
+  const shown = (name: string) => {
     const given = present[name];
-    const shown = given === undefined || /SECRET|PASSWORD|KEY/.test(name) ? '' : ` (got "${given.slice(0, 80)}")`;
-    return `${name} ${describeIssue(issue, given)}${shown}`;
-  });
-  throw new EnvError(lines.join('\n'));
+    return given === undefined || isSecretName(name) ? '' : ` (got "${maskCredentials(given).slice(0, 80)}")`;
+  };
+  const result = z.object(shape).safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      return `${name} ${describeIssue(issue, present[name])}${shown(name)}`;
+    });
+    throw new EnvError(lines.join('\n'));
+  }
+  const problems = check?.(result.data) ?? [];
+  if (problems.length > 0) throw new EnvError(problems.map((p) => `${p.name} ${p.problem}${shown(p.name)}`).join('\n'));
+  return result.data;
+}
+
+/** Names whose values are never echoed. A `…_FILE` names a path, not the secret itself. */
+function isSecretName(name: string): boolean {
+  return /SECRET|PASSWORD|KEY/.test(name) && !name.endsWith('_FILE');
+}
+
+/**
+ * Masks the user-info part of anything URL-like (`scheme://user:password@host`, and malformed
+ * ones such as `redis//:pw@host`, `user:pw@host` or a password with an unencoded `/` or `@`):
+ * everything between the scheme and the last `@`. A rejected URL is never echoed with its password.
+ */
+export function maskCredentials(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at === -1) return value;
+  const slashes = value.indexOf('//');
+  const start = slashes !== -1 && slashes < at ? slashes + 2 : (/^[a-z][a-z0-9+.-]*:/i.exec(value)?.[0].length ?? 0);
+  return `${value.slice(0, start)}***${value.slice(at)}`;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, given: string | undefined): string {
@@ -77,9 +117,10 @@ export function loadEnvOrExit<S extends z.ZodRawShape>(
   app: string,
   shape: S,
   source: Source = process.env,
+  check?: EnvCheck<z.infer<z.ZodObject<S>>>,
 ): z.infer<z.ZodObject<S>> {
   try {
-    return loadEnv(shape, source);
+    return loadEnv(shape, source, check);
   } catch (error) {
     if (!(error instanceof EnvError)) throw error;
     for (const line of error.message.split('\n')) console.error(`${app}: ${line}`);

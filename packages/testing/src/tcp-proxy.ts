@@ -6,13 +6,26 @@ export interface TcpProxy {
   cut: () => void;
   /** Accepts connections again. */
   restore: () => void;
+  /** Changes the added latency (ms) of each direction from now on; bytes already held keep their order. */
+  setDelay: (delay: ProxyDelay) => void;
   close: () => Promise<void>;
 }
 
-/** A TCP proxy on 127.0.0.1 in front of `target`, which a test can cut to simulate an outage. */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/** Latency added to what the server sends (`toClientMs`) and what the client sends (`toServerMs`). */
+export interface ProxyDelay {
+  toClientMs?: number;
+  toServerMs?: number;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `target`, which a test can cut to simulate an outage,
+ * or slow down (each chunk held `delay` ms, order kept) to simulate a lagging link, such as a
+ * replica's replication stream.
+ */
+export async function startTcpProxy(target: { host: string; port: number }, options: { delay?: ProxyDelay } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let open = true;
+  let delay: Required<ProxyDelay> = { toClientMs: 0, toServerMs: 0, ...options.delay };
   const server = net.createServer((client) => {
     if (!open) {
       client.destroy();
@@ -27,7 +40,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream, () => delay.toServerMs);
+    forward(upstream, client, () => delay.toClientMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -40,6 +54,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     restore: () => {
       open = true;
     },
+    setDelay: (next) => {
+      delay = { ...delay, ...next };
+    },
     close: () =>
       new Promise((resolve) => {
         open = false;
@@ -47,4 +64,39 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         server.close(() => resolve());
       }),
   };
+}
+
+/** Copies `from` to `to`, each chunk no sooner than `delayMs()` after it arrived and never before an earlier one. */
+function forward(from: net.Socket, to: net.Socket, delayMs: () => number): void {
+  const held: Array<{ due: number; chunk: Buffer }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  let ended = false;
+  const drain = () => {
+    timer = undefined;
+    const now = performance.now();
+    while (held.length > 0 && (held[0]?.due ?? 0) <= now) {
+      const { chunk } = held.shift() as { chunk: Buffer };
+      if (!to.destroyed) to.write(chunk);
+    }
+    if (held.length > 0) timer = setTimeout(drain, Math.max(0, (held[0]?.due ?? now) - now));
+    else if (ended && !to.destroyed) to.end();
+  };
+  from.on('data', (chunk: Buffer) => {
+    const ms = delayMs();
+    if (ms <= 0 && held.length === 0) {
+      to.write(chunk);
+      return;
+    }
+    const due = Math.max(performance.now() + ms, held.at(-1)?.due ?? 0);
+    held.push({ due, chunk });
+    timer ??= setTimeout(drain, Math.max(0, due - performance.now()));
+  });
+  from.on('end', () => {
+    ended = true;
+    if (held.length === 0 && !to.destroyed) to.end();
+  });
+  from.on('close', () => {
+    if (timer) clearTimeout(timer);
+    held.length = 0;
+  });
 }

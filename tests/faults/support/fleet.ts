@@ -25,7 +25,7 @@ export interface IngressProcess {
 
 export async function startIngress(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; secret: string },
+  options: { redisUrl: string; queueName: string; secret: string; env?: Record<string, string> },
 ): Promise<IngressProcess> {
   const port = await freePort();
   const app = await launch(
@@ -37,6 +37,7 @@ export async function startIngress(
       HOST: '127.0.0.1',
       REDIS_URL: options.redisUrl,
       QUEUE_NAME: options.queueName,
+      ...options.env,
     },
     /"msg":"ingress listening"/,
   );
@@ -51,6 +52,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Short, so a SIGKILLed worker's jobs come back within seconds. @defaultValue 3000 */
   lockDurationMs?: number;
+  /** More variables (a Redis topology, …). */
+  env?: Record<string, string>;
 }
 
 export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Promise<AppProcess> {
@@ -66,6 +69,7 @@ export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Prom
       WORKER_LOCK_DURATION_MS: String(options.lockDurationMs ?? 3_000),
       // The price → plan map the corpus histories are checked with.
       PLAN_PRICES: [...CORPUS_PLAN_PRICES].map(([price, slug]) => `${price}=${slug}`).join(','),
+      ...options.env,
     },
     /"msg":"worker ready"/,
   );
@@ -78,7 +82,7 @@ export interface DashboardProcess {
 
 export async function startDashboard(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; user: string; password: string },
+  options: { redisUrl: string; queueName: string; user: string; password: string; env?: Record<string, string> },
 ): Promise<DashboardProcess> {
   const port = await freePort();
   const app = await launch(
@@ -91,6 +95,7 @@ export async function startDashboard(
       DASHBOARD_HOST: '127.0.0.1',
       DASHBOARD_USER: options.user,
       DASHBOARD_PASSWORD: options.password,
+      ...options.env,
     },
     /"msg":"dashboard listening"/,
   );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createEventQueue, producerConnection, type EventQueue } from '@billing/queue';
+import { createEventQueue, producerConnection, type EventQueue, type RedisConfig } from '@billing/queue';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
 import type { CleanupStack } from './cleanup-stack';
 
@@ -17,14 +17,17 @@ export interface ScenarioBase {
  * Opens the scenario's own database and queue. On failure part-way, whatever was opened is
  * already on `cleanup`, which the caller runs in `afterAll` either way.
  */
-export async function openScenario(label: string, options: { redisUrl: string; cleanup: CleanupStack }): Promise<ScenarioBase> {
+export async function openScenario(
+  label: string,
+  options: { redisUrl: string; cleanup: CleanupStack; redis?: RedisConfig; prefix?: string },
+): Promise<ScenarioBase> {
   const { cleanup } = options;
   const db = await createTestDatabase(`fault_${label}`);
   cleanup.defer(`drop database ${db.name}`, () => db.drop());
   const queueName = uniqueQueueName(`fault-${label}`);
-  const connection = producerConnection(options.redisUrl, { timeoutMs: 5_000 });
+  const connection = producerConnection(options.redis ?? { url: options.redisUrl }, { timeoutMs: 5_000 });
   connection.on('error', () => {}); // outages are the point of some scenarios
-  const queue = createEventQueue(connection, { name: queueName });
+  const queue = createEventQueue(connection, { name: queueName, prefix: options.prefix });
   queue.on('error', () => {});
   cleanup.defer(`close queue ${queueName}`, async () => {
     await queue.obliterate({ force: true }).catch(() => {});
