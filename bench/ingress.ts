@@ -154,6 +154,7 @@ export async function benchAcknowledgement(templates: readonly StripeEvent[], qu
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
         PORT: String(ingressPort),
         HOST: '127.0.0.1',
+        INGRESS_METRICS_PORT: '0',
         REDIS_URL: settings.redisUrl,
         QUEUE_NAME: queueName,
         LOG_LEVEL: settings.logLevel,

@@ -4,11 +4,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import Stripe from 'stripe';
+import { BodyBudget } from './body-budget';
+import { EnqueueBatcher } from './enqueue-batcher';
 import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
+import { verifiedEventAsJobData, type JobDataBuilder } from './job-data';
+import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
 import { operationsRoutes } from './operations-routes';
 import { watchRedis } from './redis-watch';
-import { WEBHOOK_BODY_LIMIT, webhookRoute } from './webhook-route';
+import { webhookRoute } from './webhook-route';
 
 export interface IngressDeps {
   /** The event queue, on `redis`; the caller owns both and closes them after the app. */
@@ -18,13 +22,24 @@ export interface IngressDeps {
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
   logger: Logger;
-  /** This app instance's own registry (`createRegistry`). */
+  /** This app instance's own registry (`createRegistry`); served on the metrics port, not here. */
   registry: Registry;
   /**
-   * Longest wait for Redis to acknowledge a job (or answer the readiness PING) before a 503.
+   * Longest wait for Redis to acknowledge a batch of jobs (writes and `afterBatchWrite`
+   * together), or to answer the readiness PING, before a 503.
    * @defaultValue 2000
    */
   enqueueTimeoutMs?: number;
+  /**
+   * Awaited once per batch of jobs, after Redis acknowledged its writes and before any of its
+   * requests is answered; a rejection answers 503 to the whole batch.
+   * @defaultValue none
+   */
+  afterBatchWrite?: (connection: Redis) => Promise<void>;
+  /** @defaultValue the verified event itself (`verifiedEventAsJobData`) */
+  jobData?: JobDataBuilder;
+  /** @defaultValue `DEFAULT_LIMITS` */
+  limits?: Partial<IngressLimits>;
   /** @defaultValue a client used only for signature verification (it never calls the API) */
   stripe?: Stripe;
 }
@@ -34,6 +49,7 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   const { queue, redis, secrets, logger, registry, enqueueTimeoutMs = 2_000 } = deps;
   if (secrets.length === 0) throw new TypeError('buildApp: at least one webhook secret is required');
   const stripe = deps.stripe ?? new Stripe('sk_unused_ingress_only_verifies_signatures', { telemetry: false });
+  const limits = resolveLimits(deps.limits);
 
   const app = Fastify({
     // Typed as Fastify's logger so plugins see the plain FastifyInstance.
@@ -41,8 +57,16 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
     // Request lines would add noise and nothing we need; the webhook route logs one line per
     // event with its id and type (never headers or the body).
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: WEBHOOK_BODY_LIMIT,
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    // Node checks the request and headers timeouts only this often (30 s by default), so a
+    // slow client would otherwise outlive its bound by up to that much.
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
   });
+  app.server.maxConnections = limits.maxConnections;
   watchRedis(queue, redis, logger);
 
   app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
@@ -63,7 +87,22 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   });
 
   const metrics = createIngressMetrics(registry);
-  await app.register(operationsRoutes, { redis, registry, timeoutMs: enqueueTimeoutMs });
-  await app.register(webhookRoute, { stripe, queue, secrets, metrics, enqueueTimeoutMs });
+  const batcher = new EnqueueBatcher({
+    queue,
+    connection: redis,
+    timeoutMs: enqueueTimeoutMs,
+    afterBatchWrite: deps.afterBatchWrite,
+    onBatch: (size) => metrics.batchSize.observe(size),
+  });
+  await app.register(operationsRoutes, { redis, timeoutMs: enqueueTimeoutMs });
+  await app.register(webhookRoute, {
+    stripe,
+    batcher,
+    jobData: deps.jobData ?? verifiedEventAsJobData,
+    secrets,
+    metrics,
+    limits,
+    bodyBudget: new BodyBudget(limits.largeBodyBudgetBytes),
+  });
   return app;
 }

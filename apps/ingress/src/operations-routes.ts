@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
 import { errorBody } from './errors';
 
 export interface OperationsRoutesOptions {
   redis: Redis;
-  registry: Registry;
   /** Bound for the readiness PING. */
   timeoutMs: number;
 }
 
-/** `/healthz` (the process answers), `/readyz` (Redis answers within the bound), `/metrics`. */
+/**
+ * `/healthz` (the process answers) and `/readyz` (Redis answers within the bound), on the webhook
+ * port for the load balancer. `/metrics` has a port of its own, internal (`INGRESS_METRICS_PORT`).
+ */
 export async function operationsRoutes(scope: FastifyInstance, options: OperationsRoutesOptions): Promise<void> {
-  const { redis, registry, timeoutMs } = options;
+  const { redis, timeoutMs } = options;
 
   scope.get('/healthz', async () => ({ ok: true }));
 
@@ -24,11 +25,6 @@ export async function operationsRoutes(scope: FastifyInstance, options: Operatio
       request.log.warn({ err: (error as Error).message }, 'not ready: Redis does not answer');
       return reply.code(503).send(errorBody('queue_unavailable'));
     }
-  });
-
-  scope.get('/metrics', async (_request, reply) => {
-    reply.type(registry.contentType);
-    return registry.metrics();
   });
 }
 

@@ -1,6 +1,7 @@
+import type { AddressInfo } from 'node:net';
 import { createEventQueue, producerConnection } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
-import { createRegistry } from '@billing/runtime/metrics';
+import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { buildApp } from './app';
 import { loadIngressEnv } from './env';
@@ -13,34 +14,47 @@ const logger = createLogger('ingress', env.LOG_LEVEL);
 // 1. Connect: the producer connection fails fast while Redis is away and reconnects forever.
 const redis = producerConnection(env.REDIS_URL, { timeoutMs: ENQUEUE_TIMEOUT_MS });
 const queue = createEventQueue(redis, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+const registry = createRegistry('ingress');
 const app = await buildApp({
   queue,
   redis,
   secrets: env.STRIPE_WEBHOOK_SECRET,
   logger,
-  registry: createRegistry('ingress'),
+  registry,
   enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
+  limits: { maxConnections: env.INGRESS_MAX_CONNECTIONS, requestTimeoutMs: env.INGRESS_REQUEST_TIMEOUT_MS },
 });
 
-// 2. One shutdown path: stop intake and finish in-flight requests (their enqueues are bounded),
+// 2. Metrics on their own internal address, so the public webhook port never serves them.
+let metricsServer: Awaited<ReturnType<typeof serveMetrics>>;
+try {
+  metricsServer = await serveMetrics(registry, env.INGRESS_METRICS_PORT, env.INGRESS_METRICS_HOST);
+} catch (error) {
+  logger.fatal({ err: error }, `ingress failed to start: cannot listen on INGRESS_METRICS_PORT ${env.INGRESS_METRICS_PORT} (INGRESS_METRICS_HOST ${env.INGRESS_METRICS_HOST})`);
+  process.exit(1);
+}
+const metricsUrl = `http://${env.INGRESS_METRICS_HOST}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+
+// 3. One shutdown path: stop intake and finish in-flight requests (their enqueues are bounded),
 //    then close the queue and the connection. The deadline stays under the usual 30 s grace
 //    period an orchestrator gives before SIGKILL.
 onShutdown(
   logger,
   [
     { name: 'http', run: () => app.close() },
+    { name: 'metrics server', run: () => new Promise<void>((resolve) => metricsServer.close(() => resolve())) },
     { name: 'queue', run: () => queue.close() },
     { name: 'redis', run: () => (redis.status === 'ready' ? redis.quit() : redis.disconnect()) },
   ],
   { deadlineMs: 20_000 },
 );
 
-// 3. Wait for Redis before accepting anything, then listen.
+// 4. Wait for Redis before accepting anything, then listen.
 try {
   logger.info({ queue: env.QUEUE_NAME }, 'waiting for redis');
   await queue.waitUntilReady();
   const url = await app.listen({ port: env.PORT, host: env.HOST });
-  logger.info({ url, queue: env.QUEUE_NAME, secrets: env.STRIPE_WEBHOOK_SECRET.length }, 'ingress listening');
+  logger.info({ url, metrics: metricsUrl, queue: env.QUEUE_NAME, secrets: env.STRIPE_WEBHOOK_SECRET.length }, 'ingress listening');
 } catch (error) {
   logger.fatal({ err: error }, 'ingress failed to start');
   process.exit(1);
