@@ -32,7 +32,8 @@ export interface IngressDeps {
   enqueueTimeoutMs?: number;
   /**
    * Awaited once per batch of jobs, after Redis acknowledged its writes and before any of its
-   * requests is answered; a rejection answers 503 to the whole batch.
+   * requests is answered, with the connection the batch was written on (where a `WAIT` for
+   * replicas covers it); a rejection, or the bound above passing, answers 503 to the whole batch.
    * @defaultValue none
    */
   afterBatchWrite?: (connection: Redis) => Promise<void>;
@@ -89,7 +90,6 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   const metrics = createIngressMetrics(registry);
   const batcher = new EnqueueBatcher({
     queue,
-    connection: redis,
     timeoutMs: enqueueTimeoutMs,
     afterBatchWrite: deps.afterBatchWrite,
     onBatch: (size) => metrics.batchSize.observe(size),

@@ -3,8 +3,6 @@ import type { Redis } from 'ioredis';
 
 export interface EnqueueBatcherOptions {
   queue: EventQueue;
-  /** The connection the queue writes on, handed to `afterBatchWrite`. */
-  connection: Redis;
   /**
    * Longest wait for a batch to be acknowledged, its writes and `afterBatchWrite` together;
    * past it every request of the batch is answered 503.
@@ -12,8 +10,8 @@ export interface EnqueueBatcherOptions {
   timeoutMs: number;
   /**
    * Awaited once per batch after Redis acknowledged its writes and before any of its requests is
-   * answered (e.g. `WAIT` for replicas: it covers every earlier write of `connection`). A
-   * rejection fails the whole batch.
+   * answered, with the connection the batch was written on (the queue's own), so a `WAIT` for
+   * replicas there covers every write of the batch. A rejection fails the whole batch.
    */
   afterBatchWrite?: (connection: Redis) => Promise<void>;
   /**
@@ -73,7 +71,7 @@ export class EnqueueBatcher {
 
   private async write(jobs: EventJob[]): Promise<EnqueueOutcome[]> {
     const outcomes = await writeEventJobs(this.options.queue, jobs, { retryFailed: true });
-    await this.options.afterBatchWrite?.(this.options.connection);
+    await this.options.afterBatchWrite?.(this.options.queue.opts.connection as Redis);
     return outcomes;
   }
 }
