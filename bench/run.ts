@@ -55,12 +55,13 @@ function onlyPhase(argv: readonly string[]): (typeof ONLY)[number] | undefined {
 }
 
 async function runOnly(phase: (typeof ONLY)[number], queue: (phase: string) => string): Promise<void> {
-  log(`bench --only ${phase}: ${describeMachineShort()}`);
   if (phase === 'slow-clients') {
+    log(`bench --only slow-clients: load ${loadAverageNow()}`);
     const figures = await probeSlowClients(queue('slow'), log);
     process.stdout.write(`\n${JSON.stringify(figures, null, 2)}\n`);
     return;
   }
+  log(`bench --only ingress: load ${loadAverageNow()}, ${settings.ingress.connections} connections, ${settings.ingress.durationSeconds} s runs`);
   // The event mix only needs user ids to put in metadata; the ingress never reads the database.
   const { worker: w } = settings;
   const userIds = Array.from({ length: w.subscriptions }, (_, i) => i + 1);
@@ -68,10 +69,6 @@ async function runOnly(phase: (typeof ONLY)[number], queue: (phase: string) => s
   const acknowledgement = await benchAcknowledgement(templates, queue('ack'), log);
   process.stdout.write(`\n${textTable(ingressOnlyRows(acknowledgement))}\n\n`);
   log(JSON.stringify(acknowledgement));
-}
-
-function describeMachineShort(): string {
-  return `load ${loadAverageNow()}, ${settings.ingress.connections} connections, ${settings.ingress.durationSeconds} s runs`;
 }
 
 async function main(): Promise<void> {
