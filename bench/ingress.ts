@@ -154,6 +154,7 @@ export async function benchAcknowledgement(templates: readonly StripeEvent[], qu
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
         PORT: String(ingressPort),
         HOST: '127.0.0.1',
+        INGRESS_METRICS_PORT: '0',
         REDIS_URL: settings.redisUrl,
         QUEUE_NAME: queueName,
         LOG_LEVEL: settings.logLevel,
@@ -201,4 +202,29 @@ function meanOf(results: readonly LoadResult[]): LoadResult {
     redisCpuUsPerRequest: mean((r) => r.redisCpuUsPerRequest),
     poolExhausted: results.some((r) => r.poolExhausted),
   };
+}
+
+/** Issue 12's ingress targets, for `npm run bench -- --only ingress` (the full report has its own rows). */
+export function ingressOnlyRows(a: AcknowledgementResult): Array<{ figure: string; measured: string; baseline: string; ratio: string; target: string; met: boolean | null }> {
+  const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+  const x = (n: number) => `${n.toFixed(2)}×`;
+  const load = (t: LoadResult) =>
+    `${rate(t.requestsPerSec)}, p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms, non-2xx ${t.non2xx}, errors ${t.errors}; CPU/req: server ${t.serverCpuUsPerRequest} µs, Redis ${t.redisCpuUsPerRequest} µs`;
+  const valid = a.ingress.non2xx === 0 && a.ingress.errors === 0 && !a.ingress.poolExhausted;
+  const peak = Math.max(...a.ingressMemory.map((w) => w.peakRssMiB));
+  return [
+    { figure: 'ingress', measured: load(a.ingress), baseline: '', ratio: '', target: '', met: null },
+    { figure: 'ingress vs verify + SET NX (req/s)', measured: rate(a.ingress.requestsPerSec), baseline: `verify + SET NX: ${load(a.bareRedis)}`, ratio: x(a.throughputRatioToRedisAck), target: '≥ 0.8×', met: valid && a.throughputRatioToRedisAck >= 0.8 },
+    { figure: 'ingress p99 vs bare', measured: `${a.ingress.p99Ms} ms`, baseline: `bare verify: ${load(a.bare)}`, ratio: x(a.p99Ratio), target: '≤ 2×', met: a.p99Ratio <= 2 },
+    { figure: 'ingress vs bare (req/s)', measured: rate(a.ingress.requestsPerSec), baseline: rate(a.bare.requestsPerSec), ratio: x(a.throughputRatio), target: 'report', met: null },
+    {
+      figure: 'ingress CPU per request (server + Redis)',
+      measured: `${Math.round(a.ingress.serverCpuUsPerRequest + a.ingress.redisCpuUsPerRequest)} µs`,
+      baseline: `verify + SET NX: ${Math.round(a.bareRedis.serverCpuUsPerRequest + a.bareRedis.redisCpuUsPerRequest)} µs`,
+      ratio: x((a.ingress.serverCpuUsPerRequest + a.ingress.redisCpuUsPerRequest) / (a.bareRedis.serverCpuUsPerRequest + a.bareRedis.redisCpuUsPerRequest)),
+      target: 'report',
+      met: null,
+    },
+    { figure: 'ingress peak RSS (two runs)', measured: `${peak} MiB (${a.ingressMemory.map((w) => w.peakRssMiB).join(' → ')})`, baseline: '', ratio: '', target: '< 200 MiB', met: peak < 200 },
+  ];
 }

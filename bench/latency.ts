@@ -39,7 +39,7 @@ export async function benchLatency(database: BenchDatabase, events: readonly Str
     const ingress = await startProcess(
       'ingress',
       'apps/ingress/src/server.ts',
-      { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, PORT: String(port), REDIS_URL: settings.redisUrl, QUEUE_NAME: queueName, LOG_LEVEL: settings.logLevel },
+      { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0', REDIS_URL: settings.redisUrl, QUEUE_NAME: queueName, LOG_LEVEL: settings.logLevel },
       /ingress listening/,
     );
     processes.push(ingress);

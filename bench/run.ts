@@ -2,6 +2,9 @@
  * `npm run bench`: the figures the system exists for, each beside the baseline that bounds it,
  * measured in this run on this machine. Reports only; never fails on a missed target.
  * Writes bench/results/latest.json and latest.md; prints the table on stdout (progress on stderr).
+ *
+ * `npm run bench -- --only ingress` runs only the ingress acknowledgement phase (no database) and
+ * `--only slow-clients` only the slow-client probe; both print their figures and write nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -9,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { killChildren } from './child-process';
 import { createBenchDatabase, seedUsers, type BenchDatabase } from './database';
 import { eventMix, typeCounts } from './event-mix';
-import { benchAcknowledgement } from './ingress';
+import { benchAcknowledgement, ingressOnlyRows } from './ingress';
 import { round } from './round';
 import { benchLatency } from './latency';
 import { describeMachine, loadAverageNow } from './machine';
@@ -19,6 +22,7 @@ import { settings } from './settings';
 import { drainOnce, startWorkers, type DrainResult } from './worker-throughput';
 import type { MemoryWindow } from './memory';
 import { dropOpenQueues } from './worker-queue';
+import { probeSlowClients } from './slow-clients';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -39,11 +43,41 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+const ONLY = ['ingress', 'slow-clients'] as const;
+
+/** `--only <phase>` from the command line, or undefined for the whole bench. */
+function onlyPhase(argv: readonly string[]): (typeof ONLY)[number] | undefined {
+  const at = argv.indexOf('--only');
+  if (at === -1) return undefined;
+  const phase = argv[at + 1];
+  if (!ONLY.includes(phase as (typeof ONLY)[number])) throw new Error(`--only takes one of ${ONLY.join(', ')}, got ${phase ?? 'nothing'}`);
+  return phase as (typeof ONLY)[number];
+}
+
+async function runOnly(phase: (typeof ONLY)[number], queue: (phase: string) => string): Promise<void> {
+  if (phase === 'slow-clients') {
+    log(`bench --only slow-clients: load ${loadAverageNow()}`);
+    const figures = await probeSlowClients(queue('slow'), log);
+    process.stdout.write(`\n${JSON.stringify(figures, null, 2)}\n`);
+    return;
+  }
+  log(`bench --only ingress: load ${loadAverageNow()}, ${settings.ingress.connections} connections, ${settings.ingress.durationSeconds} s runs`);
+  // The event mix only needs user ids to put in metadata; the ingress never reads the database.
+  const { worker: w } = settings;
+  const userIds = Array.from({ length: w.subscriptions }, (_, i) => i + 1);
+  const templates = eventMix({ userIds, subscriptions: Math.max(1, Math.round(2_000 / (w.events / w.subscriptions))), events: 2_000 });
+  const acknowledgement = await benchAcknowledgement(templates, queue('ack'), log);
+  process.stdout.write(`\n${textTable(ingressOnlyRows(acknowledgement))}\n\n`);
+  log(JSON.stringify(acknowledgement));
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const tag = randomBytes(3).toString('hex');
   const queue = (phase: string) => `bench-${tag}-${phase}`;
   const { worker: w } = settings;
+  const only = onlyPhase(process.argv.slice(2));
+  if (only) return runOnly(only, queue);
 
   // 1. A fresh database, its users, and the machine it all runs on.
   database = await createBenchDatabase(settings.adminDatabaseUrl);

@@ -19,6 +19,8 @@ const env = loadEnvOrExit('start', {
   DASHBOARD_HOST: envFields.host('127.0.0.1'),
   DASHBOARD_USER: z.string().trim().default('admin'),
   DASHBOARD_PASSWORD: z.string().optional(),
+  INGRESS_METRICS_PORT: envFields.port(9465),
+  INGRESS_METRICS_HOST: envFields.host('127.0.0.1'),
   WORKER_METRICS_PORT: envFields.port(9464),
   WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
   STRIPE_WEBHOOK_SECRET: z.string().optional(),
@@ -34,6 +36,7 @@ if (problem) {
 // 2. Ports free, or say which one is taken (usually another `npm start`).
 const ports = [
   { what: 'ingress', variable: 'PORT', port: env.PORT, host: env.HOST },
+  { what: 'ingress metrics', variable: 'INGRESS_METRICS_PORT', port: env.INGRESS_METRICS_PORT, host: env.INGRESS_METRICS_HOST },
   { what: 'dashboard', variable: 'DASHBOARD_PORT', port: env.DASHBOARD_PORT, host: env.DASHBOARD_HOST },
   { what: 'worker metrics', variable: 'WORKER_METRICS_PORT', port: env.WORKER_METRICS_PORT, host: env.WORKER_METRICS_HOST },
 ];
@@ -142,7 +145,8 @@ function printBanner(): void {
   const lines = [
     '',
     'billing-webhooks is running (Ctrl-C stops all three):',
-    `  ingress    ${ingressUrl}/checkout/webhooks/stripe   (also /healthz, /readyz, /metrics)`,
+    `  ingress    ${ingressUrl}/checkout/webhooks/stripe   (also /healthz, /readyz)`,
+    `             metrics ${String(ready.get('ingress')?.metrics ?? '')}`,
     `  worker     metrics ${String(ready.get('worker')?.metrics ?? '')}`,
     `  dashboard  ${String(ready.get('dashboard')?.url ?? `http://${env.DASHBOARD_HOST}:${env.DASHBOARD_PORT}/`)}`,
     `             user ${env.DASHBOARD_USER}  password ${password}  ${passwordNote}`,

@@ -34,6 +34,14 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['postgres-data', 'redis-data']));
   });
 
+  it('publishes the ingress webhook port but not its metrics port', () => {
+    const ingress = service('ingress');
+    expect(ingress.ports).toEqual(['3000:3000']);
+    expect(ingress.environment.INGRESS_METRICS_PORT).toBe('9465');
+    expect(ingress.environment.INGRESS_METRICS_HOST).toBe('0.0.0.0');
+    expect(ingress.ports.join()).not.toContain('9465');
+  });
+
   it('builds migrate, ingress, worker and dashboard from one Dockerfile, migrating first', () => {
     for (const name of ['migrate', 'ingress', 'worker', 'dashboard']) {
       expect(service(name).build, name).toBe('.');

@@ -85,7 +85,7 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
     const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
     [worker, ingress] = await Promise.all([
       startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
-      startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port) }, /"msg":"ingress listening"/),
+      startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' }, /"msg":"ingress listening"/),
     ]);
   });
   afterAll(async () => {
@@ -147,6 +147,7 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
       PORT: String(port),
       DASHBOARD_PORT: String(dashboardPort),
       WORKER_METRICS_PORT: '0',
+      INGRESS_METRICS_PORT: '0',
       // Set, so the test does not write .local/webhook-secret in the working tree.
       STRIPE_WEBHOOK_SECRET: SECRET,
     };
@@ -161,7 +162,7 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
     expect(output).toMatch(/^\[ingress\s*\] \{.*"msg":"ingress listening"/m);
     expect(output).toMatch(/^\[worker\s*\] \{.*"msg":"worker ready"/m);
     expect(output).toMatch(/^\[dashboard\s*\] \{.*"msg":"dashboard listening"/m);
-    expect(output).toContain(`http://127.0.0.1:${port}/checkout/webhooks/stripe`);
+    expect(output).toContain(`http://127.0.0.1:${port}/checkout/webhooks/stripe   (also /healthz, /readyz)\n             metrics http://127.0.0.1:`);
     const password = /user admin {2}password (\S+) {2}\(generated for this run/.exec(output)?.[1];
     expect(password).toBeTruthy();
     // The dashboard takes the password start generated: printed once, by start.

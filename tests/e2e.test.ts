@@ -19,7 +19,7 @@ beforeAll(async () => {
   const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
   const port = await freePort();
   [ingress, worker] = await Promise.all([
-    startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port) }, /"msg":"ingress listening"/),
+    startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' }, /"msg":"ingress listening"/),
     startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
   ]);
   url = `http://127.0.0.1:${port}/checkout/webhooks/stripe`;

@@ -3,11 +3,15 @@ import type { Logger } from '@billing/runtime/logger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import Stripe from 'stripe';
+import { BodyBudget } from './body-budget';
+import { EnqueueBatcher } from './enqueue-batcher';
 import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
+import { verifiedEventAsJobData, type JobDataBuilder } from './job-data';
+import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
 import { operationsRoutes } from './operations-routes';
 import { watchRedis } from './redis-watch';
-import { WEBHOOK_BODY_LIMIT, webhookRoute } from './webhook-route';
+import { webhookRoute } from './webhook-route';
 
 export interface IngressDeps {
   /** The event queue, on `redis`; the caller owns both and closes them after the app. */
@@ -17,13 +21,25 @@ export interface IngressDeps {
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
   logger: Logger;
-  /** This app instance's own registry (`createRegistry`). */
+  /** This app instance's own registry (`createRegistry`); served on the metrics port, not here. */
   registry: Registry;
   /**
-   * Longest wait for Redis to acknowledge a job (or answer the readiness PING) before a 503.
+   * Longest wait for Redis to acknowledge a batch of jobs (writes and `afterBatchWrite`
+   * together), or to answer the readiness PING, before a 503.
    * @defaultValue 2000
    */
   enqueueTimeoutMs?: number;
+  /**
+   * Awaited once per batch of jobs, after Redis acknowledged its writes and before any of its
+   * requests is answered, with the connection the batch was written on (where a `WAIT` for
+   * replicas covers it); a rejection, or the bound above passing, answers 503 to the whole batch.
+   * @defaultValue none
+   */
+  afterBatchWrite?: (connection: RedisConnection) => Promise<void>;
+  /** @defaultValue the verified event itself (`verifiedEventAsJobData`) */
+  jobData?: JobDataBuilder;
+  /** @defaultValue `DEFAULT_LIMITS` */
+  limits?: Partial<IngressLimits>;
   /** @defaultValue a client used only for signature verification (it never calls the API) */
   stripe?: Stripe;
 }
@@ -33,6 +49,7 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   const { queue, redis, secrets, logger, registry, enqueueTimeoutMs = 2_000 } = deps;
   if (secrets.length === 0) throw new TypeError('buildApp: at least one webhook secret is required');
   const stripe = deps.stripe ?? new Stripe('sk_unused_ingress_only_verifies_signatures', { telemetry: false });
+  const limits = resolveLimits(deps.limits);
 
   const app = Fastify({
     // Typed as Fastify's logger so plugins see the plain FastifyInstance.
@@ -40,8 +57,16 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
     // Request lines would add noise and nothing we need; the webhook route logs one line per
     // event with its id and type (never headers or the body).
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: WEBHOOK_BODY_LIMIT,
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    // Node checks the request and headers timeouts only this often (30 s by default), so a
+    // slow client would otherwise outlive its bound by up to that much.
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
   });
+  app.server.maxConnections = limits.maxConnections;
   watchRedis(queue, redis, logger);
 
   app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
@@ -62,7 +87,21 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   });
 
   const metrics = createIngressMetrics(registry);
-  await app.register(operationsRoutes, { redis, registry, timeoutMs: enqueueTimeoutMs });
-  await app.register(webhookRoute, { stripe, queue, secrets, metrics, enqueueTimeoutMs });
+  const batcher = new EnqueueBatcher({
+    queue,
+    timeoutMs: enqueueTimeoutMs,
+    afterBatchWrite: deps.afterBatchWrite,
+    onBatch: (size) => metrics.batchSize.observe(size),
+  });
+  await app.register(operationsRoutes, { redis, timeoutMs: enqueueTimeoutMs });
+  await app.register(webhookRoute, {
+    stripe,
+    batcher,
+    jobData: deps.jobData ?? verifiedEventAsJobData,
+    secrets,
+    metrics,
+    limits,
+    bodyBudget: new BodyBudget(limits.largeBodyBudgetBytes),
+  });
   return app;
 }

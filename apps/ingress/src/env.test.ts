@@ -20,6 +20,10 @@ describe('ingress env', () => {
       STRIPE_WEBHOOK_SECRET: ['whsec_abc'],
       PORT: 3000,
       HOST: '127.0.0.1',
+      INGRESS_METRICS_PORT: 9465,
+      INGRESS_METRICS_HOST: '127.0.0.1',
+      INGRESS_MAX_CONNECTIONS: 1000,
+      INGRESS_REQUEST_TIMEOUT_MS: 10_000,
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_MIN_REPLICAS_ACK: 0,
       QUEUE_NAME: 'stripe-events',
@@ -47,6 +51,9 @@ describe('ingress env', () => {
       { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
       'QUEUE_PREFIX must contain a {hash-tag}',
     ],
+    ['a metrics port out of range', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_METRICS_PORT: '70000' }, 'INGRESS_METRICS_PORT must be at most 65535'],
+    ['zero connections', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_MAX_CONNECTIONS: '0' }, 'INGRESS_MAX_CONNECTIONS must be at least 1'],
+    ['a request timeout that is not a number', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_REQUEST_TIMEOUT_MS: '10s' }, 'INGRESS_REQUEST_TIMEOUT_MS must be a number'],
   ])('rejects %s with one line naming the variable', (_name, source, expected) => {
     const text = message(source);
     expect(text.split('\n')).toHaveLength(1);

@@ -1,5 +1,6 @@
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { checkRedisEnv, REDIS_MIN_REPLICAS_ACK, redisEnvFields } from '@billing/runtime/redis-env';
+import { DEFAULT_LIMITS } from './limits';
 
 /**
  * `whsec_…`, or several comma-separated while rotating endpoint secrets. Parsed into the list
@@ -12,12 +13,21 @@ const webhookSecrets = z
     message: 'must be one or more comma-separated secrets, each starting with whsec_',
   });
 
+const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
 export const ingressEnvShape = {
   STRIPE_WEBHOOK_SECRET: webhookSecrets,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
   ...redisEnvFields,
   REDIS_MIN_REPLICAS_ACK,
+  /** `/metrics`, on an internal address of its own (never the public webhook port); `0` picks a free port. */
+  INGRESS_METRICS_PORT: envFields.port(9465),
+  INGRESS_METRICS_HOST: envFields.host('127.0.0.1'),
+  /** `IngressLimits.maxConnections`. */
+  INGRESS_MAX_CONNECTIONS: positiveInt(DEFAULT_LIMITS.maxConnections, 100_000),
+  /** `IngressLimits.requestTimeoutMs`: a whole request, headers and body, must arrive within it. */
+  INGRESS_REQUEST_TIMEOUT_MS: positiveInt(DEFAULT_LIMITS.requestTimeoutMs, 600_000),
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,

@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   internal_error: 500,
   queue_unavailable: 503,
+  /** Too many large bodies being received at once (`largeBodyBudgetBytes`). */
+  overloaded: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -60,6 +60,49 @@ describe('Redis stops and comes back (private redis-server)', () => {
   });
 });
 
+describe('Redis killed while batches are in flight (private redis-server, AOF fsync always)', () => {
+  let redis: PrivateRedis;
+  let ingress: TestIngress;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis({ appendOnly: true });
+    ingress = await startTestIngress('ingress-killed', redis.url, BOUND_MS);
+  });
+
+  afterAll(async () => {
+    await ingress?.close();
+    await redis?.dispose();
+  });
+
+  it('answers 200 only for events that are in Redis after it restarts, 503 for the rest', async () => {
+    const answers: Array<{ id: string; status: number }> = [];
+    let killed = false;
+    const sender = async () => {
+      while (answers.length < 600) {
+        const { event, body } = invoiceEvent();
+        const res = await ingress.postSigned(body);
+        answers.push({ id: event.id, status: res.statusCode });
+        if (!killed && answers.length >= 200) {
+          killed = true;
+          void redis.stop(true); // SIGKILL, with batches of the other senders in flight
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 25 }, sender));
+
+    await redis.start();
+    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    const acknowledged = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused.map((a) => a.status))).toEqual(new Set([503]));
+    const missing = [];
+    for (const { id } of acknowledged) if ((await ingress.queue.getJob(id)) === undefined) missing.push(id);
+    expect(missing).toEqual([]);
+  });
+});
+
 /** A TCP proxy that can stop forwarding (holding the bytes), as a Redis that stops answering would. */
 async function startFreezableProxy(port: number) {
   let frozen = false;
@@ -107,6 +150,20 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
     proxy?.thaw();
     await ingress?.close();
     await proxy?.close();
+  });
+
+  it('answers 503 to every request of a batch in flight when Redis stops answering', async () => {
+    const deliveries = Array.from({ length: 10 }, () => invoiceEvent());
+    proxy.freeze();
+    const answers = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(503));
+    proxy.thaw();
+    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    // The batch may have landed once Redis answered again: retries find it, each job once.
+    const retries = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
+    expect(retries.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
+    for (const d of deliveries) expect((await ingress.queue.getJob(d.event.id))?.data).toEqual(d.event);
+    await ingress.queue.obliterate({ force: true });
   });
 
   it('answers 503 after about the bound instead of hanging, and a retry after recovery finds the one job', async () => {

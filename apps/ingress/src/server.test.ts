@@ -16,6 +16,7 @@ const env = {
   QUEUE_NAME: queueName,
   PORT: '0',
   HOST: '127.0.0.1',
+  INGRESS_METRICS_PORT: '0',
 };
 let running: AppProcess | undefined;
 
@@ -127,6 +128,28 @@ describe('server.ts (a real process)', () => {
     agent.destroy();
     expect((await queue.getJob(event.id))?.data).toEqual(event);
     expect(app.output()).toContain('"msg":"stopped"');
+  });
+
+  it('serves /metrics on its own port, on 127.0.0.1 by default, and not on the webhook port', async () => {
+    const { app, url } = await startIngress();
+    const line = JSON.parse(app.output().split('\n').find((l) => l.includes('"msg":"ingress listening"')) ?? '{}') as { metrics?: string };
+    expect(line.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(new URL(line.metrics as string).port).not.toBe(new URL(url).port);
+    const { body } = invoiceEvent();
+    await fetch(`${url}/checkout/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(body, SECRETS[0]) },
+      body,
+    });
+    const metrics = await fetch(line.metrics as string);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    expect(text).toMatch(/billing_ingress_requests_total\{outcome="received",app="ingress"\} 1/);
+    expect(text).toContain('process_resident_memory_bytes');
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    expect(await app.stop('SIGTERM')).toBe(0);
   });
 
   it('stops at start with exit 1 and one line naming STRIPE_WEBHOOK_SECRET when it is missing', async () => {

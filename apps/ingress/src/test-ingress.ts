@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 // Brings vitest's `inject('redisUrl')` typing (declared by the global setup) into this program.
 import type {} from '@billing/testing/global-setup';
 import type { Registry } from 'prom-client';
-import { buildApp } from './app';
+import { buildApp, type IngressDeps } from './app';
 import { WEBHOOK_PATH } from './webhook-route';
 
 export const SECRETS = ['whsec_test_current_0123456789', 'whsec_test_rotated_9876543210'] as const;
@@ -27,13 +27,18 @@ export interface TestIngress {
 }
 
 /** The ingress built by `buildApp` on a queue of the caller's own, for `app.inject`. */
-export async function startTestIngress(label: string, redisUrl: string, enqueueTimeoutMs = 2_000): Promise<TestIngress> {
+export async function startTestIngress(
+  label: string,
+  redisUrl: string,
+  enqueueTimeoutMs = 2_000,
+  deps: Pick<IngressDeps, 'afterBatchWrite' | 'limits'> = {},
+): Promise<TestIngress> {
   const redis = producerConnection(redisUrl, { timeoutMs: enqueueTimeoutMs });
   const queue = createEventQueue(redis, { name: uniqueQueueName(label) });
   await queue.waitUntilReady();
   const registry = createRegistry('ingress-test');
   const logger = createLogger('ingress-test', 'silent');
-  const app = await buildApp({ queue, redis, secrets: SECRETS, logger, registry, enqueueTimeoutMs });
+  const app = await buildApp({ queue, redis, secrets: SECRETS, logger, registry, enqueueTimeoutMs, ...deps });
   const post = (body: string, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: WEBHOOK_PATH, payload: body, headers: { 'content-type': 'application/json', ...headers } });
   return {

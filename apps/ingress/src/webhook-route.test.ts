@@ -168,11 +168,13 @@ describe('operations routes', () => {
     expect(res.json()).toEqual({ error: 'not_found' });
   });
 
-  it('GET /metrics exposes outcomes, signature failures, the matching secret, enqueue latency and process metrics', async () => {
+  it('does not serve /metrics on the webhook port (it has an internal port of its own)', async () => {
     const res = await ingress.app.inject({ method: 'GET', url: '/metrics' });
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toContain('text/plain');
-    const text = res.body;
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('registers outcomes, signature failures, the matching secret, enqueue latency, batch sizes and process metrics', async () => {
+    const text = await ingress.registry.metrics();
     expect(text).toMatch(/billing_ingress_requests_total\{outcome="received"[^}]*\} [1-9]/);
     expect(text).toMatch(/billing_ingress_requests_total\{outcome="duplicate"[^}]*\} [1-9]/);
     expect(text).toMatch(/billing_ingress_requests_total\{outcome="invalid_signature"[^}]*\} [1-9]/);
@@ -182,6 +184,7 @@ describe('operations routes', () => {
     expect(text).toMatch(/billing_ingress_signature_failures_total\{reason="missing_header"[^}]*\} [1-9]/);
     expect(text).toMatch(/billing_ingress_secret_matches_total\{secret_index="1"[^}]*\} [1-9]/);
     expect(text).toMatch(/billing_ingress_enqueue_duration_seconds_count\{[^}]*result="added"[^}]*\} [1-9]/);
+    expect(text).toMatch(/billing_ingress_enqueue_batch_size_count\{[^}]*\} [1-9]/);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 });

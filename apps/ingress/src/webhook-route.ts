@@ -1,20 +1,39 @@
-import { enqueueEvent, type EventQueue } from '@billing/queue';
+import { jobIdFor, type EnqueueOutcome } from '@billing/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Stripe from 'stripe';
+import type { BodyBudget } from './body-budget';
+import type { EnqueueBatcher } from './enqueue-batcher';
 import { codeForStatus, ERROR_STATUS, errorBody, type ErrorCode } from './errors';
+import type { JobDataBuilder } from './job-data';
+import { DEFAULT_LIMITS, type IngressLimits } from './limits';
 import type { IngressMetrics } from './metrics';
 import { verifyWebhook } from './verify-webhook';
 
 export const WEBHOOK_PATH = '/checkout/webhooks/stripe';
-export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** The default body limit (`IngressLimits.bodyLimitBytes`). */
+export const WEBHOOK_BODY_LIMIT = DEFAULT_LIMITS.bodyLimitBytes;
 
 export interface WebhookRouteOptions {
   stripe: Stripe;
-  queue: EventQueue;
+  batcher: EnqueueBatcher;
+  jobData: JobDataBuilder;
   secrets: readonly string[];
   metrics: IngressMetrics;
-  enqueueTimeoutMs: number;
+  limits: IngressLimits;
+  bodyBudget: BodyBudget;
 }
+
+const ANSWERS: Record<EnqueueOutcome, { received: true; duplicate?: true; retried?: true }> = {
+  added: { received: true },
+  duplicate: { received: true, duplicate: true },
+  retried: { received: true, retried: true },
+};
+const REQUEST_OUTCOME: Record<EnqueueOutcome, string> = { added: 'received', duplicate: 'duplicate', retried: 'retried' };
+const LOG_MESSAGE: Record<EnqueueOutcome, string> = {
+  added: 'webhook enqueued',
+  duplicate: 'webhook duplicate',
+  retried: 'webhook retried: its failed job is waiting again with fresh attempts',
+};
 
 /** A media type Fastify accepts (`type/subtype[;params]`); anything else it would answer 415. */
 const WELL_FORMED_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:[ \t]*;.*)?$/s;
@@ -24,15 +43,16 @@ const WELL_FORMED_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:[ \t
  * raw-body parsers below exist only here, so no other route ever buffers bodies.
  */
 export async function webhookRoute(scope: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
-  const { stripe, queue, secrets, metrics, enqueueTimeoutMs } = options;
+  const { stripe, batcher, jobData, secrets, metrics, limits, bodyBudget } = options;
+  const bodyLimit = limits.bodyLimitBytes;
 
   // 1. The signature covers the raw bytes whatever they claim to be, so every body reaches the
   //    verifier as a Buffer: JSON (any charset), other types, and none at all. A content type
   //    Fastify cannot even parse is dropped first, or it would answer 415 before verification.
   scope.removeAllContentTypeParsers();
   const keepRaw = (_request: FastifyRequest, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);
-  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, keepRaw);
-  scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, keepRaw);
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, keepRaw);
+  scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, keepRaw);
   scope.addHook('onRequest', async (request) => {
     const type = request.headers['content-type'];
     if (type !== undefined && !WELL_FORMED_MEDIA_TYPE.test(type)) delete request.raw.headers['content-type'];
@@ -43,14 +63,36 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
     return reply.code(ERROR_STATUS[code]).send(errorBody(code, reason));
   };
 
+  // 2. A large body (or one of unknown length) is read only if it fits the shared budget, so
+  //    slow senders cannot make the process buffer more than that between them.
+  scope.addHook('preParsing', async (request, reply, payload) => {
+    const declared = Number(request.headers['content-length'] ?? Number.NaN);
+    const size = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, bodyLimit) : bodyLimit;
+    if (size <= limits.smallBodyBytes) return payload;
+    if (!bodyBudget.tryReserve(size)) {
+      request.log.warn({ declaredBytes: size, budgetBytes: bodyBudget.capacityBytes }, 'webhook refused: large-body budget in use');
+      reply.header('connection', 'close'); // and the body is never read
+      answerError(reply, 'overloaded');
+      return payload;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      bodyBudget.release(size);
+    };
+    reply.raw.once('finish', release).once('close', release);
+    return payload;
+  });
+
   scope.setErrorHandler((error: { statusCode?: number }, request, reply) => {
     const code = codeForStatus(error.statusCode);
     if (code === 'internal_error') request.log.error({ err: error }, 'webhook request failed');
     return answerError(reply, code);
   });
 
-  scope.post(WEBHOOK_PATH, { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
-    // 2. Verify against each configured secret.
+  scope.post(WEBHOOK_PATH, { bodyLimit }, async (request, reply) => {
+    // 3. Verify against each configured secret.
     const body = Buffer.isBuffer(request.body) ? request.body : undefined;
     const verified = verifyWebhook(stripe, body, request.headers['stripe-signature'], secrets);
     if (!verified.ok) {
@@ -66,19 +108,23 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
     metrics.secretMatches.inc({ secret_index: String(secretIndex) });
     const context = { eventId: event.id, eventType: event.type, secretIndex };
 
-    // 3. Enqueue, bounded: 200 only once Redis has acknowledged the job.
+    // 4. Enqueue with the other requests of this turn, bounded: 200 only once Redis has
+    //    acknowledged the batch holding this job (and `afterBatchWrite` has passed).
+    const signature = String(request.headers['stripe-signature']); // a string: verification read it
+    const data = jobData({ event, body: body ?? Buffer.alloc(0), signature, secretIndex });
+    const job = { name: event.type, jobId: jobIdFor(event), data };
     const stopTimer = metrics.enqueueSeconds.startTimer();
-    let duplicate: boolean;
+    let outcome: EnqueueOutcome;
     try {
-      ({ duplicate } = await enqueueEvent(queue, event, enqueueTimeoutMs));
+      outcome = await batcher.enqueue(job);
     } catch (error) {
       stopTimer({ result: 'error' });
-      request.log.warn({ ...context, err: (error as Error).message }, 'webhook not enqueued: Redis unavailable');
+      request.log.warn({ ...context, err: (error as Error).message }, 'webhook not enqueued: Redis did not acknowledge');
       return answerError(reply, 'queue_unavailable');
     }
-    stopTimer({ result: duplicate ? 'duplicate' : 'added' });
-    metrics.requests.inc({ outcome: duplicate ? 'duplicate' : 'received' });
-    request.log.info({ ...context, duplicate }, duplicate ? 'webhook duplicate' : 'webhook enqueued');
-    return duplicate ? { received: true, duplicate: true } : { received: true };
+    stopTimer({ result: outcome });
+    metrics.requests.inc({ outcome: REQUEST_OUTCOME[outcome] });
+    request.log.info({ ...context, outcome }, LOG_MESSAGE[outcome]);
+    return ANSWERS[outcome];
   });
 }

@@ -35,6 +35,7 @@ export async function startIngress(
       STRIPE_WEBHOOK_SECRET: options.secret,
       PORT: String(port),
       HOST: '127.0.0.1',
+      INGRESS_METRICS_PORT: '0',
       REDIS_URL: options.redisUrl,
       QUEUE_NAME: options.queueName,
       ...options.env,
