@@ -127,7 +127,7 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
       REDIS_CLUSTER_NODES: cluster.seed(seed),
       QUEUE_PREFIX: 'bull',
       STRIPE_WEBHOOK_SECRET: 'whsec_cluster_prefix_check',
-      DASHBOARD_PASSWORD: 'unused',
+      DASHBOARD_PASSWORD: 'unused-but-long-enough',
     });
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([

@@ -47,7 +47,8 @@ export async function measureFigures(
   const commits = new Map<string, number>();
   for (const worker of input.workers ?? []) {
     for (const line of logLines(worker)) {
-      if (line.msg !== 'event processed' || line.outcome === 'duplicate') continue;
+      // `unresolved` wrote only its ledger row, which a later run may take again: not an application.
+      if (line.msg !== 'event processed' || line.outcome === 'duplicate' || line.outcome === 'unresolved') continue;
       const id = String(line.eventId);
       commits.set(id, (commits.get(id) ?? 0) + 1);
     }
