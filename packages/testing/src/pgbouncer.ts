@@ -66,7 +66,7 @@ export async function startPgBouncer(target: string, options: { poolSize?: numbe
         await probe`select 1`;
         break;
       } catch (error) {
-        if (i >= 50 || child.exitCode !== null) throw new Error(`private pgbouncer did not start on port ${port}: ${(error as Error).message}`);
+        if (i >= 50 || child.exitCode !== null) throw new Error(`private pgbouncer did not start on port ${port}`, { cause: error });
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
