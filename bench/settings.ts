@@ -27,9 +27,9 @@ export const settings = {
   worker: {
     events: int('BENCH_EVENTS', 20_000),
     subscriptions: int('BENCH_SUBSCRIPTIONS', 1_000),
-    defaultConcurrency: 10,
+    defaultConcurrency: 100,
     /** Concurrencies tried (besides the default) with a smaller drain each. */
-    sweep: (process.env.BENCH_SWEEP ?? '5,20,40').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
+    sweep: (process.env.BENCH_SWEEP ?? '10,50,200').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
     /** Events drained (or applied) before each measured figure, discarded. */
     warmupEvents: int('BENCH_WARMUP_EVENTS', 1_000),
     /** The sweep, raw-at-best, scaling and memory drains last about this long at the measured rate… */

@@ -10,7 +10,8 @@ export const workerEnvShape = {
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
-  WORKER_CONCURRENCY: positiveInt(10, 500),
+  /** Jobs active at once: their events share transactions, so this is a batching window more than a pool size. */
+  WORKER_CONCURRENCY: positiveInt(100, 2_000),
   /** `0` picks a free port (logged at start). */
   WORKER_METRICS_PORT: envFields.port(9464),
   WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
