@@ -49,7 +49,7 @@ export interface WorkerOptions {
   databaseUrl: string;
   redisUrl: string;
   queueName: string;
-  /** @defaultValue 10 (the app's default) */
+  /** @defaultValue the app's default */
   concurrency?: number;
   /** Short, so a SIGKILLed worker's jobs come back within seconds. @defaultValue 3000 */
   lockDurationMs?: number;
@@ -65,7 +65,7 @@ export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Prom
       DATABASE_URL: options.databaseUrl,
       REDIS_URL: options.redisUrl,
       QUEUE_NAME: options.queueName,
-      WORKER_CONCURRENCY: String(options.concurrency ?? 10),
+      ...(options.concurrency !== undefined && { WORKER_CONCURRENCY: String(options.concurrency) }),
       WORKER_METRICS_PORT: '0',
       WORKER_LOCK_DURATION_MS: String(options.lockDurationMs ?? 3_000),
       // The price → plan map the corpus histories are checked with.
