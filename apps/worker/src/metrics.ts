@@ -36,6 +36,11 @@ export function createWorkerMetrics(registry: Registry) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200],
       registers: [registry],
     }),
+    paused: new Gauge({
+      name: 'billing_worker_paused',
+      help: '1 while the worker takes no jobs because Postgres is unreachable (see /readyz for why).',
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",

@@ -1,5 +1,5 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import { applyEvents, InvalidEventError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { applyEvents, InvalidEventError, isConnectionError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
 import { invalidEventReason, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
@@ -27,14 +27,23 @@ export interface ProcessorDeps {
   /** Runs these events' jobs again (stored `unresolved` events recorded without their payload); returns how many were re-queued. */
   rerun: (eventIds: string[]) => Promise<number>;
   batch?: BatchSettings;
+  /** Told when Postgres is unreachable (the worker pauses and probes); without one, such a failure spends an attempt. */
+  databaseLost?: (error: unknown) => void;
 }
+
+/** A job hit by an outage comes back after this long, without spending an attempt. */
+const OUTAGE_DELAY_MS = 1_000;
+/** …unless it has started this many times more than it failed: then it is the event itself. */
+const MAX_OUTAGE_RESTARTS = 100;
 
 /**
  * The worker's processor: checks the job, hands the event to a batcher that applies the events
  * of concurrently active jobs in one transaction (the billing domain's `applyEvents`), and
  * resolves each job with its own outcome once that transaction committed. An event that is not
- * valid for its type fails at once (`UnrecoverableError`, reason readable in the dashboard);
- * anything else throws as is, so attempts and backoff apply.
+ * valid for its type fails at once (`UnrecoverableError`, reason readable in the dashboard); a
+ * job that failed because Postgres is unreachable goes back to delayed without spending an
+ * attempt (`DelayedError`) while the worker pauses; anything else throws as is, so attempts and
+ * backoff apply.
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
@@ -66,7 +75,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   };
 
-  return async (job: Job<StripeEventJobData, StripeEventJobResult>): Promise<StripeEventJobResult> => {
+  return async (job: Job<StripeEventJobData, StripeEventJobResult>, token?: string): Promise<StripeEventJobResult> => {
     const event = job.data;
     const type = metricType(event?.type);
     const invalid = invalidEventReason(event);
@@ -79,6 +88,11 @@ export function createProcessor(deps: ProcessorDeps) {
       result = await batcher.submit(event);
     } catch (error) {
       if (error instanceof InvalidEventError) throw new UnrecoverableError(error.message);
+      if (deps.databaseLost && isConnectionError(error) && token && job.attemptsStarted - job.attemptsMade < MAX_OUTAGE_RESTARTS) {
+        deps.databaseLost(error);
+        await job.moveToDelayed(Date.now() + OUTAGE_DELAY_MS, token);
+        throw new DelayedError();
+      }
       throw error;
     } finally {
       stopTimer();

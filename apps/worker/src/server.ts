@@ -38,7 +38,7 @@ const handle = await startWorker({
   logger,
   registry,
 });
-const metricsServer = await serveMetrics(registry, env.WORKER_METRICS_PORT, env.WORKER_METRICS_HOST);
+const metricsServer = await serveMetrics(registry, env.WORKER_METRICS_PORT, env.WORKER_METRICS_HOST, handle.readiness);
 const { port } = metricsServer.address() as AddressInfo;
 
 logger.info(

@@ -91,26 +91,35 @@ describe('worker', () => {
     expect(await outcomeOf(bad.id)).toBeUndefined();
   });
 
-  it('retries with backoff while Postgres is unreachable and applies everything once it is back', async () => {
+  it('an outage longer than the whole retry window fails no event: the worker pauses, says why, and resumes by itself', async () => {
     const target = new URL(t.url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const proxied = new URL(t.url);
     proxied.port = String(proxy.port);
     cleanups.push(() => proxy.close());
-    const { queue, send } = await setup({ databaseUrl: proxied.toString() });
+    const registry = createRegistry('worker-outage');
+    const { queue, handle } = await setup({ databaseUrl: proxied.toString(), registry });
     await addUser('outage@example.com', 'cus_outage');
     proxy.cut();
     const events = Array.from({ length: 10 }, (_, i) =>
       event('customer.subscription.created', subscriptionObject({ id: `sub_outage${i}`, customer: 'cus_outage' })),
     );
-    for (const e of events) await send(e);
-    await waitFor(async () => ((await queue.getJobCounts('delayed')).delayed ?? 0) > 0, 'jobs backing off');
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // A retry window of about 0.7 s (3 attempts, 100 ms doubling), for an outage of 5 s.
+    for (const e of events) await queue.add(e.type, e as StripeEventJobData, { jobId: e.id, attempts: 3, backoff: { type: 'exponential', delay: 100 } });
+    await waitFor(async () => !handle.readiness().ready, 'the worker reports itself paused');
+    expect(handle.readiness()).toMatchObject({ ready: false, reason: expect.stringMatching(/^postgres unreachable: /) });
+    expect(await registry.getSingleMetricAsString('billing_worker_paused')).toMatch(/billing_worker_paused\{app="worker-outage"\} 1$/m);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect((await queue.getJobCounts('failed')).failed).toBe(0);
     proxy.restore();
     await waitFor(async () => (await queue.getJobCounts('completed')).completed === events.length, 'all applied after recovery', 30_000);
+    expect(handle.readiness()).toEqual({ ready: true });
     expect((await queue.getJobCounts('failed')).failed).toBe(0);
-    const retried = await Promise.all(events.map(async (e) => (await queue.getJob(e.id))!.attemptsMade));
-    expect(Math.max(...retried)).toBeGreaterThan(0);
+    const jobs = await Promise.all(events.map(async (e) => (await queue.getJob(e.id))!));
+    // BullMQ counts the successful attempt too: one attempt each, none spent by the outage…
+    expect(jobs.map((j) => [j.attemptsMade, j.failedReason ?? null])).toEqual(events.map(() => [1, null]));
+    // …though they did start during it, and were put back.
+    expect(Math.max(...jobs.map((j) => j.attemptsStarted))).toBeGreaterThan(1);
     for (const e of events) expect(await outcomeOf(e.id)).toBe('applied');
   });
 

@@ -13,6 +13,7 @@ import type { Logger } from '@billing/runtime/logger';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
+import { databaseGate, type DatabaseGate } from './database-gate';
 import { createProcessor, metricType, type BatchSettings } from './processor';
 
 export interface StartWorkerOptions {
@@ -37,6 +38,8 @@ export interface StartWorkerOptions {
 export interface WorkerHandle {
   worker: Worker<StripeEventJobData, StripeEventJobResult>;
   queue: EventQueue;
+  /** Paused while Postgres is unreachable, and why. */
+  readiness: DatabaseGate['readiness'];
   /** Stops fetching, waits for active jobs, then closes the queue, Redis and its Postgres connections. */
   close: () => Promise<void>;
 }
@@ -51,7 +54,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   registerQueueGauges(registry, queue);
 
   const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () => createConnection(options.databaseUrl, 'billing-worker'));
+  // Probes on a connection of its own, so a probe never waits behind a batch.
+  const probeConnection = createConnection(options.databaseUrl, 'billing-worker-probe');
+  let worker: Worker<StripeEventJobData, StripeEventJobResult> | undefined;
+  const gate = databaseGate({
+    probe: () => probeConnection`select 1`,
+    pause: async () => worker?.pause(true),
+    resume: () => worker?.resume(),
+    logger,
+    onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
+  });
   const processor = createProcessor({
+    databaseLost: gate.lost,
     connections,
     config: options.config,
     applyOptions: options.applyOptions,
@@ -73,7 +87,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       return requeued;
     },
   });
-  const worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
+  worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
     connection,
     prefix: location.prefix,
     concurrency: options.concurrency ?? 10,
@@ -101,14 +115,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
 
   await worker.waitUntilReady();
+  const started = worker;
   return {
-    worker,
+    worker: started,
     queue,
+    readiness: gate.readiness,
     close: async () => {
-      await worker.close();
+      gate.close();
+      await started.close();
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
-      await Promise.all(connections.map((c) => c.end({ timeout: 5 })));
+      await Promise.all([...connections, probeConnection].map((c) => c.end({ timeout: 5 })));
     },
   };
 }

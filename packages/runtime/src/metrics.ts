@@ -11,9 +11,17 @@ export function createRegistry(app: string): Registry {
   return registry;
 }
 
-/** A bare HTTP server answering `GET /metrics` (and `/healthz`) for processes that have no HTTP API. */
-export async function serveMetrics(registry: Registry, port: number, host: string): Promise<Server> {
+/** Whether the process does its work, and if not why (`GET /readyz`: 200 or 503 with this body). */
+export type ReadinessCheck = () => { ready: boolean; [detail: string]: unknown };
+
+/** A bare HTTP server answering `GET /metrics`, `/healthz` and, given a check, `/readyz`, for processes that have no HTTP API. */
+export async function serveMetrics(registry: Registry, port: number, host: string, readiness?: ReadinessCheck): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/readyz' && readiness) {
+      const state = readiness();
+      res.writeHead(state.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(state));
+      return;
+    }
     if (req.method === 'GET' && req.url === '/metrics') {
       registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
