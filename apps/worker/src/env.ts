@@ -41,6 +41,8 @@ export const workerEnvShape = {
     .transform((v) => v.split(',').map((pair) => pair.trim()).filter(Boolean))
     .refine((pairs) => pairs.every((pair) => /^[^=\s]+=[^=\s]+$/.test(pair)), { message: 'must be comma-separated price_id=slug pairs' })
     .transform((pairs) => new Map(pairs.map((pair) => pair.split('=') as [string, string]).map(([price, slug]) => [price, slug.toLowerCase()]))),
+  /** Between sweeps of `unresolved` events whose user became findable (0: no sweep). */
+  WORKER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   /** Most events per Postgres transaction. */
   WORKER_BATCH_SIZE: positiveInt(50, 1_000),
   /** Longest an event waits for others to join its transaction (0: only those ready at once). */

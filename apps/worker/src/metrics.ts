@@ -36,6 +36,11 @@ export function createWorkerMetrics(registry: Registry) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200],
       registers: [registry],
     }),
+    unrecoverable: new Counter({
+      name: 'billing_worker_unresolved_unrecoverable_total',
+      help: 'Unresolved events whose user became findable but whose event is gone (not kept, job left Redis, not in the Events API): recover by hand.',
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: 'billing_worker_paused',
       help: '1 while the worker takes no jobs because Postgres is unreachable (see /readyz for why).',

@@ -5,6 +5,7 @@ import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
+import { stripeEventFetcher } from './stripe-event-fetcher';
 import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
 import { startWorker } from './worker';
 import { waitForDatabase } from './wait-for-database';
@@ -28,6 +29,8 @@ const handle = await startWorker({
   databaseUrl: env.DATABASE_URL,
   config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX, planPrices: env.PLAN_PRICES },
   batch: { maxSize: env.WORKER_BATCH_SIZE, maxWaitMs: env.WORKER_BATCH_WAIT_MS, maxInFlight: BATCHES_IN_FLIGHT },
+  sweepIntervalMs: env.WORKER_SWEEP_INTERVAL_MS,
+  fetchEvent: env.STRIPE_SECRET_KEY ? stripeEventFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }) : undefined,
   applyOptions: env.STRIPE_SECRET_KEY
     ? {
         fetchSubscription: stripeSubscriptionFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),

@@ -7,6 +7,7 @@ import {
   type EventQueue,
   type RedisConfig,
   type StripeEventJobData,
+  type StripeEvent,
   type StripeEventJobResult,
 } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
@@ -15,13 +16,15 @@ import Stripe from 'stripe';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { databaseGate, type DatabaseGate } from './database-gate';
 import { createProcessor, metricType, type BatchSettings } from './processor';
+import { unresolvedRecovery } from './unresolved-recovery';
+import { startUnresolvedSweep } from './unresolved-sweep';
 
 export interface StartWorkerOptions {
   /** Where Redis is (`redisConfigFromEnv`); the worker opens and closes its own connection. */
   redis: RedisConfig;
   queueName: string;
   queuePrefix: string;
-  /** @defaultValue 10 */
+  /** @defaultValue 100 */
   concurrency?: number;
   /** BullMQ lock duration and stalled-check interval. @defaultValue 30000 */
   lockDurationMs?: number;
@@ -31,6 +34,10 @@ export interface StartWorkerOptions {
   applyOptions?: ApplyOptions;
   /** How the events of concurrently active jobs are grouped into transactions. */
   batch?: BatchSettings;
+  /** Between sweeps of `unresolved` events whose user became findable; 0: no sweep. @defaultValue 300000 */
+  sweepIntervalMs?: number;
+  /** An event from the Stripe Events API, to queue again an unresolved event whose job left Redis. */
+  fetchEvent?: (eventId: string) => Promise<StripeEvent | undefined>;
   logger: Logger;
   registry: Registry;
 }
@@ -40,6 +47,8 @@ export interface WorkerHandle {
   queue: EventQueue;
   /** Paused while Postgres is unreachable, and why. */
   readiness: DatabaseGate['readiness'];
+  /** Runs the unresolved-events sweep now (if another worker has not within the interval). */
+  sweep: () => Promise<void>;
   /** Stops fetching, waits for active jobs, then closes the queue, Redis and its Postgres connections. */
   close: () => Promise<void>;
 }
@@ -54,16 +63,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   registerQueueGauges(registry, queue);
 
   const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () => createConnection(options.databaseUrl, 'billing-worker'));
-  // Probes on a connection of its own, so a probe never waits behind a batch.
+  // Probes and sweeps on a connection of their own, so neither waits behind a batch.
   const probeConnection = createConnection(options.databaseUrl, 'billing-worker-probe');
-  let worker: Worker<StripeEventJobData, StripeEventJobResult> | undefined;
+  // The gate pauses the worker it is created before.
+  const running: { worker?: Worker<StripeEventJobData, StripeEventJobResult> } = {};
   const gate = databaseGate({
     probe: () => probeConnection`select 1`,
-    pause: async () => worker?.pause(true),
-    resume: () => worker?.resume(),
+    pause: async () => running.worker?.pause(true),
+    resume: () => running.worker?.resume(),
     logger,
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
+  const recover = unresolvedRecovery({ queue, logger, metrics, fetchEvent: options.fetchEvent });
   const processor = createProcessor({
     databaseLost: gate.lost,
     connections,
@@ -73,21 +84,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     sdkApiVersion: Stripe.API_VERSION,
     batch: options.batch,
-    rerun: async (eventIds) => {
-      let requeued = 0;
-      for (const id of eventIds) {
-        const job = await queue.getJob(id);
-        if (job && (await job.getState()) === 'completed') {
-          await job.retry('completed');
-          requeued += 1;
-        } else if (!job) {
-          logger.warn({ eventId: id }, 'unresolved event no longer in Redis; recover it with npm run backfill');
-        }
-      }
-      return requeued;
-    },
+    rerun: recover,
   });
-  worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
+  const worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
     connection,
     prefix: location.prefix,
     concurrency: options.concurrency ?? 10,
@@ -115,14 +114,26 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
 
   await worker.waitUntilReady();
-  const started = worker;
+  running.worker = worker;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 300_000;
+  const sweep = startUnresolvedSweep({
+    intervalMs: sweepIntervalMs,
+    connection: probeConnection,
+    redis: connection,
+    lockKey: queue.toKey('unresolved-sweep'),
+    logger,
+    metrics,
+    recover,
+  });
   return {
-    worker: started,
+    worker,
     queue,
     readiness: gate.readiness,
+    sweep: () => sweep.runOnce(),
     close: async () => {
+      sweep.stop();
       gate.close();
-      await started.close();
+      await worker.close();
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());
       await Promise.all([...connections, probeConnection].map((c) => c.end({ timeout: 5 })));

@@ -100,6 +100,43 @@ export async function applyEvent(connection: Sql, event: StripeEvent, config: Bi
   return result;
 }
 
+export interface SweepResult {
+  /** Unresolved events applied now (their user has become findable since). */
+  reapplied: Map<string, EventResult>;
+  /** Unresolved events whose user is findable but whose event was not kept: run their jobs again. */
+  withoutEvent: string[];
+}
+
+/**
+ * The periodic sweep's work: the `unresolved` events whose user can be found now — their
+ * customer bound to a user (by the host application, say) or their subscription linked to one —
+ * applied in one transaction per group of at most `limit` customers and subscriptions, under the
+ * same locks and rules as any batch. Rows whose event was not kept come back in `withoutEvent`.
+ */
+export async function sweepUnresolved(connection: Sql, limit = 50): Promise<SweepResult> {
+  const result: SweepResult = { reapplied: new Map(), withoutEvent: [] };
+  const seen = new Set<string>();
+  for (;;) {
+    const candidates = await connection<Array<{ customer: string | null; subscription: string | null; id: string }>>`
+      select w.stripe_customer_id as customer, w.stripe_subscription_id as subscription, w.stripe_event_id as id
+      from webhook_events w
+      where w.outcome = 'unresolved'
+        and (exists (select 1 from users u where u.stripe_customer_id = w.stripe_customer_id)
+          or exists (select 1 from subscriptions s where s.stripe_subscription_id = w.stripe_subscription_id and s.user_id is not null))
+      order by w.event_created_at nulls first, w.id
+      limit ${limit}`;
+    const fresh = candidates.filter((c) => !seen.has(c.id));
+    if (fresh.length === 0) return result;
+    for (const c of fresh) seen.add(c.id);
+    const outcome = await transaction(connection, [], {
+      customerIds: fresh.flatMap((c) => (c.customer ? [c.customer] : [])),
+      subscriptionIds: fresh.flatMap((c) => (c.subscription ? [c.subscription] : [])),
+    });
+    for (const [id, r] of outcome.reapplied) result.reapplied.set(id, r);
+    result.withoutEvent.push(...outcome.withoutEvent);
+  }
+}
+
 interface TransactionOutcome {
   results: Map<string, ApplyResult>;
   reapplied: Map<string, EventResult>;
@@ -112,9 +149,9 @@ interface TransactionOutcome {
  * (after a reconnect they would autocommit), and what `commit` answered is checked: a COMMIT that
  * reaches an aborted transaction answers ROLLBACK without an error, and the batch must fail.
  */
-async function transaction(connection: Sql, events: NormalisedEvent[]): Promise<TransactionOutcome> {
+async function transaction(connection: Sql, events: NormalisedEvent[], extra: Parameters<typeof scopeOf>[1] = {}): Promise<TransactionOutcome> {
   const token = randomBytes(12).toString('hex');
-  const scope = scopeOf(events);
+  const scope = scopeOf(events, extra);
   try {
     const { fresh, world } = loadedFrom(await connection.unsafe(loadMessage(events, scope, token)), scope);
     const effects = reduceEvents(world, events.filter((e) => fresh.has(e.id)));

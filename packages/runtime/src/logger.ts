@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,7 +6,7 @@ export type { Logger };
  * JSON logs on stdout. Secrets never reach them: headers are not logged, and the paths below
  * are redacted in case a caller passes a request or an error carrying them.
  */
-export function createLogger(name: string, level = 'info'): Logger {
+export function createLogger(name: string, level = 'info', destination?: DestinationStream): Logger {
   const options = {
     name,
     level,
@@ -18,5 +18,6 @@ export function createLogger(name: string, level = 'info'): Logger {
   };
   // Asynchronous writes keep a log line per event off the request's critical path; pino
   // flushes what is buffered when the process exits (lost only on SIGKILL).
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  // `destination`: where tests read the lines.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

@@ -13,11 +13,12 @@ export interface Scope {
   emails: string[];
 }
 
-export function scopeOf(events: readonly NormalisedEvent[]): Scope {
+/** What the events touch, and the customers and subscriptions a sweep adds (their unresolved events). */
+export function scopeOf(events: readonly NormalisedEvent[], extra: { customerIds?: string[]; subscriptionIds?: string[] } = {}): Scope {
   const lifecycle = events.filter((e): e is LifecycleEvent => !isIgnored(e));
   const unique = <T>(values: Array<T | null>) => [...new Set(values.filter((v): v is T => v !== null))];
-  const subscriptionIds = unique(lifecycle.map((e) => e.subscriptionId)).sort();
-  const customerIds = unique(lifecycle.map((e) => e.customerId)).sort();
+  const subscriptionIds = unique([...lifecycle.map((e) => e.subscriptionId), ...(extra.subscriptionIds ?? [])]).sort();
+  const customerIds = unique([...lifecycle.map((e) => e.customerId), ...(extra.customerIds ?? [])]).sort();
   return {
     // The same key strings for every writer, sorted, so two transactions never wait on each other in a cycle.
     lockKeys: [...subscriptionIds.map((id) => `subscription:${id}`), ...customerIds.map((id) => `customer:${id}`)].sort(),
@@ -67,7 +68,7 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     on conflict (stripe_event_id) do update set outcome = excluded.outcome, unresolved_input = null, processed_at = now()
       where webhook_events.outcome = 'unresolved'
     returning stripe_event_id`;
-  if (scope.subscriptionIds.length === 0) return ['begin', setTransactionToken(token), ledger].join(';\n');
+  if (isLedgerOnly(scope)) return ['begin', setTransactionToken(token), ledger].join(';\n');
 
   const customers = textElements(scope.customerIds);
   const wantedSubscriptions = `
@@ -97,7 +98,7 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
 /** The fresh ids and the world, from the results of `loadMessage` (in its statement order). */
 export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
   const [, , ...rest] = results; // begin, token
-  if (scope.subscriptionIds.length === 0) {
+  if (isLedgerOnly(scope)) {
     return { fresh: idsOf(rest[0]), world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] } };
   }
   const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
@@ -118,6 +119,11 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       unresolved: stored,
     },
   };
+}
+
+/** Only ignored events: nothing to lock or load. */
+function isLedgerOnly(scope: Scope): boolean {
+  return scope.subscriptionIds.length === 0 && scope.customerIds.length === 0;
 }
 
 function idsOf(rows: Rows | undefined): Set<string> {
