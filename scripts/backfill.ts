@@ -1,7 +1,8 @@
 import { createDatabase } from '@billing/db/client';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
-import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs, UsageError } from './lib/backfill';
+import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs } from './lib/backfill';
+import { UsageError } from './lib/usage-error';
 import { openQueue } from './lib/queue';
 import { postgresProblem, START_SERVICES_HINT, where } from './lib/services';
 import { createStripeClient } from '@billing/runtime/stripe-client';

@@ -1,6 +1,7 @@
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
-import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE, UsageError } from './lib/replay';
+import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE } from './lib/replay';
+import { UsageError } from './lib/usage-error';
 import { openQueue } from './lib/queue';
 
 // `npm run replay -- (--all | --type <type> | --id <evt_…>) [--dry-run]`

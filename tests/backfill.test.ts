@@ -12,7 +12,8 @@ import { event, invoiceObject, subscriptionObject, type StripeEvent } from '@bil
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { backfill, formatBackfillReport, parseBackfillArgs, parseSince, UsageError } from '../scripts/lib/backfill';
+import { backfill, formatBackfillReport, parseBackfillArgs, parseSince } from '../scripts/lib/backfill';
+import { UsageError } from '../scripts/lib/usage-error';
 import { createStripeClient } from '@billing/runtime/stripe-client';
 
 const NOW = new Date('2026-06-15T12:00:00Z');

@@ -8,7 +8,8 @@ import { event } from '@billing/testing/stripe-events';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { formatReplayReport, parseReplayArgs, replayFailed, UsageError } from '../scripts/lib/replay';
+import { formatReplayReport, parseReplayArgs, replayFailed } from '../scripts/lib/replay';
+import { UsageError } from '../scripts/lib/usage-error';
 
 describe('parseReplayArgs', () => {
   it.each([

@@ -5,9 +5,8 @@ import { webhookEvents } from '@billing/db/schema';
 import { enqueueEvent, invalidEventReason, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import { UsageError } from './replay';
+import { UsageError } from './usage-error';
 
-export { UsageError };
 
 /** Stripe keeps events for this long; `events.list` returns nothing older. */
 export const STRIPE_EVENT_RETENTION_DAYS = 30;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isStripeEventId, type EventQueue, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Job } from 'bullmq';
+import { UsageError } from './usage-error';
 
 type EventJob = Job<StripeEventJobData, StripeEventJobResult, string>;
 
@@ -20,9 +21,6 @@ retry schedule again (Bull Board's Retry button gives only one more attempt).
   --id <evt_…>     one job, by Stripe event id
   --dry-run        list what would be retried; change nothing`;
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 /** Parses `npm run replay -- …` arguments; throws a `UsageError` naming the problem. */
 export function parseReplayArgs(argv: string[]): ReplayArgs {

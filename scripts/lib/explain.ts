@@ -1,0 +1,149 @@
+import { mostFavourable } from '@billing/billing';
+import type { Database } from '@billing/db/client';
+import { subscriptions, subscriptionTransitions, users, webhookEvents, type Subscription, type User } from '@billing/db/schema';
+import type { EventQueue } from '@billing/queue';
+import { and, asc, eq, inArray, isNotNull, or, sql } from 'drizzle-orm';
+import { formatTable } from './table';
+import { UsageError } from './usage-error';
+
+export const EXPLAIN_USAGE = `usage: npm run explain -- <sub_…|cus_…|evt_…|email>
+
+Read-only. Prints what support needs to answer "why was this customer cut off?": the
+subscription rows, the user and the status derived from all of their subscriptions, the
+ledger rows in Stripe's created order with their outcomes, the status transitions, and the
+state of each event's job in Redis (completed, failed with its reason, gone).`;
+
+export interface Explanation {
+  subject: string;
+  user: User | undefined;
+  /** The user's status as derived from all of their subscriptions now (DESIGN.md "The user's status"). */
+  derivedStatus: string | null;
+  subscriptions: Subscription[];
+  ledger: Array<{ eventId: string; type: string; created: Date | null; outcome: string; subscription: string | null; job: string }>;
+  transitions: Array<{ subscription: string; from: string | null; to: string; eventId: string; eventCreatedAt: Date }>;
+}
+
+/** What `subject` names: a subscription, a customer, an event or a user's email. */
+export async function explain(db: Database, queue: EventQueue, subject: string): Promise<Explanation> {
+  const key = subject.trim();
+  if (!/^(sub_|cus_|evt_)\w+$/.test(key) && !key.includes('@')) throw new UsageError(`${JSON.stringify(subject)} is neither a sub_…, cus_…, evt_… id nor an email`);
+
+  // 1. The subscriptions and the customer in question.
+  let subscriptionIds: string[] = [];
+  let customerIds: string[] = [];
+  let user: User | undefined;
+  if (key.startsWith('sub_')) subscriptionIds = [key];
+  else if (key.startsWith('cus_')) customerIds = [key];
+  else if (key.startsWith('evt_')) {
+    const [row] = await db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, key));
+    if (!row) throw new UsageError(`no event ${key} in the ledger (the worker has not processed it)`);
+    if (row.stripeSubscriptionId) subscriptionIds = [row.stripeSubscriptionId];
+    if (row.stripeCustomerId) customerIds = [row.stripeCustomerId];
+  } else {
+    [user] = await db.select().from(users).where(eq(users.email, key.toLowerCase()));
+    if (!user) throw new UsageError(`no user with the email ${key}`);
+    if (user.stripeCustomerId) customerIds = [user.stripeCustomerId];
+  }
+  const subscriptionRows = await db
+    .select()
+    .from(subscriptions)
+    .where(
+      or(
+        subscriptionIds.length > 0 ? inArray(subscriptions.stripeSubscriptionId, subscriptionIds) : undefined,
+        customerIds.length > 0 ? inArray(subscriptions.stripeCustomerId, customerIds) : undefined,
+        user ? eq(subscriptions.userId, user.id) : undefined,
+        sql`false`,
+      ),
+    )
+    .orderBy(asc(subscriptions.id));
+  subscriptionIds = [...new Set([...subscriptionIds, ...subscriptionRows.map((s) => s.stripeSubscriptionId)])];
+  customerIds = [...new Set([...customerIds, ...subscriptionRows.flatMap((s) => (s.stripeCustomerId ? [s.stripeCustomerId] : []))])];
+
+  // 2. The user and their status derived from all of their subscriptions.
+  const userId = user?.id ?? subscriptionRows.find((s) => s.userId !== null)?.userId ?? null;
+  if (!user && userId !== null) [user] = await db.select().from(users).where(eq(users.id, userId));
+  if (!user && customerIds.length > 0) [user] = await db.select().from(users).where(inArray(users.stripeCustomerId, customerIds));
+  const all = user ? await db.select({ status: subscriptions.status }).from(subscriptions).where(eq(subscriptions.userId, user.id)) : [];
+
+  // 3. The ledger in Stripe's order, each event's job, and the transitions.
+  const ledgerRows = await db
+    .select()
+    .from(webhookEvents)
+    .where(
+      or(
+        subscriptionIds.length > 0 ? inArray(webhookEvents.stripeSubscriptionId, subscriptionIds) : undefined,
+        customerIds.length > 0 ? and(inArray(webhookEvents.stripeCustomerId, customerIds), isNotNull(webhookEvents.stripeCustomerId)) : undefined,
+        sql`false`,
+      ),
+    )
+    .orderBy(sql`${webhookEvents.eventCreatedAt} asc nulls first`, asc(webhookEvents.id));
+  const ledger = [];
+  for (const row of ledgerRows) {
+    ledger.push({
+      eventId: row.stripeEventId,
+      type: row.eventType,
+      created: row.eventCreatedAt,
+      outcome: row.outcome,
+      subscription: row.stripeSubscriptionId,
+      job: await jobState(queue, row.stripeEventId),
+    });
+  }
+  const transitions =
+    subscriptionIds.length === 0
+      ? []
+      : await db
+          .select()
+          .from(subscriptionTransitions)
+          .where(inArray(subscriptionTransitions.stripeSubscriptionId, subscriptionIds))
+          .orderBy(asc(subscriptionTransitions.eventCreatedAt), asc(subscriptionTransitions.id));
+  return {
+    subject: key,
+    user,
+    derivedStatus: mostFavourable(all.map((s) => s.status)),
+    subscriptions: subscriptionRows,
+    ledger,
+    transitions: transitions.map((t) => ({ subscription: t.stripeSubscriptionId, from: t.fromStatus, to: t.toStatus, eventId: t.stripeEventId, eventCreatedAt: t.eventCreatedAt })),
+  };
+}
+
+async function jobState(queue: EventQueue, eventId: string): Promise<string> {
+  const job = await queue.getJob(eventId);
+  if (!job) return 'gone (left Redis)';
+  const state = await job.getState();
+  return state === 'failed' ? `failed: ${job.failedReason ?? 'no reason'} (attempts ${job.attemptsMade})` : state;
+}
+
+export function formatExplanation(e: Explanation): string {
+  const user = e.user;
+  const lines = [
+    `explain ${e.subject}`,
+    '',
+    user
+      ? `user ${user.id} ${user.email}, customer ${user.stripeCustomerId ?? '—'}: status ${user.subscriptionStatus ?? '—'}` +
+        (user.subscriptionStatus === e.derivedStatus ? ' (= derived from all of their subscriptions)' : ` — derived from all of their subscriptions: ${e.derivedStatus ?? '—'} (differs!)`)
+      : 'user: none found (events of an unknown customer stay unresolved until one is)',
+    '',
+    formatTable(
+      'subscriptions',
+      e.subscriptions.map((s) => ({
+        subscription: s.stripeSubscriptionId,
+        user_id: s.userId,
+        status: s.status,
+        plan: `${s.planSlug}/${s.period}`,
+        price: s.stripePriceId,
+        current_period_end: s.currentPeriodEnd,
+        cancel_at: s.cancelAt,
+        trial_end: s.trialEnd,
+        status_since: s.statusAt,
+        last_snapshot: s.snapshotAt,
+      })),
+    ),
+    '',
+    formatTable('ledger, in Stripe’s created order', e.ledger.map((l) => ({ created: l.created, event: l.eventId, type: l.type, outcome: l.outcome, subscription: l.subscription, job: l.job }))),
+    '',
+    formatTable('transitions', e.transitions.map((t) => ({ at: t.eventCreatedAt, subscription: t.subscription, from: t.from, to: t.to, event: t.eventId }))),
+    '',
+    'outcomes: applied = took effect; stale = older than what the row already had (only filled what it lacked); ignored = no effect (unhandled type, or a terminal subscription); unresolved = no user found yet, applied once one is.',
+  ];
+  return lines.join('\n');
+}
