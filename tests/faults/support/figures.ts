@@ -75,6 +75,6 @@ export function figureLine(scenario: string, figures: Pick<Figures, 'sent' | 'ac
     .join(' ');
   return (
     `[fault] ${scenario}: sent ${figures.sent} / acknowledged ${figures.acknowledged} / applied ${figures.applied} / ` +
-    `applied twice ${figures.appliedTwice} / lost ${figures.lost}${details ? ` | ${details}` : ''}`
+    `applied twice ${figures.appliedTwice} / acknowledged but not applied ${figures.lost}${details ? ` | ${details}` : ''}`
   );
 }
