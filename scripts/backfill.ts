@@ -1,4 +1,5 @@
 import { createDatabase } from '@billing/db/client';
+import { jobSigner } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs } from './lib/backfill';
@@ -28,6 +29,7 @@ const env = loadEnvOrExit('backfill', {
     .trim()
     .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' })
     .optional(),
+  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
   DATABASE_URL: envFields.DATABASE_URL,
   ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
@@ -49,7 +51,7 @@ try {
 const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
 try {
   console.log(`backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`);
-  const report = await backfill({ stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }), db, queue: opened.queue }, args);
+  const report = await backfill({ stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }), db, queue: opened.queue, signer: jobSigner(env.QUEUE_SIGNING_KEY) }, args);
   console.log(formatBackfillReport(report));
   if (report.invalid.length > 0) process.exitCode = 1;
 } catch (error) {

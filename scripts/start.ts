@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { migrateDatabase } from '@billing/db/migrate';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { createConcurrently, KillOnSignal, KillOthers, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
-import { ensureLocalWebhookSecret, REPO_ROOT } from './lib/local-secret';
+import { ensureLocalQueueKey, ensureLocalWebhookSecret, REPO_ROOT } from './lib/local-secret';
 import { portIsFree } from './lib/ports';
 import { servicesProblem } from './lib/services';
 
@@ -24,6 +24,7 @@ const env = loadEnvOrExit('start', {
   WORKER_METRICS_PORT: envFields.port(9464),
   WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
   STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  QUEUE_SIGNING_KEY: z.string().optional(),
 });
 
 // 1. Postgres and Redis answer, or one message saying what to start.
@@ -66,6 +67,7 @@ if (env.STRIPE_WEBHOOK_SECRET) {
   childEnv.STRIPE_WEBHOOK_SECRET = secret;
   secretNote = `${secret}  (local only, ${created ? 'generated into' : 'reused from'} .local/webhook-secret; npm run demo signs with it)`;
 }
+if (!env.QUEUE_SIGNING_KEY) childEnv.QUEUE_SIGNING_KEY = ensureLocalQueueKey().key;
 let password = env.DASHBOARD_PASSWORD;
 let passwordNote = '(from DASHBOARD_PASSWORD)';
 if (!password) {

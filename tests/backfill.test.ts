@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { backfill, formatBackfillReport, parseBackfillArgs, parseSince } from '../scripts/lib/backfill';
 import { UsageError } from '../scripts/lib/usage-error';
 import { createStripeClient } from '@billing/runtime/stripe-client';
+import { signedJob, TEST_QUEUE_SIGNING_KEY, testSigner } from '@billing/testing/job-signing';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 
@@ -23,7 +24,7 @@ function runBackfill(args: string[], env: Record<string, string>): Promise<{ sta
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/backfill.ts', ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -194,7 +195,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
     const stripe = createStripeClient('sk_test_backfill', { apiBase: fake.url });
     const since = new Date((now - 4 * 3600) * 1000);
-    const report = await backfill({ stripe, db: t.db, queue }, { since, dryRun: false });
+    const report = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
 
     // Stripe was asked for the handled types since then, 100 a page, following starting_after.
     expect(fake.requests).toHaveLength(3);
@@ -222,7 +223,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     // Same queue contract as the ingress: name = type, id = event id, data = the event.
     const sample = await queue.getJob(missing[0]!.id);
     expect(sample?.name).toBe(missing[0]!.type);
-    expect(sample?.data).toEqual(missing[0]);
+    expect(sample?.data).toEqual(signedJob(missing[0]!));
     expect(sample?.opts.attempts).toBe(12);
     expect(await queue.getJob(ignoredType.id)).toBeUndefined();
     expect(await queue.getJob(tooOld.id)).toBeUndefined();
@@ -235,7 +236,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     expect(text).toContain(`npm run replay -- --id ${queued[0]!.id}`);
 
     // A second run finds nothing more to do.
-    const again = await backfill({ stripe, db: t.db, queue }, { since, dryRun: false });
+    const again = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
     expect(again.enqueued).toEqual([]);
     expect(again.alreadyQueued).toHaveLength(130);
   });
@@ -247,7 +248,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
       { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
     ]);
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false });
+    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: false });
     expect(report.alreadyProcessed).toBe(1);
     expect(report.enqueued.map((e) => e.id)).toEqual([unresolved!.id]);
     expect((await queue.getWaiting(0, -1)).map((j) => j.id)).toEqual([unresolved!.id]);
@@ -255,7 +256,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('--dry-run enqueues nothing', async () => {
     fake.events.push(...handledEvents(3, 600));
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: true });
+    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: true });
     expect(report.enqueued).toHaveLength(3);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 0 });
     expect(formatBackfillReport(report)).toContain('Dry run: nothing enqueued.');
@@ -263,7 +264,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('surfaces a Stripe API error', async () => {
     await expect(
-      backfill({ stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue }, { since: new Date((now - 3600) * 1000), dryRun: false }),
+      backfill({ stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: false }),
     ).rejects.toThrow(/Invalid API Key/);
   });
 

@@ -61,7 +61,7 @@ describe('docker-compose.yml', () => {
       Object.fromEntries(
         Object.entries(service(name).environment as Record<string, string>).map(([key, value]) => [
           key,
-          String(value).replace(/\$\{[A-Z_]+:[?-][^}]*\}/g, key === 'STRIPE_WEBHOOK_SECRET' ? 'whsec_compose' : key === 'STRIPE_SECRET_KEY' ? '' : key === 'DASHBOARD_PASSWORD' ? 'a-password-of-sixteen' : 'value'),
+          String(value).replace(/\$\{[A-Z_]+:[?-][^}]*\}/g, key === 'STRIPE_WEBHOOK_SECRET' ? 'whsec_compose' : key === 'STRIPE_SECRET_KEY' ? '' : key === 'DASHBOARD_PASSWORD' ? 'a-password-of-sixteen' : key === 'QUEUE_SIGNING_KEY' ? 'a-queue-signing-key-of-32-characters' : 'value'),
         ]),
       );
 

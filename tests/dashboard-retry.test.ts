@@ -11,6 +11,7 @@ import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { signedJob } from '@billing/testing/job-signing';
 
 // The operator's path end to end: a job failed for good during an outage, is retried from the
 // dashboard's API, and the real worker process then applies it to Postgres.
@@ -53,7 +54,7 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
         metadata: billingMetadata({ userId: user!.id, planSlug: 'pro', period: 'yearly' }),
       }),
     );
-    await enqueueEvent(queue, checkout);
+    await enqueueEvent(queue, signedJob(checkout));
 
     // 1. The outage: the job fails for good (simulated by a worker that gives up at once).
     const outageConnection = workerConnection(inject('redisUrl'));

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import type { Database } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
-import { enqueueEvent, invalidEventReason, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { enqueueEvent, invalidEventReason, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { UsageError } from './usage-error';
@@ -108,6 +108,8 @@ export interface BackfillDeps {
   stripe: Stripe;
   db: Database;
   queue: EventQueue;
+  /** Signs each event as the ingress does (`QUEUE_SIGNING_KEY`): events from the API, fetched with our key, are trusted as Stripe-signed ones are. */
+  signer: JobSigner;
 }
 
 /**
@@ -153,7 +155,7 @@ export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<
       report.invalid.push({ id: String(event.id), reason });
       continue;
     }
-    const data = event as unknown as StripeEventJobData;
+    const data = deps.signer.sign(minimiseEvent(event as unknown as StripeEvent));
     if (args.dryRun) {
       const state = await deps.queue.getJobState(event.id);
       if (state === 'unknown') report.enqueued.push({ id: event.id, type: event.type, created: event.created });

@@ -42,3 +42,24 @@ export function demoWebhookSecret(fromEnv: string | undefined, file = LOCAL_SECR
   const local = readLocalWebhookSecret(file);
   return local ? { secret: local, source: '.local/webhook-secret (written by npm start)' } : undefined;
 }
+
+/** Where `npm start` keeps the queue signing key it generated (the ingress signs jobs, the worker checks them). */
+export const LOCAL_QUEUE_KEY_FILE = fileURLToPath(new URL('../../.local/queue-signing-key', import.meta.url));
+
+/**
+ * The local queue signing key, generated (mode 600) the first time and reused afterwards, so
+ * jobs queued in an earlier run (a failed one kept for an operator, say) still verify.
+ */
+export function ensureLocalQueueKey(file = LOCAL_QUEUE_KEY_FILE): { key: string; created: boolean } {
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) return { key: existing, created: false };
+  } catch {
+    // not written yet
+  }
+  const key = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { key, created: true };
+}

@@ -2,7 +2,8 @@
 import type {} from '@billing/testing/global-setup';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { enqueueEvent, type StripeEventJobData } from '@billing/queue';
+import { enqueueEvent } from '@billing/queue';
+import { signedJob } from '@billing/testing/job-signing';
 import { checkoutSessionObject, event } from '@billing/testing/stripe-events';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
@@ -31,7 +32,7 @@ describe('fault: a job that takes its worker down again and again (the stall lim
     const env = { STRIPE_SECRET_KEY: 'sk_test_stall', STRIPE_API_BASE: `http://127.0.0.1:${(api.address() as AddressInfo).port}` };
 
     const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_stall', customer: 'cus_stall' }));
-    await enqueueEvent(s.queue, checkout as StripeEventJobData);
+    await enqueueEvent(s.queue, signedJob(checkout));
 
     // 1. Each worker takes the job (it asks Stripe), and is SIGKILLed while holding it; the next one
     //    finds the lock expired and takes the job back as stalled. One more than the limit…

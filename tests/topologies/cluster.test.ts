@@ -14,6 +14,7 @@ import { deliver, httpRequest, type Delivery } from '../faults/support/http-clie
 import { openScenario } from '../faults/support/scenario';
 import { waitForSettled } from '../faults/support/settle';
 import { historiesTotalling, interleaved } from '../faults/support/subscriptions';
+import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const skip = redisServerProblem();
 if (skip) console.log(`skipped: ${skip}`);
@@ -138,7 +139,7 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
 });
 
 function runToExit(app: AppName, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/server.ts`], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/server.ts`], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

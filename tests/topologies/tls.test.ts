@@ -12,6 +12,7 @@ import { deliver, httpRequest } from '../faults/support/http-client';
 import { openScenario } from '../faults/support/scenario';
 import { waitForSettled } from '../faults/support/settle';
 import { historiesTotalling, interleaved } from '../faults/support/subscriptions';
+import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);
@@ -100,7 +101,7 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
     const missing = `${certs.dir}/no-such-ca.pem`;
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/ingress/src/server.ts'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', STRIPE_WEBHOOK_SECRET: 'whsec_tls_check', REDIS_URL: url(privateCa), REDIS_TLS_CA_FILE: missing },
+      env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, STRIPE_WEBHOOK_SECRET: 'whsec_tls_check', REDIS_URL: url(privateCa), REDIS_TLS_CA_FILE: missing },
     });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,4 +1,5 @@
 import type { EventQueue, RedisConnection } from '@billing/queue';
+import type { JobSigner } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -6,7 +7,7 @@ import Stripe from 'stripe';
 import { BodyBudget } from './body-budget';
 import { EnqueueBatcher } from './enqueue-batcher';
 import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
-import { verifiedEventAsJobData, type JobDataBuilder } from './job-data';
+import { signedJobData, type JobDataBuilder } from './job-data';
 import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
 import { operationsRoutes } from './operations-routes';
@@ -20,6 +21,8 @@ export interface IngressDeps {
   redis: RedisConnection;
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
+  /** Signs each job for the worker (`QUEUE_SIGNING_KEY`). */
+  signer: JobSigner;
   logger: Logger;
   /** This app instance's own registry (`createRegistry`); served on the metrics port, not here. */
   registry: Registry;
@@ -36,7 +39,7 @@ export interface IngressDeps {
    * @defaultValue none
    */
   afterBatchWrite?: (connection: RedisConnection) => Promise<void>;
-  /** @defaultValue the verified event itself (`verifiedEventAsJobData`) */
+  /** @defaultValue the minimised event, signed (`signedJobData`) */
   jobData?: JobDataBuilder;
   /** @defaultValue `DEFAULT_LIMITS` */
   limits?: Partial<IngressLimits>;
@@ -97,7 +100,7 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   await app.register(webhookRoute, {
     stripe,
     batcher,
-    jobData: deps.jobData ?? verifiedEventAsJobData,
+    jobData: deps.jobData ?? signedJobData(deps.signer),
     secrets,
     metrics,
     limits,

@@ -2,6 +2,7 @@ import type { RedisConnection } from '@billing/queue';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
 import { startTestWorker, type TestWorker } from './test-worker';
+import { signedJob } from '@billing/testing/job-signing';
 
 /** One Prometheus sample of the ingress registry (0 when absent). */
 async function sample(ingress: TestIngress, pattern: RegExp): Promise<number> {
@@ -38,7 +39,7 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
     expect(await batches(ingress)).toBe(before + 1);
     for (const { event } of deliveries) {
       const job = await ingress.queue.getJob(event.id);
-      expect(job?.data).toEqual(event);
+      expect(job?.data).toEqual(signedJob(event));
       expect(job?.name).toBe(event.type);
     }
     await ingress.queue.resume();

@@ -3,7 +3,8 @@ import { checkRedisEnv } from '@billing/runtime/redis-env';
 import { describe, expect, it } from 'vitest';
 import { ingressEnvShape } from './env';
 
-const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, source, checkRedisEnv);
+const KEY = 'a-queue-signing-key-of-32-characters!';
+const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, { QUEUE_SIGNING_KEY: KEY, ...source }, checkRedisEnv);
 const message = (source: Record<string, string>) => {
   try {
     load(source);
@@ -18,6 +19,7 @@ describe('ingress env', () => {
   it('applies the documented defaults', () => {
     expect(load({ STRIPE_WEBHOOK_SECRET: 'whsec_abc' })).toEqual({
       STRIPE_WEBHOOK_SECRET: ['whsec_abc'],
+      QUEUE_SIGNING_KEY: [KEY],
       PORT: 3000,
       HOST: '127.0.0.1',
       INGRESS_METRICS_PORT: 9465,

@@ -17,6 +17,7 @@ const positiveInt = (fallback: number, max: number) => z.coerce.number().int().m
 
 export const ingressEnvShape = {
   STRIPE_WEBHOOK_SECRET: webhookSecrets,
+  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
   ...redisEnvFields,

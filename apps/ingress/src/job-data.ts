@@ -1,4 +1,4 @@
-import type { StripeEventJobData } from '@billing/queue';
+import { minimiseEvent, type JobSigner, type StripeEventJobData } from '@billing/queue';
 
 /** A delivery whose signature verified: what job data may be built from. */
 export interface VerifiedDelivery {
@@ -15,5 +15,11 @@ export interface VerifiedDelivery {
 /** Builds a job's data from a verified delivery: the one place that decides what a job carries. */
 export type JobDataBuilder = (delivery: VerifiedDelivery) => StripeEventJobData;
 
-/** Today's queue contract: the verified event exactly as Stripe sent it. */
-export const verifiedEventAsJobData: JobDataBuilder = (delivery) => delivery.event;
+/**
+ * The queue contract: what the worker reads of the verified event (`minimiseEvent`: no names,
+ * addresses or payment details in Redis), signed with the queue's key so the worker can tell it
+ * from a job nobody verified.
+ */
+export function signedJobData(signer: JobSigner): JobDataBuilder {
+  return (delivery) => signer.sign(minimiseEvent(delivery.event));
+}

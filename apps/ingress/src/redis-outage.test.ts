@@ -2,6 +2,7 @@ import net from 'node:net';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
+import { signedJob } from '@billing/testing/job-signing';
 
 const BOUND_MS = 2_000;
 /** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */
@@ -56,7 +57,7 @@ describe('Redis stops and comes back (private redis-server)', () => {
     const retried = await ingress.postSigned(down.body);
     expect(retried.statusCode).toBe(200);
     expect(retried.json()).toEqual({ received: true });
-    expect((await ingress.queue.getJob(down.event.id))?.data).toEqual(down.event);
+    expect((await ingress.queue.getJob(down.event.id))?.data).toEqual(signedJob(down.event));
   });
 });
 
@@ -162,7 +163,7 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
     // The batch may have landed once Redis answered again: retries find it, each job once.
     const retries = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
     expect(retries.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
-    for (const d of deliveries) expect((await ingress.queue.getJob(d.event.id))?.data).toEqual(d.event);
+    for (const d of deliveries) expect((await ingress.queue.getJob(d.event.id))?.data).toEqual(signedJob(d.event));
     await ingress.queue.obliterate({ force: true });
   });
 
@@ -179,7 +180,7 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
     await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
     const retried = await ingress.postSigned(body);
     expect(retried.statusCode).toBe(200);
-    expect((await ingress.queue.getJob(event.id))?.data).toEqual(event);
+    expect((await ingress.queue.getJob(event.id))?.data).toEqual(signedJob(event));
     const counts = await ingress.queue.getJobCounts();
     expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(1);
   });

@@ -6,12 +6,14 @@ import { REPO_ROOT, startApp, type AppProcess } from '@billing/testing/processes
 import { signatureHeader } from '@billing/testing/stripe-events';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, SECRETS } from './test-ingress';
+import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const queueName = uniqueQueueName('ingress-server');
 const redis = producerConnection(inject('redisUrl'));
 const queue = createEventQueue(redis, { name: queueName });
 const env = {
   STRIPE_WEBHOOK_SECRET: SECRETS.join(','),
+  QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY,
   REDIS_URL: inject('redisUrl'),
   QUEUE_NAME: queueName,
   PORT: '0',
@@ -67,7 +69,7 @@ describe('server.ts (a real process)', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true });
-    expect((await queue.getJob(event.id))?.data).toEqual(event);
+    expect((await queue.getJob(event.id))?.data).toEqual(signedJob(event));
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
     await app.waitForOutput(/webhook enqueued/);
@@ -126,7 +128,7 @@ describe('server.ts (a real process)', () => {
     // Not held open by the idle keep-alive connection (the agent would keep it for 5 s or more).
     expect(Date.now() - answeredAt).toBeLessThan(3_000);
     agent.destroy();
-    expect((await queue.getJob(event.id))?.data).toEqual(event);
+    expect((await queue.getJob(event.id))?.data).toEqual(signedJob(event));
     expect(app.output()).toContain('"msg":"stopped"');
   });
 

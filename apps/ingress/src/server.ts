@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { acknowledgeReplicas, createEventQueue, describeRedis, producerConnection, redisConfigFromEnv } from '@billing/queue';
+import { acknowledgeReplicas, createEventQueue, describeRedis, jobSigner, producerConnection, redisConfigFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -27,6 +27,7 @@ const app = await buildApp({
   queue,
   redis,
   secrets: env.STRIPE_WEBHOOK_SECRET,
+  signer: jobSigner(env.QUEUE_SIGNING_KEY),
   logger,
   registry,
   enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,

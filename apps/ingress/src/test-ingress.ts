@@ -2,6 +2,7 @@ import { createEventQueue, producerConnection, type EventQueue } from '@billing/
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
 import { uniqueQueueName } from '@billing/testing/database';
+import { testSigner } from '@billing/testing/job-signing';
 import { event, invoiceObject, signatureHeader, stripeId, type StripeEvent } from '@billing/testing/stripe-events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -38,7 +39,7 @@ export async function startTestIngress(
   await queue.waitUntilReady();
   const registry = createRegistry('ingress-test');
   const logger = createLogger('ingress-test', 'silent');
-  const app = await buildApp({ queue, redis, secrets: SECRETS, logger, registry, enqueueTimeoutMs, ...deps });
+  const app = await buildApp({ queue, redis, secrets: SECRETS, signer: testSigner, logger, registry, enqueueTimeoutMs, ...deps });
   const post = (body: string, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: WEBHOOK_PATH, payload: body, headers: { 'content-type': 'application/json', ...headers } });
   return {

@@ -1,6 +1,7 @@
 import { hmac, signatureHeader } from '@billing/testing/stripe-events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, SECRETS, startTestIngress, type TestIngress } from './test-ingress';
+import { signedJob } from '@billing/testing/job-signing';
 
 let ingress: TestIngress;
 
@@ -25,7 +26,7 @@ describe('POST /checkout/webhooks/stripe', () => {
     expect(res.body).toBe('{"received":true}');
     const job = await ingress.queue.getJob(event.id);
     expect(job?.name).toBe('invoice.paid');
-    expect(job?.data).toEqual(event);
+    expect(job?.data).toEqual(signedJob(event));
     expect(await job?.getState()).toBe('waiting');
   });
 
@@ -35,7 +36,7 @@ describe('POST /checkout/webhooks/stripe', () => {
     const again = await ingress.postSigned(body, SECRETS[1]);
     expect(again.statusCode).toBe(200);
     expect(again.body).toBe('{"received":true,"duplicate":true}');
-    expect((await ingress.queue.getJob(event.id))?.data).toEqual(event);
+    expect((await ingress.queue.getJob(event.id))?.data).toEqual(signedJob(event));
   });
 
   it('turns the same event posted 10 times at once into exactly one job', async () => {
@@ -45,7 +46,7 @@ describe('POST /checkout/webhooks/stripe', () => {
     expect(answers.map((r) => r.statusCode)).toEqual(Array(10).fill(200));
     expect(answers.every((r) => r.json().received === true)).toBe(true);
     expect(await jobCount()).toBe(before + 1);
-    expect((await ingress.queue.getJob(event.id))?.data).toEqual(event);
+    expect((await ingress.queue.getJob(event.id))?.data).toEqual(signedJob(event));
     expect((await ingress.postSigned(body)).json()).toEqual({ received: true, duplicate: true });
   });
 

@@ -6,6 +6,7 @@ const positiveInt = (fallback: number, max: number) => z.coerce.number().int().m
 
 export const workerEnvShape = {
   DATABASE_URL: envFields.DATABASE_URL,
+  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
   ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,

@@ -7,7 +7,8 @@ import type { StripeEventJobData, StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { lifecycle } from '@billing/testing/stripe-events';
+import { signedJob, testSigner } from '@billing/testing/job-signing';
+import { lifecycle, type StripeEvent } from '@billing/testing/stripe-events';
 import { createWorkerMetrics } from './metrics';
 import { createProcessor } from './processor';
 
@@ -19,7 +20,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const asJob = (data: unknown) => ({ data, attemptsMade: 0 }) as Job<StripeEventJobData, StripeEventJobResult>;
+const asJob = (event: StripeEvent) => ({ data: signedJob(event), attemptsMade: 0 }) as unknown as Job<StripeEventJobData, StripeEventJobResult>;
 
 describe('processor', () => {
   it('re-runs the job of an unresolved event recorded without its payload once its customer is linked; a failure is logged and the event stays completed', async () => {
@@ -33,6 +34,7 @@ describe('processor', () => {
     });
     const process = createProcessor({
       connections: [t.connection()],
+      signer: testSigner,
       config: defaultBillingConfig,
       metrics: createWorkerMetrics(createRegistry('processor-test')),
       logger: logger as unknown as Logger,
@@ -40,7 +42,7 @@ describe('processor', () => {
       rerun,
     });
 
-    await expect(process(asJob(checkout))).resolves.toEqual({ outcome: 'applied' });
+    await expect(process(asJob(checkout!))).resolves.toEqual({ outcome: 'applied' });
     await vi.waitFor(() => expect(logger.error).toHaveBeenCalledTimes(1));
     expect(rerun).toHaveBeenCalledWith(['evt_legacyunresolved']);
     expect(logger.error.mock.calls[0]?.[0]).toMatchObject({ unresolved: ['evt_legacyunresolved'] });
@@ -56,6 +58,7 @@ describe('processor', () => {
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
     const process = createProcessor({
       connections: [t.connection()],
+      signer: testSigner,
       config: defaultBillingConfig,
       metrics,
       logger: logger as unknown as Logger,

@@ -1,7 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { applyEvents, InvalidEventError, isConnectionError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
-import { invalidEventReason, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
+import { invalidEventReason, type JobSigner, type StripeEvent, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import { EventBatcher } from './event-batcher';
 import type { WorkerMetrics } from './metrics';
@@ -18,6 +18,8 @@ export interface BatchSettings {
 export interface ProcessorDeps {
   /** One client of one connection per transaction run at once. */
   connections: Sql[];
+  /** Verifies that the ingress signed the job (`QUEUE_SIGNING_KEY`): only Stripe-signed events change billing state. */
+  signer: JobSigner;
   config: BillingConfig;
   applyOptions?: ApplyOptions;
   metrics: WorkerMetrics;
@@ -48,7 +50,7 @@ const MAX_OUTAGE_RESTARTS = 100;
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
   const idle = [...deps.connections];
-  const batcher = new EventBatcher<StripeEventJobData, ApplyResult>({
+  const batcher = new EventBatcher<StripeEvent, ApplyResult>({
     ...deps.batch,
     maxInFlight: deps.connections.length,
     apply: async (events) => {
@@ -76,8 +78,11 @@ export function createProcessor(deps: ProcessorDeps) {
   };
 
   return async (job: Job<StripeEventJobData, StripeEventJobResult>, token?: string): Promise<StripeEventJobResult> => {
-    const event = job.data;
-    const type = metricType(event?.type);
+    const type = metricType(job.data?.type);
+    // 1. Only a job the ingress signed (after verifying Stripe's signature) changes billing state.
+    const verified = deps.signer.verify(job.data);
+    if (!verified.ok) throw new UnrecoverableError(`refused: ${verified.reason}`);
+    const event = verified.event;
     const invalid = invalidEventReason(event);
     if (invalid) throw new UnrecoverableError(`invalid event: ${invalid}`);
     if (event.api_version && event.api_version !== sdkApiVersion) metrics.apiVersionMismatch.inc({ api_version: event.api_version });

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 import { REPO_ROOT, startApp } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
 
@@ -17,7 +18,7 @@ afterAll(async () => {
 const run = (env: Record<string, string>) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'apps/worker/src/server.ts'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -41,6 +42,9 @@ describe('worker process', () => {
     [{ WORKER_CONCURRENCY: 'ten' }, /^worker: WORKER_CONCURRENCY /],
     [{ DATABASE_URL: 'mysql://localhost/x' }, /^worker: DATABASE_URL must be a URL starting with postgres:\/\//],
     [{ STRIPE_SECRET_KEY: 'pk_test_123' }, /^worker: STRIPE_SECRET_KEY must be a Stripe secret key/],
+    [{ QUEUE_SIGNING_KEY: '' }, /^worker: QUEUE_SIGNING_KEY is required$/],
+    [{ QUEUE_SIGNING_KEY: 'short' }, /^worker: QUEUE_SIGNING_KEY must be one or more comma-separated keys of at least 32 characters$/],
+    [{ PLAN_PRICES: 'price_x=platinum' }, /^worker: PLAN_PRICES names "platinum", not in PLAN_SLUGS \(starter, pro, business\)/],
   ])('a bad variable (%o) stops it at start with one line naming it', (env, line) => {
     const result = run(env);
     expect(result.status).toBe(1);

@@ -27,6 +27,7 @@ const handle = await startWorker({
   concurrency: env.WORKER_CONCURRENCY,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   databaseUrl: env.DATABASE_URL,
+  jobSigningKeys: env.QUEUE_SIGNING_KEY,
   config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX, planPrices: env.PLAN_PRICES },
   batch: { maxSize: env.WORKER_BATCH_SIZE, maxWaitMs: env.WORKER_BATCH_WAIT_MS, maxInFlight: BATCHES_IN_FLIGHT },
   sweepIntervalMs: env.WORKER_SWEEP_INTERVAL_MS,

@@ -1,9 +1,11 @@
-import { enqueueEvent, type EventQueue, type StripeEvent, type StripeEventJobData } from '@billing/queue';
+import { enqueueEvent, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
 
 export interface RecoveryDeps {
   queue: EventQueue;
+  /** Signs an event fetched from the Events API (trusted: fetched with our key) as the ingress would. */
+  signer: JobSigner;
   logger: Logger;
   metrics: WorkerMetrics;
   /** The event from the Stripe Events API (30 days), when `STRIPE_SECRET_KEY` is set. */
@@ -35,7 +37,7 @@ export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => 
         return undefined;
       });
       if (event) {
-        await enqueueEvent(queue, event as StripeEventJobData, 10_000);
+        await enqueueEvent(queue, deps.signer.sign(minimiseEvent(event)), 10_000);
         requeued += 1;
         continue;
       }

@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyEvent, defaultBillingConfig } from '@billing/billing';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, enqueueEvent, producerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { createEventQueue, enqueueEvent, producerConnection, type EventQueue } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, type Registry } from '@billing/runtime/metrics';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
@@ -12,6 +12,7 @@ import { checkoutSessionObject, event, subscriptionObject, type StripeEvent } fr
 import { waitFor } from '@billing/testing/wait-for';
 import { stripeEventFetcher } from './stripe-event-fetcher';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
+import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 /**
  * "No unresolved event stays unresolved once its customer is known" — every path, through a real
@@ -54,6 +55,7 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup
     queueName,
     queuePrefix: 'bull',
     databaseUrl: t.url,
+    jobSigningKeys: [TEST_QUEUE_SIGNING_KEY],
     config: defaultBillingConfig,
     logger,
     registry,
@@ -65,7 +67,7 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup
     await queue.obliterate({ force: true });
     await queue.close();
   });
-  return { queue, handle, registry, lines, send: async (e) => void (await enqueueEvent(queue, e as StripeEventJobData)) };
+  return { queue, handle, registry, lines, send: async (e) => void (await enqueueEvent(queue, signedJob(e))) };
 }
 
 const ledgerRow = async (id: string) => (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0];
@@ -131,7 +133,7 @@ describe('unresolved events', () => {
       await addUser('legacyjob@example.com');
       const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyjob', customer: 'cus_legacyjob' }), { created: T0 });
       await legacyRow(created.id, 'cus_legacyjob', 'sub_legacyjob');
-      await queue.add(created.type, created as StripeEventJobData, { jobId: created.id }); // completed long ago, say
+      await queue.add(created.type, signedJob(created), { jobId: created.id }); // completed long ago, say
       await waitFor(async () => (await queue.getJobState(created.id)) === 'completed', 'the old job completed');
       await send(event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_legacyjob', customer: 'cus_legacyjob', customerEmail: 'legacyjob@example.com' }), { created: T0 + 1 }));
       await waitFor(async () => (await ledgerRow(created.id))?.outcome === 'applied', 'applied from its job');

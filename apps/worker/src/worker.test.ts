@@ -19,6 +19,7 @@ import { startTcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
+import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const redisUrl = inject('redisUrl');
 const logger = createLogger('worker-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -47,6 +48,7 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ que
     queuePrefix: 'bull',
     concurrency: 5,
     databaseUrl: t.url,
+    jobSigningKeys: [TEST_QUEUE_SIGNING_KEY],
     config: defaultBillingConfig,
     logger,
     registry: createRegistry('worker-test'),
@@ -57,7 +59,7 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ que
     await queue.obliterate({ force: true });
     await queue.close();
   });
-  return { queue, handle, send: async (e) => void (await enqueueEvent(queue, e as StripeEventJobData)) };
+  return { queue, handle, send: async (e) => void (await enqueueEvent(queue, signedJob(e))) };
 }
 
 const jobState = (queue: EventQueue, id: string) => queue.getJobState(id);
@@ -78,6 +80,28 @@ describe('worker', () => {
     const metrics = await registry.metrics();
     expect(metrics).toMatch(/billing_worker_events_total\{type="customer.subscription.deleted",outcome="applied",app="worker-test"\} 1/);
     expect(metrics).toMatch(/billing_queue_jobs\{state="completed",app="worker-test"\} 6/);
+  });
+
+  it('refuses a job the ingress did not sign — written straight into Redis, or edited since — at once, with an alert, writing nothing', async () => {
+    const registry = createRegistry('worker-forged');
+    const { queue } = await setup({ registry });
+    await addUser('victim@example.com');
+    // A paid subscription minted by hand: no Stripe signature, no ingress.
+    const forged = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_forged', customer: 'cus_forged', customerEmail: 'victim@example.com' }));
+    await queue.add(forged.type, forged as StripeEventJobData, { jobId: forged.id });
+    // A signed job whose event was edited in Redis afterwards (Bull Board's update-data, or HSET).
+    const genuine = event('customer.subscription.created', subscriptionObject({ id: 'sub_edited', customer: 'cus_edited', status: 'incomplete' }));
+    const added = await queue.add(genuine.type, signedJob(genuine), { jobId: genuine.id, delay: 60_000 });
+    await added.updateData({ ...signedJob(genuine), data: { object: { ...genuine.data.object, status: 'active' } } });
+    await added.promote();
+    await waitFor(async () => (await jobState(queue, forged.id)) === 'failed' && (await jobState(queue, genuine.id)) === 'failed', 'both refused');
+    expect((await queue.getJob(forged.id))!.failedReason).toBe('refused: the job is not signed by the ingress');
+    expect((await queue.getJob(genuine.id))!.failedReason).toBe('refused: the job’s signature does not match its event (changed since the ingress signed it, or another key)');
+    expect((await queue.getJob(forged.id))!.attemptsMade).toBe(1);
+    expect(await outcomeOf(forged.id)).toBeUndefined();
+    expect(await outcomeOf(genuine.id)).toBeUndefined();
+    expect(await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, 'sub_forged'))).toEqual([]);
+    expect(await registry.getSingleMetricAsString('billing_worker_failures_total')).toMatch(/type="checkout\.session\.completed",kind="final",app="worker-forged"\} 1$/m);
   });
 
   it('fails an invalid event at once, without retries, with a readable reason', async () => {
@@ -105,7 +129,7 @@ describe('worker', () => {
       event('customer.subscription.created', subscriptionObject({ id: `sub_outage${i}`, customer: 'cus_outage' })),
     );
     // A retry window of about 0.7 s (3 attempts, 100 ms doubling), for an outage of 5 s.
-    for (const e of events) await queue.add(e.type, e as StripeEventJobData, { jobId: e.id, attempts: 3, backoff: { type: 'exponential', delay: 100 } });
+    for (const e of events) await queue.add(e.type, signedJob(e), { jobId: e.id, attempts: 3, backoff: { type: 'exponential', delay: 100 } });
     await waitFor(async () => !handle.readiness().ready, 'the worker reports itself paused');
     expect(handle.readiness()).toMatchObject({ ready: false, reason: expect.stringMatching(/^postgres unreachable: /) });
     expect(await registry.getSingleMetricAsString('billing_worker_paused')).toMatch(/billing_worker_paused\{app="worker-outage"\} 1$/m);

@@ -3,6 +3,7 @@ import type { ApplyOptions, BillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
 import {
   createEventQueue,
+  jobSigner,
   workerConnection,
   type EventQueue,
   type RedisConfig,
@@ -30,6 +31,8 @@ export interface StartWorkerOptions {
   lockDurationMs?: number;
   /** Postgres; the worker opens one connection per transaction it runs at once (`batch.maxInFlight`). */
   databaseUrl: string;
+  /** `QUEUE_SIGNING_KEY`: the keys a job's signature is checked against. */
+  jobSigningKeys: readonly string[];
   config: BillingConfig;
   applyOptions?: ApplyOptions;
   /** How the events of concurrently active jobs are grouped into transactions. */
@@ -74,8 +77,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
-  const recover = unresolvedRecovery({ queue, logger, metrics, fetchEvent: options.fetchEvent });
+  const signer = jobSigner(options.jobSigningKeys);
+  const recover = unresolvedRecovery({ queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
   const processor = createProcessor({
+    signer,
     databaseLost: gate.lost,
     connections,
     config: options.config,

@@ -6,3 +6,5 @@ export * from './writable-primary';
 export * from './wait-for-replicas';
 export * from './replica-ack-group';
 export * from './event-queue';
+export * from './job-signature';
+export * from './minimise-event';

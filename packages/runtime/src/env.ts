@@ -25,6 +25,11 @@ const urlWithProtocols = (protocols: string[], fallback: string) =>
 
 /** Environment fragments shared by the apps; each app composes its own schema in `env.ts`. */
 export const envFields = {
+  /** The key(s) the ingress signs jobs with and the worker verifies them by; several while rotating (the first signs). */
+  QUEUE_SIGNING_KEY: z
+    .string()
+    .transform((value) => value.split(',').map((key) => key.trim()).filter(Boolean))
+    .refine((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), { message: 'must be one or more comma-separated keys of at least 32 characters' }),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], DEFAULT_DATABASE_URL),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], DEFAULT_REDIS_URL),
   QUEUE_NAME: z

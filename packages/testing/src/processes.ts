@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { TEST_QUEUE_SIGNING_KEY } from './job-signing';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -29,7 +30,7 @@ export async function startApp(
 ): Promise<AppProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', `apps/${name}/src/server.ts`], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
