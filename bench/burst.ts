@@ -170,7 +170,7 @@ export async function benchBursts(
     }
     const median = (kind: BurstResult['kind']) => {
       const sorted = rounds.filter((r) => r.kind === kind).sort((a, z) => a.eventsPerSec - z.eventsPerSec);
-      return sorted[Math.floor(sorted.length / 2)] as BurstResult;
+      return sorted[Math.floor((sorted.length - 1) / 2)] as BurstResult; // the lower middle of an even count
     };
     const [s, q] = [median('sync'), median('queued')];
     return { sync: s, queued: q, ratio: round(q.eventsPerSec / s.eventsPerSec, 3), rounds };

@@ -26,7 +26,8 @@ export interface PgbenchRun {
   postgresCpuMsPerTransaction: number;
 }
 
-export type PgbenchResult = { skipped: string } | { runs: PgbenchRun[]; script: string };
+/** The runs, the script they ran, and the server's `max_connections` (what bounds the client count). */
+export type PgbenchResult = { skipped: string } | { runs: PgbenchRun[]; script: string; maxConnections: number };
 
 /** The DESIGN.md per-event transaction as a pgbench script, named from the Drizzle schema. */
 export function perEventScript(): string {
@@ -98,7 +99,8 @@ export async function benchPgbench(database: BenchDatabase, log: (line: string) 
       log(`  pgbench -M prepared, ${clients} clients, ${settings.pgbench.seconds} s`);
       runs.push(await runPgbench(database, file, clients, subscriptionCount));
     }
-    return { runs, script };
+    const [row] = await database.sql<{ n: number }[]>`select current_setting('max_connections')::int as n`;
+    return { runs, script, maxConnections: row?.n ?? NaN };
   } finally {
     removeDir();
     process.removeListener('exit', removeDir);

@@ -150,7 +150,7 @@ export function drainRows(pgbench: PgbenchResult, w: Pick<BenchResults['worker']
     versusPgbench(
       `worker drain at concurrency ${at.concurrency} (WORKER_CONCURRENCY's default)`,
       at,
-      pg ? `; pgbench at ${at.concurrency} clients would take every connection the server allows` : '',
+      'runs' in pgbench ? `; pgbench at ${at.concurrency} clients is not run: the server allows ${pgbench.maxConnections} connections in all (max_connections), shared with this machine's other users` : '',
     ),
     ...w.sweep
       .filter((d) => d.concurrency !== low.concurrency)
