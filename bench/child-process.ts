@@ -9,6 +9,8 @@ export interface BenchProcess {
   readyLine: string;
   /** The last few KiB of its output (stdout and stderr), for error messages. */
   tail: () => string;
+  /** Log lines at warn level or above (pino levels 40–60) written so far: failures, retries, alerts. */
+  logProblems: () => number;
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves once it has exited. */
   stop: (timeoutMs?: number) => Promise<void>;
 }
@@ -30,6 +32,12 @@ export function killChildren(): void {
   children.clear();
 }
 process.on('exit', killChildren);
+
+/** Puts a child started elsewhere (e.g. pgbench) under the same always-kill rule. */
+export function trackChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
 
 /**
  * Runs `script` (relative to the repo root) with node + tsx, as `startApp` does, and waits for
@@ -54,6 +62,7 @@ export async function startProcess(
   void exited.then(() => children.delete(child));
 
   let tail = '';
+  let problems = 0;
   let isReady = false;
   let readyLine = '';
   let partial = '';
@@ -61,6 +70,7 @@ export async function startProcess(
   const onData = (chunk: Buffer) => {
     const text = chunk.toString();
     tail = (tail + text).slice(-TAIL_BYTES);
+    problems += text.match(/"level":(?:40|50|60)\b/g)?.length ?? 0;
     if (isReady) return;
     const lines = (partial + text).split('\n');
     partial = lines.pop() ?? '';
@@ -101,5 +111,5 @@ export async function startProcess(
     throw error;
   }
   if (child.pid === undefined) throw new Error(`${name}: no pid`);
-  return { name, pid: child.pid, readyLine, tail: () => tail, stop };
+  return { name, pid: child.pid, readyLine, tail: () => tail, logProblems: () => problems, stop };
 }

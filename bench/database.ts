@@ -11,6 +11,8 @@ export interface BenchDatabase {
   drop: () => Promise<void>;
 }
 
+const BENCH_APPLICATION = 'billing-bench';
+
 /** A fresh database of this run's own, migrated with the project's own migrator. */
 export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
   const name = `bench_${randomBytes(4).toString('hex')}`;
@@ -26,7 +28,7 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
     }
   };
   // Assigned before migrating, so a failed migration still drops what it created.
-  const sql = postgres(url.toString(), { max: 2, onnotice: () => {}, connection: { application_name: 'billing-bench' } });
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {}, connection: { application_name: BENCH_APPLICATION } });
   try {
     await migrateDatabase(url.toString());
   } catch (error) {
@@ -74,8 +76,14 @@ export async function waitForLedger(sql: postgres.Sql, expected: number, timeout
   }
 }
 
-/** Pids of the Postgres backends serving this database (its pools are open by the time this is called). */
-export async function backendPids(sql: postgres.Sql): Promise<number[]> {
-  const rows = await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database()`;
+/**
+ * Pids of the Postgres backends serving this database (its pools are open by the time this is
+ * called) but the bench's own (which polls the ledger), or only those of one `application_name`.
+ */
+export async function backendPids(sql: postgres.Sql, applicationName?: string): Promise<number[]> {
+  const rows = await sql<{ pid: number }[]>`
+    select pid from pg_stat_activity
+    where datname = current_database()
+      and ${applicationName === undefined ? sql`application_name <> ${BENCH_APPLICATION}` : sql`application_name = ${applicationName}`}`;
   return rows.map((r) => r.pid);
 }

@@ -1,11 +1,12 @@
 import http from 'node:http';
-import { freePort } from '@billing/testing/ports';
 import type { StripeEvent } from '@billing/testing/stripe-events';
-import { startProcess, type BenchProcess } from './child-process';
+import { startIngress, startWorkerProcess } from './app-processes';
+import type { BenchProcess } from './child-process';
 import { resetBillingTables, waitForLedger, type BenchDatabase } from './database';
 import { round } from './round';
 import { sampleMemory, type MemoryWindow } from './memory';
-import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
+import { postDelivery } from './http-post';
+import { settings, WEBHOOK_SECRET } from './settings';
 import { signRequests, type SignedRequests } from './signed-requests';
 import { openBenchQueue } from './worker-queue';
 
@@ -35,27 +36,9 @@ export async function benchLatency(database: BenchDatabase, events: readonly Str
   const queue = openBenchQueue(queueName);
   const processes: BenchProcess[] = [];
   try {
-    const port = await freePort();
-    const ingress = await startProcess(
-      'ingress',
-      'apps/ingress/src/server.ts',
-      { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0', REDIS_URL: settings.redisUrl, QUEUE_NAME: queueName, LOG_LEVEL: settings.logLevel },
-      /ingress listening/,
-    );
+    const { process: ingress, port } = await startIngress(queueName);
     processes.push(ingress);
-    const worker = await startProcess(
-      'worker',
-      'apps/worker/src/server.ts',
-      {
-        DATABASE_URL: database.url,
-        REDIS_URL: settings.redisUrl,
-        QUEUE_NAME: queueName,
-        WORKER_CONCURRENCY: String(settings.worker.defaultConcurrency),
-        WORKER_METRICS_PORT: '0',
-        LOG_LEVEL: settings.logLevel,
-      },
-      /"msg":"worker ready"/,
-    );
+    const worker = await startWorkerProcess(database, queueName, settings.worker.defaultConcurrency);
     processes.push(worker);
     const ingressMemory = sampleMemory(ingress.pid);
     const workerMemory = sampleMemory(worker.pid);
@@ -115,7 +98,7 @@ async function sendPaced(port: number, pool: SignedRequests, ratePerSec: number)
       const t0 = performance.now();
       sentAt.set(pool.ids[i] as string, Date.now());
       inFlight.push(
-        post(agent, port, pool.bodies[i] as Buffer, pool.signatures[i] as string).then((status) => {
+        postDelivery(agent, port, pool.bodies[i] as Buffer, pool.signatures[i] as string).then((status) => {
           ackMs.push(performance.now() - t0);
           if (status < 200 || status > 299) non2xx += 1;
         }),
@@ -127,27 +110,6 @@ async function sendPaced(port: number, pool: SignedRequests, ratePerSec: number)
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
   return { sentAt, ackMs, non2xx, seconds };
-}
-
-function post(agent: http.Agent, port: number, body: Buffer, signature: string): Promise<number> {
-  return new Promise((resolve) => {
-    const request = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: WEBHOOK_PATH,
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length, 'stripe-signature': signature },
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      },
-    );
-    request.on('error', () => resolve(0));
-    request.end(body);
-  });
 }
 
 export function pct(values: readonly number[], p: number): number {

@@ -1,16 +1,10 @@
-import type { AcknowledgementResult, LoadResult } from './ingress';
+import type { BurstComparison, BurstResult } from './burst';
+import { ingressRows, type AcknowledgementResult } from './ingress';
 import type { LatencyResult } from './latency';
 import type { Machine } from './machine';
 import type { MemoryWindow } from './memory';
-import type { RawApplyResult } from './raw-apply';
+import type { PgbenchResult, PgbenchRun } from './pgbench';
 import type { DrainResult } from './worker-throughput';
-
-export interface Comparison {
-  worker: DrainResult;
-  raw: RawApplyResult;
-  /** worker events/s ÷ raw events/s at the same pool size. */
-  ratio: number;
-}
 
 export interface MemoryRuns {
   /** Two consecutive runs in one process. */
@@ -28,11 +22,16 @@ export interface BenchResults {
   notes: string[];
   settings: Record<string, unknown>;
   eventMix: Record<string, number>;
+  pgbench: PgbenchResult;
+  burst: BurstComparison;
   acknowledgement: AcknowledgementResult;
   worker: {
-    atDefaultConcurrency: Comparison;
+    /** At pgbench's (first) client count: the same concurrency. */
+    atPgbenchConcurrency: DrainResult;
+    /** At WORKER_CONCURRENCY's default, 20,000 events. */
+    atDefaultConcurrency: DrainResult;
+    /** Every single-worker drain, by concurrency (the default's entry is its second, smaller drain). */
     sweep: DrainResult[];
-    best: Comparison & { concurrency: number };
     scaling: { oneWorker: DrainResult; twoWorkers: DrainResult; gain: number };
   };
   latency: LatencyResult;
@@ -50,45 +49,164 @@ export interface Target {
   met: boolean | null;
 }
 
-const round1 = (n: number) => Math.round(n * 10) / 10;
+/** The old per-event CPU (worker + Postgres + Redis, issue 12) and the target's share of it. */
+export const OLD_CPU_MS_PER_EVENT = 3;
+const CPU_TARGET_MS = OLD_CPU_MS_PER_EVENT / 3;
+
 const x = (n: number) => `${n.toFixed(2)}×`;
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+const ms = (n: number) => `${n.toFixed(3)} ms`;
+
+export const drainCpu = (d: DrainResult) => d.workerCpuMsPerEvent + d.postgresCpuMsPerEvent + d.redisCpuMsPerEvent;
+
+export function describeDrain(d: DrainResult): string {
+  return (
+    `${rate(d.eventsPerSec)} (${d.events.toLocaleString('en-US')} in ${d.seconds} s, ${d.meanBatchSize} events/transaction` +
+    `${d.retries ? `, ${d.retries} retries` : ''}, failed ${d.failed}${d.logProblems ? `, ${d.logProblems} warn/error log lines` : ''}; CPU/event: worker ${d.workerCpuMsPerEvent}, Postgres ${d.postgresCpuMsPerEvent}, Redis ${d.redisCpuMsPerEvent} ms)`
+  );
+}
+
+function describeBurst(b: BurstResult): string {
+  const c = b.cpuMsPerEvent;
+  const cpu = b.kind === 'sync' ? `server ${c.server}, Postgres ${c.postgres}` : `ingress ${c.server}, worker ${c.worker}, Postgres ${c.postgres}, Redis ${c.redis}`;
+  return (
+    `${rate(b.eventsPerSec)} (${b.events.toLocaleString('en-US')} applied in ${b.appliedSeconds} s, answered in ${b.acknowledgedSeconds} s, ack p99 ${b.ack.p99Ms} ms, non-2xx ${b.non2xx}` +
+    `${b.kind === 'queued' ? `, ${b.meanBatchSize} events/transaction, failed ${b.failed}` : ''}${b.logProblems ? `, ${b.logProblems} warn/error log lines` : ''}; CPU/event: ${cpu} ms)`
+  );
+}
+
+const describePgbench = (p: PgbenchRun) =>
+  `pgbench, ${p.clients} clients: ${rate(p.transactionsPerSec)} (latency ${p.latencyMs} ms, failed ${p.failed}; Postgres CPU ≈ ${p.postgresCpuMsPerTransaction} ms/transaction)`;
+
+/** pgbench's rows: the baseline (first client count) and the others, or the note that it was skipped. */
+export function pgbenchRows(p: PgbenchResult): Target[] {
+  if ('skipped' in p) return [{ figure: "pgbench: DESIGN.md's per-event transaction", measured: `skipped: ${p.skipped}`, baseline: '', ratio: '', target: 'baseline', met: null }];
+  return p.runs.map((run, i) => ({
+    figure: `pgbench: DESIGN.md's per-event transaction, -M prepared, ${run.clients} clients`,
+    measured: `${Math.round(run.transactionsPerSec).toLocaleString('en-US')} transactions/s (${run.transactions.toLocaleString('en-US')} in ${run.seconds} s, latency ${run.latencyMs} ms, failed ${run.failed}; Postgres CPU ≈ ${run.postgresCpuMsPerTransaction} ms/transaction)`,
+    baseline: '',
+    ratio: '',
+    target: i === 0 ? 'baseline' : 'report',
+    met: null,
+  }));
+}
+
+/** The synchronous reference and the burst through ingress + worker, against it. */
+export function burstRows(burst: BurstComparison, syncConnections: number): Target[] {
+  const rounds = (kind: BurstResult['kind']) =>
+    burst.rounds
+      .filter((r) => r.kind === kind)
+      .map((r) => Math.round(r.eventsPerSec).toLocaleString('en-US'))
+      .join(', ');
+  const median = `median of ${burst.rounds.length / 2} rounds`;
+  return [
+    {
+      figure: `synchronous reference: verify + applyEvent in the request, ${syncConnections} connections, ${burst.sync.inFlight} in flight`,
+      measured: `${describeBurst(burst.sync)}; ${median}: ${rounds('sync')}/s`,
+      baseline: '',
+      ratio: '',
+      target: 'baseline',
+      met: null,
+    },
+    {
+      figure: `burst end to end: ${burst.queued.events.toLocaleString('en-US')} signed events, ${burst.queued.inFlight} in flight, ingress + worker`,
+      measured: `${describeBurst(burst.queued)}; ${median}: ${rounds('queued')}/s`,
+      baseline: `synchronous reference: ${rate(burst.sync.eventsPerSec)}`,
+      ratio: x(burst.ratio),
+      target: '≥ 3×',
+      met: burst.ratio >= 3 && burst.rounds.every((r) => r.non2xx === 0 && r.failed === 0 && r.logProblems === 0),
+    },
+  ];
+}
+
+/** Worker drains against pgbench (at its client count and at the worker's default), the sweep, and CPU per event. */
+export function drainRows(pgbench: PgbenchResult, w: Pick<BenchResults['worker'], 'atPgbenchConcurrency' | 'atDefaultConcurrency' | 'sweep'>): Target[] {
+  const pg = 'runs' in pgbench ? pgbench.runs[0] : undefined;
+  const skipped = 'skipped' in pgbench ? `pgbench skipped: ${pgbench.skipped}` : '';
+  const versusPgbench = (figure: string, d: DrainResult, baselineNote: string): Target => {
+    const ratio = pg ? d.eventsPerSec / pg.transactionsPerSec : NaN;
+    return {
+      figure,
+      measured: describeDrain(d),
+      baseline: pg ? `${describePgbench(pg)}${baselineNote}` : skipped,
+      ratio: pg ? x(ratio) : '',
+      target: '≥ 1.0×',
+      met: pg ? ratio >= 1 && d.failed === 0 && d.logProblems === 0 : null,
+    };
+  };
+  const at = w.atDefaultConcurrency;
+  const low = w.atPgbenchConcurrency;
+  return [
+    versusPgbench(`worker drain at concurrency ${low.concurrency} (= pgbench's clients: the same concurrency)`, low, ''),
+    // The same drain against pgbench's other client counts: as many connections as the worker's transactions in flight (2), say.
+    ...('runs' in pgbench ? pgbench.runs.slice(1) : []).map((other): Target => ({
+      figure: `  the same against pgbench at ${other.clients} clients`,
+      measured: rate(low.eventsPerSec),
+      baseline: describePgbench(other),
+      ratio: x(low.eventsPerSec / other.transactionsPerSec),
+      target: 'report',
+      met: null,
+    })),
+    versusPgbench(
+      `worker drain at concurrency ${at.concurrency} (WORKER_CONCURRENCY's default)`,
+      at,
+      'runs' in pgbench ? `; pgbench at ${at.concurrency} clients is not run: the server allows ${pgbench.maxConnections} connections in all (max_connections), shared with this machine's other users` : '',
+    ),
+    ...w.sweep
+      .filter((d) => d.concurrency !== low.concurrency)
+      .map((d): Target => ({ figure: `  concurrency ${d.concurrency}${d.concurrency === at.concurrency ? ' (a second, smaller drain)' : ''}`, measured: describeDrain(d), baseline: '', ratio: '', target: 'report', met: null })),
+    {
+      figure: `CPU per event, worker + Postgres + Redis, drain at concurrency ${at.concurrency}`,
+      measured: ms(drainCpu(at)),
+      baseline: `≈ ${OLD_CPU_MS_PER_EVENT} ms before issue 12`,
+      ratio: x(drainCpu(at) / OLD_CPU_MS_PER_EVENT),
+      target: `≤ ${CPU_TARGET_MS} ms (⅓)`,
+      met: drainCpu(at) <= CPU_TARGET_MS,
+    },
+    {
+      figure: `  the same at concurrency ${low.concurrency}`,
+      measured: ms(drainCpu(low)),
+      baseline: pg ? `pgbench: Postgres alone ≈ ${ms(pg.postgresCpuMsPerTransaction)} per transaction` : '',
+      ratio: '',
+      target: 'report',
+      met: null,
+    },
+  ];
+}
 
 /** The rows printed to stdout and written to latest.md; each figure beside the baseline that bounds it. */
 export function targetRows(r: Omit<BenchResults, 'targets'>): Target[] {
-  const { acknowledgement: a, worker: w, latency: l, memory: m } = r;
-  const conn = `${(r.settings.connections as number) ?? 50} conn`;
-  const ack = (t: LoadResult) =>
-    `${rate(t.requestsPerSec)}, p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms, non-2xx ${t.non2xx}, errors ${t.errors}; CPU/req: server ${t.serverCpuUsPerRequest} µs, Redis ${t.redisCpuUsPerRequest} µs`;
-  const drain = (d: DrainResult) =>
-    `${rate(d.eventsPerSec)} (${d.events.toLocaleString('en-US')} in ${d.seconds} s${d.retries ? `, ${d.retries} retries` : ''}${d.failed ? `, ${d.failed} FAILED` : ''}; ` +
-    `CPU/event: worker ${d.workerCpuMsPerEvent} ms, Postgres ${d.postgresCpuMsPerEvent} ms)`;
-  const raw = (d: RawApplyResult) =>
-    `raw applyEvent, pool ${d.poolSize}: ${rate(d.eventsPerSec)} (CPU/event: loop ${d.cpuMsPerEvent} ms, Postgres ${d.postgresCpuMsPerEvent} ms)`;
+  const { worker: w, burst, latency: l, memory: m } = r;
+  const q = burst.queued.cpuMsPerEvent;
   return [
-    { figure: `ingress ack throughput (${conn})`, measured: ack(a.ingress), baseline: `bare verify: ${ack(a.bare)}`, ratio: x(a.throughputRatio), target: '≥ 0.75×', met: a.throughputRatio >= 0.75 && a.ingress.non2xx === 0 && !a.ingress.poolExhausted },
+    ...pgbenchRows(r.pgbench),
+    ...burstRows(burst, r.settings.syncConnections as number),
+    ...drainRows(r.pgbench, w),
     {
-      figure: `ingress ack throughput vs verify + one Redis write (${conn})`,
-      measured: rate(a.ingress.requestsPerSec),
-      baseline: `bare verify + SET NX: ${ack(a.bareRedis)}`,
-      ratio: x(a.throughputRatioToRedisAck),
+      figure: '  the same in the burst, plus the ingress',
+      measured: `${ms(q.worker + q.postgres + q.redis)} + ingress ${ms(q.server)}`,
+      baseline: `synchronous reference: ${ms(burst.sync.cpuMsPerEvent.server + burst.sync.cpuMsPerEvent.postgres)} (server + Postgres)`,
+      ratio: '',
+      target: 'report',
+      met: null,
+    },
+    ...ingressRows(r.acknowledgement).filter((row) => !row.figure.includes('RSS')),
+    {
+      figure: `scaling: 2 workers × ${w.scaling.twoWorkers.concurrency}`,
+      measured: describeDrain(w.scaling.twoWorkers),
+      baseline: `1 worker: ${describeDrain(w.scaling.oneWorker)}`,
+      ratio: x(w.scaling.gain),
       target: 'report',
       met: null,
     },
     {
-      figure: 'ingress CPU per request (server + Redis)',
-      measured: `${round1(a.ingress.serverCpuUsPerRequest + a.ingress.redisCpuUsPerRequest)} µs`,
-      baseline: `${round1(a.bare.serverCpuUsPerRequest + a.bare.redisCpuUsPerRequest)} µs (bare)`,
-      ratio: x((a.ingress.serverCpuUsPerRequest + a.ingress.redisCpuUsPerRequest) / (a.bare.serverCpuUsPerRequest + a.bare.redisCpuUsPerRequest)),
+      figure: `end-to-end latency at ${rate(l.offeredPerSec)} offered`,
+      measured: `p50 ${l.endToEnd.p50Ms} ms, p99 ${l.endToEnd.p99Ms} ms (ack p50 ${l.acknowledgement.p50Ms} ms, p99 ${l.acknowledgement.p99Ms} ms; ${l.sent} sent, non-2xx ${l.non2xx})`,
+      baseline: `½ of the burst's ${rate(burst.queued.eventsPerSec)}`,
+      ratio: '',
       target: 'report',
       met: null,
     },
-    { figure: 'ingress ack p99', measured: `${a.ingress.p99Ms} ms`, baseline: `${a.bare.p99Ms} ms (bare)`, ratio: x(a.p99Ratio), target: '≤ 2×', met: a.p99Ratio <= 2 },
-    { figure: `worker drain, concurrency ${w.atDefaultConcurrency.worker.concurrency}`, measured: drain(w.atDefaultConcurrency.worker), baseline: raw(w.atDefaultConcurrency.raw), ratio: x(w.atDefaultConcurrency.ratio), target: '≥ 0.8×', met: w.atDefaultConcurrency.ratio >= 0.8 && w.atDefaultConcurrency.worker.failed === 0 },
-    ...w.sweep.map((d) => ({ figure: `  sweep: concurrency ${d.concurrency}`, measured: drain(d), baseline: '', ratio: '', target: '', met: null })),
-    { figure: `worker drain, best concurrency (${w.best.concurrency})`, measured: drain(w.best.worker), baseline: raw(w.best.raw), ratio: x(w.best.ratio), target: '≥ 0.8×', met: w.best.ratio >= 0.8 && w.best.worker.failed === 0 },
-    { figure: `scaling: 2 workers × ${w.scaling.twoWorkers.concurrency}`, measured: drain(w.scaling.twoWorkers), baseline: `1 worker: ${drain(w.scaling.oneWorker)}`, ratio: x(w.scaling.gain), target: 'report', met: null },
-    { figure: `end-to-end latency at ${rate(l.offeredPerSec)} offered`, measured: `p50 ${l.endToEnd.p50Ms} ms, p99 ${l.endToEnd.p99Ms} ms (ack p50 ${l.acknowledgement.p50Ms} ms, p99 ${l.acknowledgement.p99Ms} ms; ${l.sent} sent, non-2xx ${l.non2xx})`, baseline: `½ of ${rate(w.atDefaultConcurrency.worker.eventsPerSec)} capacity`, ratio: '', target: 'report', met: null },
     memoryRow('ingress peak RSS', m.ingress),
     growthRow('ingress RSS growth, run 1 → run 2', m.ingress),
     memoryRow('worker peak RSS', m.worker),
@@ -137,7 +255,7 @@ export function markdown(r: BenchResults): string {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Event mix (${Object.values(r.eventMix).reduce((a, b) => a + b, 0).toLocaleString('en-US')} events over ${r.settings.subscriptions} subscriptions): ` +
+    `Event mix of the headline drain (${Object.values(r.eventMix).reduce((a, b) => a + b, 0).toLocaleString('en-US')} events over ${r.settings.subscriptions} subscriptions): ` +
       Object.entries(r.eventMix).map(([type, n]) => `${type} ${n}`).join(', ') + '.',
     '',
     ...r.notes.map((n) => `- ${n}`),

@@ -3,26 +3,30 @@
  * measured in this run on this machine. Reports only; never fails on a missed target.
  * Writes bench/results/latest.json and latest.md; prints the table on stdout (progress on stderr).
  *
- * `npm run bench -- --only ingress` runs only the ingress acknowledgement phase (no database) and
- * `--only slow-clients` only the slow-client probe; both print their figures and write nothing.
+ * `npm run bench -- --only <phase>` runs one phase and prints its rows (and its figures as JSON
+ * on stderr), writing no results file: `ingress` and `slow-clients` need no database; `pgbench`,
+ * `burst` (the synchronous reference and the burst through ingress + worker) and `drain`
+ * (pgbench and the worker drains against it) make their own.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { StripeEvent } from '@billing/testing/stripe-events';
+import { benchBursts, type BurstComparison } from './burst';
 import { killChildren } from './child-process';
 import { createBenchDatabase, seedUsers, type BenchDatabase } from './database';
 import { eventMix, typeCounts } from './event-mix';
-import { benchAcknowledgement, ingressOnlyRows } from './ingress';
-import { round } from './round';
+import { benchAcknowledgement, ingressRows } from './ingress';
 import { benchLatency } from './latency';
 import { describeMachine, loadAverageNow } from './machine';
-import { rawApply } from './raw-apply';
-import { markdown, targetRows, textTable, type BenchResults, type MemoryRuns } from './report';
-import { settings } from './settings';
-import { drainOnce, startWorkers, type DrainResult } from './worker-throughput';
 import type { MemoryWindow } from './memory';
-import { dropOpenQueues } from './worker-queue';
+import { benchPgbench, type PgbenchResult } from './pgbench';
+import { burstRows, drainRows, markdown, pgbenchRows, targetRows, textTable, type BenchResults, type MemoryRuns } from './report';
+import { round } from './round';
+import { settings } from './settings';
 import { probeSlowClients } from './slow-clients';
+import { drainOnce, startWorkers, type DrainResult } from './worker-throughput';
+import { dropOpenQueues } from './worker-queue';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -43,32 +47,122 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const ONLY = ['ingress', 'slow-clients'] as const;
+const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain'] as const;
+type Phase = (typeof ONLY)[number];
 
 /** `--only <phase>` from the command line, or undefined for the whole bench. */
-function onlyPhase(argv: readonly string[]): (typeof ONLY)[number] | undefined {
+function onlyPhase(argv: readonly string[]): Phase | undefined {
   const at = argv.indexOf('--only');
   if (at === -1) return undefined;
   const phase = argv[at + 1];
-  if (!ONLY.includes(phase as (typeof ONLY)[number])) throw new Error(`--only takes one of ${ONLY.join(', ')}, got ${phase ?? 'nothing'}`);
-  return phase as (typeof ONLY)[number];
+  if (!ONLY.includes(phase as Phase)) throw new Error(`--only takes one of ${ONLY.join(', ')}, got ${phase ?? 'nothing'}`);
+  return phase as Phase;
 }
 
-async function runOnly(phase: (typeof ONLY)[number], queue: (phase: string) => string): Promise<void> {
+/** Everything the phases share: the database, the event mixes, the queue names of this run. */
+interface Run {
+  db: BenchDatabase;
+  /** `events` of the realistic mix, keeping the headline's events per subscription (20 by default). */
+  mix: (events: number) => StripeEvent[];
+  queue: (phase: string) => string;
+}
+
+async function openRun(queue: (phase: string) => string): Promise<Run> {
+  database = await createBenchDatabase(settings.adminDatabaseUrl);
+  const db = database;
+  const { worker: w } = settings;
+  const userIds = await seedUsers(db.sql, w.subscriptions);
+  const perSubscription = w.events / w.subscriptions;
+  const mix = (events: number) => eventMix({ userIds, subscriptions: Math.max(1, Math.round(events / perSubscription)), events });
+  return { db, mix, queue };
+}
+
+async function burstPhase(run: Run): Promise<BurstComparison> {
+  const { burst: b } = settings;
+  log(`burst: synchronous reference (${b.syncConnections} connections) and ingress + worker (concurrency ${settings.worker.defaultConcurrency}), ${b.rounds} alternating rounds of ${b.events} events, ${b.inFlight} in flight`);
+  const burst = await benchBursts(run.db, run.queue('burst'), run.mix, log);
+  log(`  median: ${burst.queued.eventsPerSec}/s against ${burst.sync.eventsPerSec}/s (${burst.ratio}×)`);
+  return burst;
+}
+
+/** The headline worker at its default concurrency: warm-up, the full drain, and a second, smaller one (memory growth). */
+async function defaultDrains(run: Run) {
+  const { worker: w } = settings;
+  log(`worker at concurrency ${w.defaultConcurrency}: warm-up ${w.warmupEvents}, then ${w.events} events, then ${w.sweepEvents}`);
+  const headlineEvents = run.mix(w.events);
+  const fleet = await startWorkers(run.db, run.queue(`c${w.defaultConcurrency}`), 1, w.defaultConcurrency);
+  try {
+    await fleet.drain(run.mix(w.warmupEvents));
+    const headline = await fleet.drain(headlineEvents);
+    log(`  ${headline.eventsPerSec}/s, ${headline.meanBatchSize} events/transaction`);
+    const second = await fleet.drain(run.mix(w.sweepEvents));
+    log(`  second drain: ${second.eventsPerSec}/s`);
+    return { headline, second, headlineEvents };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** One worker at pgbench's client count (the full drain), then the sweep's concurrencies (smaller drains). */
+async function otherDrains(run: Run): Promise<{ atPgbenchConcurrency: DrainResult; sweep: DrainResult[] }> {
+  const { worker: w } = settings;
+  const drain = async (concurrency: number, events: number) => {
+    log(`worker at concurrency ${concurrency}: warm-up ${w.warmupEvents}, then ${events} events`);
+    const result = await drainOnce(run.db, run.queue(`c${concurrency}`), run.mix(events), 1, concurrency, run.mix(w.warmupEvents));
+    log(`  ${result.eventsPerSec}/s, ${result.meanBatchSize} events/transaction`);
+    return result;
+  };
+  const atPgbenchConcurrency = await drain(w.pgbenchConcurrency, w.events);
+  const sweep: DrainResult[] = [];
+  for (const concurrency of w.sweep.filter((c) => c !== w.defaultConcurrency && c !== w.pgbenchConcurrency)) sweep.push(await drain(concurrency, w.sweepEvents));
+  return { atPgbenchConcurrency, sweep };
+}
+
+async function pgbenchPhase(run: Run): Promise<PgbenchResult> {
+  log('pgbench: the per-event transaction');
+  const result = await benchPgbench(run.db, log);
+  log('skipped' in result ? `  skipped: ${result.skipped}` : `  ${result.runs.map((r) => `${r.clients} clients: ${r.transactionsPerSec}/s`).join(', ')}`);
+  return result;
+}
+
+const printRows = (rows: Parameters<typeof textTable>[0]) => process.stdout.write(`\n${textTable(rows)}\n\n`);
+
+async function runOnly(phase: Phase, queue: (phase: string) => string): Promise<void> {
+  log(`bench --only ${phase}: load ${loadAverageNow()}`);
   if (phase === 'slow-clients') {
-    log(`bench --only slow-clients: load ${loadAverageNow()}`);
     const figures = await probeSlowClients(queue('slow'), log);
     process.stdout.write(`\n${JSON.stringify(figures, null, 2)}\n`);
     return;
   }
-  log(`bench --only ingress: load ${loadAverageNow()}, ${settings.ingress.connections} connections, ${settings.ingress.durationSeconds} s runs`);
-  // The event mix only needs user ids to put in metadata; the ingress never reads the database.
-  const { worker: w } = settings;
-  const userIds = Array.from({ length: w.subscriptions }, (_, i) => i + 1);
-  const templates = eventMix({ userIds, subscriptions: Math.max(1, Math.round(2_000 / (w.events / w.subscriptions))), events: 2_000 });
-  const acknowledgement = await benchAcknowledgement(templates, queue('ack'), log);
-  process.stdout.write(`\n${textTable(ingressOnlyRows(acknowledgement))}\n\n`);
-  log(JSON.stringify(acknowledgement));
+  if (phase === 'ingress') {
+    log(`  ${settings.ingress.connections} connections, ${settings.ingress.durationSeconds} s runs`);
+    // The event mix only needs user ids to put in metadata; the ingress never reads the database.
+    const { worker: w } = settings;
+    const userIds = Array.from({ length: w.subscriptions }, (_, i) => i + 1);
+    const templates = eventMix({ userIds, subscriptions: Math.max(1, Math.round(2_000 / (w.events / w.subscriptions))), events: 2_000 });
+    const acknowledgement = await benchAcknowledgement(templates, queue('ack'), log);
+    printRows(ingressRows(acknowledgement));
+    log(JSON.stringify(acknowledgement));
+    return;
+  }
+  const run = await openRun(queue);
+  if (phase === 'pgbench') {
+    const pgbench = await pgbenchPhase(run);
+    printRows(pgbenchRows(pgbench));
+    log(JSON.stringify(pgbench));
+  } else if (phase === 'burst') {
+    const burst = await burstPhase(run);
+    printRows(burstRows(burst, settings.burst.syncConnections));
+    log(JSON.stringify(burst));
+  } else {
+    const pgbench = await pgbenchPhase(run);
+    const { headline, second } = await defaultDrains(run);
+    const others = await otherDrains(run);
+    const sweep = [others.atPgbenchConcurrency, second, ...others.sweep].sort((a, b) => a.concurrency - b.concurrency);
+    printRows([...pgbenchRows(pgbench), ...drainRows(pgbench, { atPgbenchConcurrency: others.atPgbenchConcurrency, atDefaultConcurrency: headline, sweep })]);
+    log(JSON.stringify({ pgbench, headline, sweep }));
+  }
+  log(`load ${loadAverageNow()} at end`);
 }
 
 async function main(): Promise<void> {
@@ -79,78 +173,45 @@ async function main(): Promise<void> {
   const only = onlyPhase(process.argv.slice(2));
   if (only) return runOnly(only, queue);
 
-  // 1. A fresh database, its users, and the machine it all runs on.
-  database = await createBenchDatabase(settings.adminDatabaseUrl);
-  const db = database;
-  const machine = await describeMachine(db.sql, settings.redisUrl);
-  log(`bench ${tag}: database ${db.name}, ${machine.cores} cores, load ${machine.loadAverage.start}`);
-  const userIds = await seedUsers(db.sql, w.subscriptions);
-    // Every batch keeps the headline's events per subscription (20 by default), so the mix of
-  // types is the same whatever the batch size.
-  const perSubscription = w.events / w.subscriptions;
-  const mix = (events: number) => eventMix({ userIds, subscriptions: Math.max(1, Math.round(events / perSubscription)), events });
+  const run = await openRun(queue);
+  const machine = await describeMachine(run.db.sql, settings.redisUrl);
+  log(`bench ${tag}: database ${run.db.name}, ${machine.cores} cores, load ${machine.loadAverage.start}`);
 
-  // 2. Ingress acknowledgement against the bare verify-only endpoint.
-  log('1/6 ingress acknowledgement');
-  const acknowledgement = await benchAcknowledgement(mix(2_000), queue('ack'), log);
-
-  // 3. Worker end to end at the default concurrency (after a warm-up drain), then a second drain
-  //    in the same process (memory across consecutive runs; also the sweep's concurrency-10 entry).
-  log(`2/6 worker at concurrency ${w.defaultConcurrency}: warm-up ${w.warmupEvents}, then ${w.events} events`);
-  const headlineEvents = mix(w.events);
-  const fleet = await startWorkers(db, queue('w10'), 1, w.defaultConcurrency);
-  let headline: DrainResult;
-  let second: DrainResult;
-  let smallEvents: number;
-  try {
-    await fleet.drain(mix(w.warmupEvents));
-    headline = await fleet.drain(headlineEvents);
-    // Smaller drains for the rest, sized to about `smallDrainSeconds` at this rate so the whole
-    // bench stays within its time budget on a busy machine.
-    smallEvents = clamp(Math.round(headline.eventsPerSec * w.smallDrainSeconds), w.minSmallEvents, w.maxSmallEvents);
-    log(`  ${headline.eventsPerSec}/s; second drain in the same process: ${smallEvents} events`);
-    second = await fleet.drain(mix(smallEvents));
-    log(`  ${second.eventsPerSec}/s`);
-  } finally {
-    await fleet.stop();
-  }
-  log(`3/6 raw applyEvent loop, pool ${w.defaultConcurrency}: warm-up ${w.warmupEvents}, then ${w.events} events`);
-  const rawDefault = await rawApply(db, mix(w.events), w.defaultConcurrency, mix(w.warmupEvents));
-  log(`  ${rawDefault.eventsPerSec}/s`);
-
-  // 4. Concurrency sweep (smaller drains), the best against raw at that pool size, and two workers.
-  log(`4/6 concurrency sweep ${w.sweep.join('/')} with ${smallEvents} events each (after a warm-up of ${w.warmupEvents})`);
-  const sweep: DrainResult[] = [second];
-  for (const concurrency of w.sweep) {
-    if (concurrency === w.defaultConcurrency) continue;
-    const result = await drainOnce(db, queue(`c${concurrency}`), mix(smallEvents), 1, concurrency, mix(w.warmupEvents));
-    log(`  concurrency ${concurrency}: ${result.eventsPerSec}/s`);
-    sweep.push(result);
-  }
-  sweep.sort((a, b) => a.concurrency - b.concurrency);
-  const best = sweep.reduce((a, b) => (b.eventsPerSec > a.eventsPerSec ? b : a));
-  const rawBest = await rawApply(db, mix(smallEvents), best.concurrency, mix(w.warmupEvents));
-  log(`  best ${best.concurrency}: ${best.eventsPerSec}/s; raw pool ${best.concurrency}: ${rawBest.eventsPerSec}/s`);
-  log(`5/6 two workers × ${best.concurrency}: ${smallEvents} events`);
-  const twoWorkers = await drainOnce(db, queue('two'), mix(smallEvents), 2, best.concurrency, mix(w.warmupEvents));
+  log('1/7 ingress acknowledgement');
+  const acknowledgement = await benchAcknowledgement(run.mix(2_000), queue('ack'), log);
+  log('2/7 pgbench');
+  const pgbench = await pgbenchPhase(run);
+  log('3/7 burst');
+  const burst = await burstPhase(run);
+  log('4/7 worker drains');
+  const { headline, second, headlineEvents } = await defaultDrains(run);
+  const others = await otherDrains(run);
+  const { atPgbenchConcurrency } = others;
+  const sweep = [atPgbenchConcurrency, second, ...others.sweep].sort((a, b) => a.concurrency - b.concurrency);
+  log(`5/7 two workers × ${w.defaultConcurrency}: ${w.events} events`);
+  const twoWorkers = await drainOnce(run.db, queue('two'), run.mix(w.events), 2, w.defaultConcurrency, run.mix(w.warmupEvents));
   log(`  ${twoWorkers.eventsPerSec}/s`);
 
-  // 5. End-to-end latency at half the default deployment's measured capacity.
-  const rate = headline.eventsPerSec * settings.latency.loadFraction;
-  log(`6/6 end-to-end latency at ${Math.round(rate)}/s for ${settings.latency.durationSeconds} s`);
-  const latency = await benchLatency(db, mix(Math.ceil(rate * (settings.latency.warmupSeconds + settings.latency.durationSeconds))), rate, queue('lat'));
+  // End-to-end latency at half the measured end-to-end capacity (the burst's rate).
+  const rate = burst.queued.eventsPerSec * settings.latency.loadFraction;
+  log(`6/7 end-to-end latency at ${Math.round(rate)}/s for ${settings.latency.durationSeconds} s`);
+  const latency = await benchLatency(run.db, run.mix(Math.ceil(rate * (settings.latency.warmupSeconds + settings.latency.durationSeconds))), rate, queue('lat'));
 
-  // 6. Report.
+  log('7/7 report');
+  const queuedRounds = burst.rounds.filter((r) => r.kind === 'queued');
   machine.loadAverage.end = loadAverageNow();
+  const d = w.defaults;
   const partial: Omit<BenchResults, 'targets'> = {
     measuredAt: new Date().toISOString(),
     wallSeconds: round((performance.now() - started) / 1000),
     machine,
     notes: [
       'Ratios are what to read: the machine has 2 cores shared by the load generator, the processes under test, Postgres, Redis and other engineers\' test suites, so absolute figures move from run to run.',
-      `Ingress and worker log at LOG_LEVEL=${settings.logLevel} (production default), drained by the bench; the bare endpoint does not log.`,
-      'Worker drains: events are put in the paused queue first, then the queue is resumed and the time runs until the ledger holds every event. The raw baseline runs the same applyEvent in this process over a pool of the same size, with no queue.',
-      `Every worker process and raw loop gets a warm-up of ${w.warmupEvents} events first (a production worker is warm). Sweep, best, raw-at-best and scaling figures use ${smallEvents} events per drain (about ${w.smallDrainSeconds} s at the measured rate, not ${w.events}) to keep the run within 5 minutes; the concurrency-${w.defaultConcurrency} sweep entry is the second drain of the headline worker process.`,
+      `Workers run with the app's defaults but for the concurrency named: WORKER_BATCH_SIZE ${w.batchOverrides.batchSize ?? d.batchSize}, WORKER_BATCH_WAIT_MS ${w.batchOverrides.batchWaitMs ?? d.batchWaitMs}, two transactions in flight per worker. Ingress, worker and the synchronous reference log at LOG_LEVEL=${settings.logLevel} (production default), one line per event; the bare endpoints do not log.`,
+      `pgbench runs the per-event transaction of DESIGN.md (ledger insert, user by customer, subscription SELECT … FOR UPDATE, update, user status, transition insert: one transaction per event) generated from the Drizzle schema, over ${w.subscriptions} seeded subscriptions, ${settings.pgbench.seconds} s per client count. Its Postgres CPU is sampled from /proc every 50 ms (approximate).`,
+      `The burst: ${settings.burst.events} signed events of the mix, ${settings.burst.inFlight} in flight (a new request as soon as one is answered), timed from the first request until the ledger holds every event. The synchronous reference and ingress + worker run side by side, each warmed up with ${settings.burst.warmupEvents} events, then fed ${settings.burst.rounds} alternating rounds (fresh events each); the median round of each is shown. The synchronous reference holds one of its ${settings.burst.syncConnections} single-connection clients per request while it applies the event.`,
+      `Worker drains: events put in the paused queue first, then the queue resumed and the time run until the ledger holds every event. Each worker process gets a warm-up of ${w.warmupEvents} events first (a production worker is warm). The default concurrency, pgbench's client count and two workers drain ${w.events} events; the sweep drains ${w.sweepEvents} (the default concurrency's sweep entry is the headline process's second drain, its memory run 2).`,
+      'CPU per event: from /proc/<pid>/stat of the worker(s), the ingress or the reference server; Postgres = the backends of the bench database (not the bench\'s own); Redis = the local server (pid from INFO server), shared with whatever else uses it.',
       'End-to-end latency reads webhook_events.processed_at, which is Postgres now() (start of the applying transaction): it leaves out that transaction\'s own few milliseconds.',
       'Memory: VmRSS sampled every 100 ms from /proc; "run 1 → run 2" compares two consecutive runs in one process (ingress: two load runs; worker: the two drains).',
     ],
@@ -158,28 +219,39 @@ async function main(): Promise<void> {
       connections: settings.ingress.connections,
       ackDurationSeconds: settings.ingress.durationSeconds,
       ackWarmupSeconds: settings.ingress.warmupSeconds,
+      pgbenchClients: settings.pgbench.clients,
+      pgbenchSeconds: settings.pgbench.seconds,
+      burstEvents: settings.burst.events,
+      burstInFlight: settings.burst.inFlight,
+      burstRounds: settings.burst.rounds,
+      burstWarmupEvents: settings.burst.warmupEvents,
+      syncConnections: settings.burst.syncConnections,
       events: w.events,
-      smallDrainEvents: smallEvents,
+      sweepEvents: w.sweepEvents,
       warmupEvents: w.warmupEvents,
       subscriptions: w.subscriptions,
+      workerDefaults: w.defaults,
+      workerBatchOverrides: w.batchOverrides,
       sweep: w.sweep,
       logLevel: settings.logLevel,
     },
     eventMix: typeCounts(headlineEvents),
+    pgbench,
+    burst,
     acknowledgement,
     worker: {
-      atDefaultConcurrency: { worker: headline, raw: rawDefault, ratio: round(headline.eventsPerSec / rawDefault.eventsPerSec, 3) },
+      atPgbenchConcurrency,
+      atDefaultConcurrency: headline,
       sweep,
-      best: { concurrency: best.concurrency, worker: best, raw: rawBest, ratio: round(best.eventsPerSec / rawBest.eventsPerSec, 3) },
-      scaling: { oneWorker: best, twoWorkers, gain: round(twoWorkers.eventsPerSec / best.eventsPerSec, 3) },
+      scaling: { oneWorker: headline, twoWorkers, gain: round(twoWorkers.eventsPerSec / headline.eventsPerSec, 3) },
     },
     latency,
     memory: {
-      ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [latency.ingressMemory]),
+      ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [latency.ingressMemory, ...queuedRounds.map((r) => r.memory.server)]),
       worker: memoryRuns(
         [headline.memory[0], second.memory[0]].filter((x): x is MemoryWindow => x !== undefined) as [MemoryWindow, MemoryWindow],
         settings.memoryTargets.workerMiB,
-        [...sweep, twoWorkers].flatMap((d) => d.memory).concat(latency.workerMemory),
+        [atPgbenchConcurrency, ...others.sweep, twoWorkers].flatMap((r) => r.memory).concat(latency.workerMemory, queuedRounds.flatMap((r) => r.memory.worker ?? [])),
       ),
     },
   };
@@ -188,15 +260,11 @@ async function main(): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   await writeFile(`${RESULTS}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(`${RESULTS}latest.md`, markdown(results));
-  process.stdout.write(`\n${textTable(results.targets)}\n\n`);
-  log(`wrote bench/results/latest.json and latest.md (${results.wallSeconds} s)`);
+  printRows(results.targets);
+  log(`wrote bench/results/latest.json and latest.md (${results.wallSeconds} s, load ${machine.loadAverage.start} → ${machine.loadAverage.end})`);
 }
 
 /** Peak over every run of that process kind; growth between the two consecutive runs. */
-function clamp(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
 function memoryRuns(runs: [MemoryWindow, MemoryWindow], limitMiB: number, others: MemoryWindow[]): MemoryRuns {
   const peakMiB = Math.max(...runs.map((r) => r.peakRssMiB), ...others.map((r) => r.peakRssMiB));
   return { runs, peakMiB, growthMiB: round(runs[1].peakRssMiB - runs[0].peakRssMiB), limitMiB };

@@ -1,7 +1,10 @@
+import { workerEnvShape } from '../apps/worker/src/env';
+
 /**
  * What the benchmarks run against and how big each phase is. Every figure can be overridden
  * from the environment for a quick look (`BENCH_EVENTS=4000 npm run bench`); the defaults are
- * the issue's: 50 connections for 10 s, 20,000 events over 1,000 subscriptions.
+ * the issues': 50 connections for 10 s, 20,000 events over 1,000 subscriptions, pgbench at 10
+ * clients, a burst of 2,000 events 50 in flight.
  */
 const int = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -11,12 +14,62 @@ const int = (name: string, fallback: number): number => {
   return value;
 };
 
+const list = (name: string, fallback: string): number[] =>
+  (process.env[name] ?? fallback)
+    .split(',')
+    .filter((v) => v.trim() !== '')
+    .map((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must list positive integers, got ${process.env[name]}`);
+      return n;
+    });
+
+/** An optional integer ≥ 0 (unset: undefined). */
+const optionalInt = (name: string): number | undefined => {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be an integer ≥ 0, got ${raw}`);
+  return value;
+};
+
+/** The worker's own defaults, so the bench measures what a deployment gets without tuning… */
+const workerDefaults = {
+  concurrency: workerEnvShape.WORKER_CONCURRENCY.parse(undefined),
+  batchSize: workerEnvShape.WORKER_BATCH_SIZE.parse(undefined),
+  batchWaitMs: workerEnvShape.WORKER_BATCH_WAIT_MS.parse(undefined),
+};
+/** …unless these say otherwise (passed to every worker as WORKER_BATCH_SIZE / WORKER_BATCH_WAIT_MS). */
+const batchOverrides = { batchSize: optionalInt('BENCH_WORKER_BATCH_SIZE'), batchWaitMs: optionalInt('BENCH_WORKER_BATCH_WAIT_MS') };
+
+const pgbenchClients = list('BENCH_PGBENCH_CLIENTS', '10,2');
+
 export const settings = {
   /** A Postgres URL allowed to create databases; the bench creates and drops its own. */
   adminDatabaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   /** Log level of the ingress and worker under test: what production runs by default. */
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
+  /** When set, the ingress and worker children run with `--cpu-prof` and write their profiles here. */
+  profileDir: process.env.BENCH_PROFILE_DIR,
+
+  pgbench: {
+    binary: process.env.BENCH_PGBENCH ?? 'pgbench',
+    /** Client counts; the first is the one the worker is compared with at the same concurrency. */
+    clients: pgbenchClients,
+    seconds: int('BENCH_PGBENCH_SECONDS', 5),
+  },
+
+  burst: {
+    events: int('BENCH_BURST_EVENTS', 2_000),
+    inFlight: int('BENCH_BURST_IN_FLIGHT', 50),
+    /** Alternating rounds (synchronous, queued, synchronous…); the medians are compared. */
+    rounds: int('BENCH_BURST_ROUNDS', 3),
+    /** A burst of this many (other) events into each first, applied and discarded: the processes are warm. */
+    warmupEvents: int('BENCH_BURST_WARMUP', 3_000),
+    /** Connections of the synchronous reference (one per request in flight, up to this many). */
+    syncConnections: int('BENCH_SYNC_CONNECTIONS', 10),
+  },
 
   ingress: {
     connections: int('BENCH_CONNECTIONS', 50),
@@ -27,16 +80,17 @@ export const settings = {
   worker: {
     events: int('BENCH_EVENTS', 20_000),
     subscriptions: int('BENCH_SUBSCRIPTIONS', 1_000),
-    defaultConcurrency: 100,
-    /** Concurrencies tried (besides the default) with a smaller drain each. */
-    sweep: (process.env.BENCH_SWEEP ?? '10,50,200').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0),
+    defaults: workerDefaults,
+    batchOverrides,
+    defaultConcurrency: workerDefaults.concurrency,
+    /** The concurrency compared with pgbench at its (first) client count. */
+    pgbenchConcurrency: pgbenchClients[0] ?? 10,
+    /** Further concurrencies drained, to show how batching behaves. */
+    sweep: list('BENCH_SWEEP', '50,200'),
+    /** Events of each sweep drain and of the headline worker's second drain (memory). */
+    sweepEvents: int('BENCH_SWEEP_EVENTS', 8_000),
     /** Events drained (or applied) before each measured figure, discarded. */
     warmupEvents: int('BENCH_WARMUP_EVENTS', 1_000),
-    /** The sweep, raw-at-best, scaling and memory drains last about this long at the measured rate… */
-    smallDrainSeconds: int('BENCH_SMALL_DRAIN_SECONDS', 8),
-    /** …within these bounds. */
-    minSmallEvents: int('BENCH_MIN_SMALL_EVENTS', 2_000),
-    maxSmallEvents: int('BENCH_MAX_SMALL_EVENTS', 6_000),
     drainTimeoutMs: int('BENCH_DRAIN_TIMEOUT_MS', 180_000),
   },
 

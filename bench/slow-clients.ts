@@ -7,12 +7,11 @@
  *
  * BENCH_SLOW_CONNECTIONS (default 200), BENCH_SLOW_SECONDS (default 30).
  */
-import { freePort } from '@billing/testing/ports';
 import { event, invoiceObject, signatureHeader, stripeId } from '@billing/testing/stripe-events';
 import { openSlowBodies, openSlowHeaders, type SlowClients } from '../apps/ingress/src/slow-clients';
-import { startProcess } from './child-process';
+import { startIngress } from './app-processes';
 import { readMemory } from './memory';
-import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
+import { WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
 import { openBenchQueue } from './worker-queue';
 
 export interface SlowClientFigures {
@@ -30,22 +29,8 @@ export interface SlowClientFigures {
 export async function probeSlowClients(queueName: string, log: (line: string) => void): Promise<SlowClientFigures[]> {
   const connections = Number(process.env.BENCH_SLOW_CONNECTIONS ?? 200);
   const seconds = Number(process.env.BENCH_SLOW_SECONDS ?? 30);
-  const port = await freePort();
   const queue = openBenchQueue(queueName);
-  const ingress = await startProcess(
-    'ingress',
-    'apps/ingress/src/server.ts',
-    {
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      INGRESS_METRICS_PORT: '0',
-      REDIS_URL: settings.redisUrl,
-      QUEUE_NAME: queueName,
-      LOG_LEVEL: 'info',
-    },
-    /ingress listening/,
-  );
+  const { process: ingress, port } = await startIngress(queueName, { LOG_LEVEL: 'info' });
   const figures: SlowClientFigures[] = [];
   try {
     for (const kind of ['bodies', 'headers'] as const) {

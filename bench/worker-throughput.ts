@@ -1,10 +1,13 @@
 import type { StripeEvent } from '@billing/testing/stripe-events';
-import { startProcess, type BenchProcess } from './child-process';
+import { startWorkerProcess } from './app-processes';
+import type { BenchProcess } from './child-process';
 import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';
+import { localRedisPid } from './machine';
 import { round } from './round';
 import { sampleMemory, type MemoryWindow } from './memory';
 import { cpuMeter } from './process-cpu';
 import { settings } from './settings';
+import { scrapeWorkers } from './worker-metrics';
 import { openBenchQueue, type BenchQueue } from './worker-queue';
 
 export interface DrainResult {
@@ -18,10 +21,17 @@ export interface DrainResult {
   retries: number;
   /** Jobs left failed for good (should be 0). */
   failed: number;
+  /** Worker log lines at warn or above during the drain (should be 0). */
+  logProblems: number;
+  /** Postgres transactions the events were applied in, and events per transaction on average (worker metrics). */
+  batches: number;
+  meanBatchSize: number;
   /** CPU time of the worker process(es) per event (ms). */
   workerCpuMsPerEvent: number;
   /** CPU time of this database's Postgres backends per event (ms). */
   postgresCpuMsPerEvent: number;
+  /** CPU time of the local Redis server per event (ms); shared with whatever else uses it. */
+  redisCpuMsPerEvent: number;
   /** Per worker process, over this drain. */
   memory: MemoryWindow[];
 }
@@ -35,13 +45,7 @@ export interface WorkerFleet {
 }
 
 /** Starts `workers` worker processes at `concurrency` each on a fresh queue of their own. */
-export async function startWorkers(
-  database: BenchDatabase,
-  queueName: string,
-  workers: number,
-  concurrency: number,
-  nodeArgs: string[] = [],
-): Promise<WorkerFleet> {
+export async function startWorkers(database: BenchDatabase, queueName: string, workers: number, concurrency: number): Promise<WorkerFleet> {
   const queue = openBenchQueue(queueName);
   await queue.queue.pause();
   const processes: BenchProcess[] = [];
@@ -50,28 +54,12 @@ export async function startWorkers(
     await queue.drop();
   };
   try {
-    for (let i = 0; i < workers; i += 1) {
-      processes.push(
-        await startProcess(
-          `worker-${i + 1}`,
-          'apps/worker/src/server.ts',
-          {
-            DATABASE_URL: database.url,
-            REDIS_URL: settings.redisUrl,
-            QUEUE_NAME: queueName,
-            WORKER_CONCURRENCY: String(concurrency),
-            WORKER_METRICS_PORT: '0',
-            LOG_LEVEL: settings.logLevel,
-          },
-          /"msg":"worker ready"/,
-          { nodeArgs },
-        ),
-      );
-    }
+    for (let i = 0; i < workers; i += 1) processes.push(await startWorkerProcess(database, queueName, concurrency, `worker-${i + 1}`));
   } catch (error) {
     await stop();
     throw error;
   }
+  const redisPid = await localRedisPid(settings.redisUrl);
   const samplers = processes.map((p) => sampleMemory(p.pid));
   for (const s of samplers) s.window();
 
@@ -79,16 +67,21 @@ export async function startWorkers(
     await resetBillingTables(database.sql);
     await queue.fillPaused(events);
     for (const s of samplers) s.window();
-    const retriesBefore = await retries(processes);
+    const before = await scrapeWorkers(processes);
+    const problemsBefore = processes.reduce((n, p) => n + p.logProblems(), 0);
     const cpu = cpuMeter(processes.map((p) => p.pid));
     const postgresCpu = cpuMeter(await backendPids(database.sql));
+    const redisCpu = cpuMeter(redisPid === undefined ? [] : [redisPid]);
     const started = performance.now();
     await queue.resume();
-    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs);
+    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs, 20);
     const seconds = (finished - started) / 1000;
     const workerCpuMs = cpu();
     const postgresCpuMs = postgresCpu();
+    const redisCpuMs = redisCpu();
     const counts = await queue.counts();
+    const after = await scrapeWorkers(processes);
+    const batches = after.batches - before.batches;
     return {
       workers,
       concurrency,
@@ -96,10 +89,14 @@ export async function startWorkers(
       seconds: round(seconds, 2),
       eventsPerSec: round(events.length / seconds),
       outcomes: await outcomes(database.sql),
-      retries: (await retries(processes)) - retriesBefore,
-      failed: counts.failed ?? 0,
+      retries: after.retries - before.retries,
+      failed: Math.max(counts.failed ?? 0, after.finalFailures - before.finalFailures),
+      logProblems: processes.reduce((n, p) => n + p.logProblems(), 0) - problemsBefore,
+      batches,
+      meanBatchSize: round((after.batchedEvents - before.batchedEvents) / Math.max(1, batches)),
       workerCpuMsPerEvent: round(workerCpuMs / events.length, 3),
       postgresCpuMsPerEvent: round(postgresCpuMs / events.length, 3),
+      redisCpuMsPerEvent: round(redisCpuMs / events.length, 3),
       memory: samplers.map((s) => s.window()),
     };
   };
@@ -134,20 +131,4 @@ export async function drainOnce(
   } finally {
     await fleet.stop();
   }
-}
-
-/** Sum of `billing_worker_failures_total{kind="retry"}` over the workers' /metrics. */
-async function retries(processes: readonly BenchProcess[]): Promise<number> {
-  let total = 0;
-  for (const p of processes) {
-    const url = /"metrics":"([^"]+)"/.exec(p.readyLine)?.[1];
-    if (!url) continue;
-    try {
-      const text = await (await fetch(url)).text();
-      for (const m of text.matchAll(/^billing_worker_failures_total\{[^}]*kind="retry"[^}]*\} (\d+)/gm)) total += Number(m[1]);
-    } catch {
-      // Metrics are a diagnostic here; a failed scrape must not fail the bench.
-    }
-  }
-  return total;
 }
