@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '@billing/testing/processes';
+import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 /** A process under test: the ingress, a worker, or the bare verification server. */
 export interface BenchProcess {
@@ -54,7 +55,8 @@ export async function startProcess(
 ): Promise<BenchProcess> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // The queue key the bench signs its jobs with, as the ingress would (`signedJob`).
+    env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

@@ -2,6 +2,7 @@ import { createEventQueue, jobIdFor, workerConnection, type EventQueue, type Str
 import type { StripeEvent } from '@billing/testing/stripe-events';
 import type { Redis } from 'ioredis';
 import { settings } from './settings';
+import { signedJob } from '@billing/testing/job-signing';
 
 /** The bench's own handle on a queue: fill it while paused, release it, read its counts, drop it. */
 export interface BenchQueue {
@@ -32,7 +33,7 @@ export function openBenchQueue(name: string): BenchQueue {
       await queue.pause();
       for (let i = 0; i < events.length; i += 1_000) {
         const chunk = events.slice(i, i + 1_000) as unknown as StripeEventJobData[];
-        await queue.addBulk(chunk.map((event) => ({ name: event.type, data: event, opts: { jobId: jobIdFor(event) } })));
+        await queue.addBulk(chunk.map((event) => ({ name: event.type, data: signedJob(event), opts: { jobId: jobIdFor(event) } })));
       }
     },
     resume: () => queue.resume(),
