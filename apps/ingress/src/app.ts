@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import Stripe from 'stripe';
 import { BodyBudget } from './body-budget';
 import { EnqueueBatcher } from './enqueue-batcher';
-import { codeForStatus, ERROR_STATUS, errorBody } from './errors';
+import { catalogueErrorHandler, errorBody } from './errors';
 import { signedJobData, type JobDataBuilder } from './job-data';
 import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
@@ -72,11 +72,7 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   app.server.maxConnections = limits.maxConnections;
   watchRedis(queue, redis, logger);
 
-  app.setErrorHandler((error: { statusCode?: number }, request, reply) => {
-    const code = codeForStatus(error.statusCode);
-    if (code === 'internal_error') request.log.error({ err: error }, 'request failed');
-    return reply.code(ERROR_STATUS[code]).send(errorBody(code));
-  });
+  app.setErrorHandler(catalogueErrorHandler('request failed'));
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found')));
 
   // close() waits for every connection to end; a keep-alive connection (a load balancer's pool)

@@ -1,7 +1,7 @@
 import type { RedisConnection } from '@billing/queue';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
-import { startTestWorker, type TestWorker } from './test-worker';
+import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
+import { startTestWorker, type TestWorker } from '../test-support/test-worker';
 import { signedJob } from '@billing/testing/job-signing';
 
 /** One Prometheus sample of the ingress registry (0 when absent). */

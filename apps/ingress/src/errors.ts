@@ -1,3 +1,5 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
 /**
  * Every error answer the ingress gives, with a stable code (the `error` field of the JSON body)
  * and its status. Stripe retries on anything but 2xx, so only 503 is meant to be retried.
@@ -31,4 +33,17 @@ export function codeForStatus(statusCode = 500): ErrorCode {
   if (statusCode === 413) return 'payload_too_large';
   if (statusCode === 404) return 'not_found';
   return statusCode >= 400 && statusCode < 500 ? 'bad_request' : 'internal_error';
+}
+
+/**
+ * Fastify's error handler for a scope: the error answered from the catalogue, logged when it is
+ * ours (a 5xx), and `counted` (the webhook route counts every answer in its metrics).
+ */
+export function catalogueErrorHandler(message: string, counted?: (code: ErrorCode) => void) {
+  return (error: { statusCode?: number }, request: FastifyRequest, reply: FastifyReply) => {
+    const code = codeForStatus(error.statusCode);
+    if (code === 'internal_error') request.log.error({ err: error }, message);
+    counted?.(code);
+    return reply.code(ERROR_STATUS[code]).send(errorBody(code));
+  };
 }

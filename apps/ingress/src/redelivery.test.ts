@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
-import { startTestWorker, type TestWorker } from './test-worker';
+import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
+import { startTestWorker, type TestWorker } from '../test-support/test-worker';
 
 async function retriedCount(ingress: TestIngress): Promise<number> {
   const line = (await ingress.registry.metrics()).split('\n').find((l) => l.startsWith('billing_ingress_requests_total{outcome="retried"'));

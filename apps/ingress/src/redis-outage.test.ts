@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, startTestIngress, type TestIngress } from './test-ingress';
+import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
 
 const BOUND_MS = 2_000;

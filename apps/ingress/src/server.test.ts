@@ -5,7 +5,7 @@ import { uniqueQueueName } from '@billing/testing/database';
 import { REPO_ROOT, startApp, type AppProcess } from '@billing/testing/processes';
 import { signatureHeader } from '@billing/testing/stripe-events';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, SECRETS } from './test-ingress';
+import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
 import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const queueName = uniqueQueueName('ingress-server');

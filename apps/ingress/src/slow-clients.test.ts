@@ -8,7 +8,7 @@ import { signatureHeader } from '@billing/testing/stripe-events';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { openSlowBodies, openSlowHeaders, type SlowClients } from './slow-clients';
-import { invoiceEvent, SECRETS } from './test-ingress';
+import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
 import { WEBHOOK_PATH } from './webhook-route';
 
 const REQUEST_TIMEOUT_MS = 2_000;

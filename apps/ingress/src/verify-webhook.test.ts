@@ -1,7 +1,7 @@
 import { hmac, signatureHeader } from '@billing/testing/stripe-events';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { invoiceEvent, SECRETS } from './test-ingress';
+import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
 import { verifyWebhook } from './verify-webhook';
 
 const stripe = new Stripe('sk_test_unused', { telemetry: false });

@@ -1,6 +1,6 @@
 import { hmac, signatureHeader } from '@billing/testing/stripe-events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, SECRETS, startTestIngress, type TestIngress } from './test-ingress';
+import { invoiceEvent, SECRETS, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
 
 let ingress: TestIngress;

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Stripe from 'stripe';
 import type { BodyBudget } from './body-budget';
 import type { EnqueueBatcher } from './enqueue-batcher';
-import { codeForStatus, ERROR_STATUS, errorBody, type ErrorCode } from './errors';
+import { catalogueErrorHandler, ERROR_STATUS, errorBody, type ErrorCode } from './errors';
 import type { JobDataBuilder } from './job-data';
 import { DEFAULT_LIMITS, type IngressLimits } from './limits';
 import type { IngressMetrics } from './metrics';
@@ -85,11 +85,7 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
     return payload;
   });
 
-  scope.setErrorHandler((error: { statusCode?: number }, request, reply) => {
-    const code = codeForStatus(error.statusCode);
-    if (code === 'internal_error') request.log.error({ err: error }, 'webhook request failed');
-    return answerError(reply, code);
-  });
+  scope.setErrorHandler(catalogueErrorHandler('webhook request failed', (code) => metrics.requests.inc({ outcome: code })));
 
   scope.post(WEBHOOK_PATH, { bodyLimit }, async (request, reply) => {
     // 3. Verify against each configured secret.

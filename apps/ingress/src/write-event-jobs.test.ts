@@ -3,8 +3,8 @@ import { uniqueQueueName } from '@billing/testing/database';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent } from './test-ingress';
-import { startTestWorker, type Fate, type TestWorker } from './test-worker';
+import { invoiceEvent } from '../test-support/test-ingress';
+import { startTestWorker, type Fate, type TestWorker } from '../test-support/test-worker';
 
 /** A job the ingress would write for a fresh real-shaped event. */
 function eventJob(): EventJob {

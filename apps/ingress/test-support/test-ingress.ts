@@ -9,8 +9,8 @@ import type { Redis } from 'ioredis';
 // Brings vitest's `inject('redisUrl')` typing (declared by the global setup) into this program.
 import type {} from '@billing/testing/global-setup';
 import type { Registry } from 'prom-client';
-import { buildApp, type IngressDeps } from './app';
-import { WEBHOOK_PATH } from './webhook-route';
+import { buildApp, type IngressDeps } from '../src/app';
+import { WEBHOOK_PATH } from '../src/webhook-route';
 
 export const SECRETS = ['whsec_test_current_0123456789', 'whsec_test_rotated_9876543210'] as const;
 
