@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
+import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
 
 const BOUND_MS = 2_000;
 /** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */
@@ -104,47 +104,14 @@ describe('Redis killed while batches are in flight (private redis-server, AOF fs
   });
 });
 
-/** A TCP proxy that can stop forwarding (holding the bytes), as a Redis that stops answering would. */
-async function startFreezableProxy(port: number) {
-  let frozen = false;
-  const held: Array<() => void> = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (chunk) => (frozen ? held.push(() => upstream.write(chunk)) : upstream.write(chunk)));
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    freeze: () => void (frozen = true),
-    thaw: () => {
-      frozen = false;
-      for (const send of held.splice(0)) send();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('Redis stops acknowledging (connection open, no answers)', () => {
-  let proxy: Awaited<ReturnType<typeof startFreezableProxy>>;
+  let proxy: TcpProxy;
   let ingress: TestIngress;
 
   beforeAll(async () => {
-    proxy = await startFreezableProxy(Number(new URL(inject('redisUrl')).port || 6379));
-    ingress = await startTestIngress('ingress-frozen', proxy.url, BOUND_MS);
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(inject('redisUrl')).port || 6379) });
+    ingress = await startTestIngress('ingress-frozen', `redis://127.0.0.1:${proxy.port}`, BOUND_MS);
   });
 
   afterAll(async () => {

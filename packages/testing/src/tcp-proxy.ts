@@ -8,6 +8,10 @@ export interface TcpProxy {
   restore: () => void;
   /** Changes the added latency (ms) of each direction from now on; bytes already held keep their order. */
   setDelay: (delay: ProxyDelay) => void;
+  /** Holds what clients send, connections open, as a server that stops answering would… */
+  freeze: () => void;
+  /** …and sends it on, in order. */
+  thaw: () => void;
   close: () => Promise<void>;
 }
 
@@ -26,6 +30,8 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   const sockets = new Set<net.Socket>();
   let open = true;
   let delay: Required<ProxyDelay> = { toClientMs: 0, toServerMs: 0, ...options.delay };
+  let frozen = false;
+  const thawers = new Set<() => void>();
   const server = net.createServer((client) => {
     if (!open) {
       client.destroy();
@@ -40,8 +46,8 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
         upstream.destroy();
       });
     }
-    forward(client, upstream, () => delay.toServerMs);
-    forward(upstream, client, () => delay.toClientMs);
+    forward(client, upstream, () => (frozen ? Infinity : delay.toServerMs), thawers);
+    forward(upstream, client, () => delay.toClientMs, thawers);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -57,6 +63,13 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
     setDelay: (next) => {
       delay = { ...delay, ...next };
     },
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+      for (const thaw of thawers) thaw();
+    },
     close: () =>
       new Promise((resolve) => {
         open = false;
@@ -66,8 +79,11 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   };
 }
 
-/** Copies `from` to `to`, each chunk no sooner than `delayMs()` after it arrived and never before an earlier one. */
-function forward(from: net.Socket, to: net.Socket, delayMs: () => number): void {
+/**
+ * Copies `from` to `to`, each chunk no sooner than `delayMs()` after it arrived and never before
+ * an earlier one; an infinite delay holds chunks until a thaw (registered in `thawers`) sends them.
+ */
+function forward(from: net.Socket, to: net.Socket, delayMs: () => number, thawers: Set<() => void>): void {
   const held: Array<{ due: number; chunk: Buffer }> = [];
   let timer: NodeJS.Timeout | undefined;
   let ended = false;
@@ -78,18 +94,30 @@ function forward(from: net.Socket, to: net.Socket, delayMs: () => number): void 
       const { chunk } = held.shift() as { chunk: Buffer };
       if (!to.destroyed) to.write(chunk);
     }
-    if (held.length > 0) timer = setTimeout(drain, Math.max(0, (held[0]?.due ?? now) - now));
+    const next = held[0]?.due;
+    if (next === Infinity) return; // frozen: the thaw drains
+    if (next !== undefined) timer = setTimeout(drain, Math.max(0, next - now));
     else if (ended && !to.destroyed) to.end();
   };
+  const thaw = () => {
+    for (const entry of held) if (entry.due === Infinity) entry.due = 0;
+    if (timer) clearTimeout(timer);
+    drain();
+  };
+  thawers.add(thaw);
   from.on('data', (chunk: Buffer) => {
     const ms = delayMs();
+    if (ms === Infinity) {
+      held.push({ due: Infinity, chunk });
+      return;
+    }
     if (ms <= 0 && held.length === 0) {
       to.write(chunk);
       return;
     }
     const due = Math.max(performance.now() + ms, held.at(-1)?.due ?? 0);
     held.push({ due, chunk });
-    timer ??= setTimeout(drain, Math.max(0, due - performance.now()));
+    if (held[0]?.due !== Infinity) timer ??= setTimeout(drain, Math.max(0, due - performance.now()));
   });
   from.on('end', () => {
     ended = true;
@@ -98,5 +126,6 @@ function forward(from: net.Socket, to: net.Socket, delayMs: () => number): void 
   from.on('close', () => {
     if (timer) clearTimeout(timer);
     held.length = 0;
+    thawers.delete(thaw);
   });
 }
