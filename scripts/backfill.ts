@@ -5,7 +5,7 @@ import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs } from './lib/backfill';
 import { UsageError } from './lib/usage-error';
 import { openQueue } from './lib/queue';
-import { postgresProblem, START_SERVICES_HINT, where } from './lib/services';
+import { postgresServerProblem, START_SERVICES_HINT, where } from './lib/services';
 import { createStripeClient } from '@billing/runtime/stripe-client';
 
 // `npm run backfill -- --since <ISO date | 6h | 2d> [--dry-run]`
@@ -36,7 +36,7 @@ const env = loadEnvOrExit('backfill', {
   QUEUE_PREFIX: envFields.QUEUE_PREFIX,
 }, process.env, checkRedisEnv);
 
-const pgProblem = await postgresProblem(env.DATABASE_URL);
+const pgProblem = await postgresServerProblem(env.DATABASE_URL);
 if (pgProblem) {
   console.error(`backfill: Postgres is not answering at ${where(env.DATABASE_URL, 5432)} (${pgProblem}).\n${START_SERVICES_HINT}`);
   process.exit(1);

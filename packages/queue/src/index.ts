@@ -8,3 +8,4 @@ export * from './replica-ack-group';
 export * from './event-queue';
 export * from './job-signature';
 export * from './minimise-event';
+export { redisProblem } from './redis-probe';

@@ -1,5 +1,5 @@
-import net from 'node:net';
-import postgres from 'postgres';
+import { postgresProblem } from '@billing/db/postgres-probe';
+import { redisProblem } from '@billing/queue';
 
 /** Where the test suite finds Postgres and Redis. */
 export interface TestServices {
@@ -75,31 +75,14 @@ async function pick(
   );
 }
 
-export async function postgresAnswers(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await sql.end({ timeout: 1 }).catch(() => {});
-  }
+async function postgresAnswers(url: string): Promise<boolean> {
+  return (await postgresProblem(url)) === undefined;
 }
 
-export function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname || '127.0.0.1', port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG') || data.toString().startsWith('-NOAUTH')));
-  });
+/** A server that asks for a password still answers: the URL given to the tests says which. */
+async function redisAnswers(url: string): Promise<boolean> {
+  const problem = await redisProblem(url, 1_500);
+  return problem === undefined || problem.startsWith('NOAUTH');
 }
 
 async function dockerReachable(): Promise<boolean> {
