@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT } from '@billing/testing/processes';
-import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
+import type { ChildProcess } from 'node:child_process';
+import { startNodeProcess } from '@billing/testing/processes';
 
 /** A process under test: the ingress, a worker, or the bare verification server. */
 export interface BenchProcess {
@@ -34,17 +33,15 @@ export function killChildren(): void {
 }
 process.on('exit', killChildren);
 
-/** Puts a child started elsewhere (e.g. pgbench) under the same always-kill rule. */
+/** Puts a child under the always-kill rule (the apps, and children started elsewhere such as pgbench). */
 export function trackChild(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
 
 /**
- * Runs `script` (relative to the repo root) with node + tsx, as `startApp` does, and waits for
- * an output line matching `ready`. Output is drained continuously (the apps log one line per
- * event at `info`, as in production) but only a tail is kept, so the bench's own memory and
- * CPU stay flat however long the run.
+ * `startNodeProcess` keeping only a tail of the output (the apps log one line per event at
+ * `info`, as in production), so the bench's own memory and CPU stay flat however long the run.
  */
 export async function startProcess(
   name: string,
@@ -53,65 +50,18 @@ export async function startProcess(
   ready: RegExp,
   options: StartOptions = {},
 ): Promise<BenchProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
-    cwd: REPO_ROOT,
-    // The queue key the bench signs its jobs with, as the ingress would (`signedJob`).
-    env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => children.delete(child));
-
-  let tail = '';
+  const started = await startNodeProcess(name, script, env, ready, { ...options, keepBytes: TAIL_BYTES });
+  trackChild(started.child);
   let problems = 0;
-  let isReady = false;
-  let readyLine = '';
-  let partial = '';
-  let wake: (() => void) | undefined;
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString();
-    tail = (tail + text).slice(-TAIL_BYTES);
-    problems += text.match(/"level":(?:40|50|60)\b/g)?.length ?? 0;
-    if (isReady) return;
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    const line = lines.find((l) => ready.test(l));
-    if (line !== undefined) {
-      isReady = true;
-      readyLine = line;
-      wake?.();
-    }
+  const count = (chunk: Buffer) => (problems += chunk.toString().match(/"level":(?:40|50|60)\b/g)?.length ?? 0);
+  started.child.stdout?.on('data', count);
+  started.child.stderr?.on('data', count);
+  return {
+    name,
+    pid: started.pid,
+    readyLine: started.readyLine,
+    tail: started.output,
+    logProblems: () => problems,
+    stop: async (timeoutMs = 20_000) => void (await started.stop('SIGTERM', timeoutMs)),
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-
-  const stop = async (timeoutMs = 20_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const limit = options.timeoutMs ?? 30_000;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name}: not ready within ${limit} ms. Output:\n${tail}`)), limit);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`${name} exited (code ${child.exitCode}) before it was ready. Output:\n${tail}`));
-      });
-      if (isReady) wake();
-    });
-  } catch (error) {
-    await stop(1_000);
-    throw error;
-  }
-  if (child.pid === undefined) throw new Error(`${name}: no pid`);
-  return { name, pid: child.pid, readyLine, tail: () => tail, logProblems: () => problems, stop };
 }

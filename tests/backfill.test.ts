@@ -1,13 +1,12 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import { webhookEvents } from '@billing/db/schema';
 import { createEventQueue, enqueueEvent, workerConnection, type EventQueue } from '@billing/queue';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
-import { REPO_ROOT } from '@billing/testing/processes';
+import { runScript } from '@billing/testing/processes';
 import { event, invoiceObject, subscriptionObject, type StripeEvent } from '@billing/testing/stripe-events';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -15,29 +14,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { backfill, formatBackfillReport, parseBackfillArgs, parseSince } from '../scripts/lib/backfill';
 import { UsageError } from '../scripts/lib/usage-error';
 import { createStripeClient } from '@billing/runtime/stripe-client';
-import { signedJob, TEST_QUEUE_SIGNING_KEY, testSigner } from '@billing/testing/job-signing';
+import { signedJob, testSigner } from '@billing/testing/job-signing';
 
 const NOW = new Date('2026-06-15T12:00:00Z');
 
-/** Runs `scripts/backfill.ts` without blocking this process (the fake Stripe API lives here). */
-function runBackfill(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/backfill.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+/** `scripts/backfill.ts` in a child, so the fake Stripe API living here keeps answering. */
+const runBackfill = (args: string[], env: Record<string, string>) => runScript('scripts/backfill.ts', args, env, 30_000);
 
 describe('parseSince', () => {
   it.each([

@@ -1,43 +1,16 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
 import { createEventQueue, workerConnection } from '@billing/queue';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
 import { freePort } from '@billing/testing/ports';
-import { REPO_ROOT, startApp, type AppProcess } from '@billing/testing/processes';
+import { REPO_ROOT, runScript, startApp, startNodeProcess, type AppProcess, type NodeProcess } from '@billing/testing/processes';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const SECRET = 'whsec_demo_test_secret_0123456789';
 const appsExist = ['ingress', 'worker'].every((app) => existsSync(`${REPO_ROOT}apps/${app}/src/server.ts`));
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a root script as `npm run <x>` would (node + tsx), without blocking this process. */
-function runScript(script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 /** Removes a test queue's keys from Redis once its processes have stopped. */
 async function dropQueue(name: string): Promise<void> {
@@ -96,14 +69,14 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
   });
 
   it('creates the demo user, sends three histories (in order, backwards, shuffled; both payload shapes), and prints the rows beside Stripe’s final objects', async () => {
-    const run = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    const run = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     await expectDemoRows(t, run.stdout);
   });
 
   it('says so when the ingress uses another secret', async () => {
-    const run = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: 'whsec_not_the_right_one' });
+    const run = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: 'whsec_not_the_right_one' });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^demo: the ingress rejected the signature: .*STRIPE_WEBHOOK_SECRET/);
   });
@@ -111,7 +84,7 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
 
 describe('npm run demo without a stack', () => {
   it('says to run npm start when nothing answers', async () => {
-    const run = await runScript('demo', { PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: SECRET });
+    const run = await runScript('scripts/demo.ts', [], { PORT: String(await freePort()), STRIPE_WEBHOOK_SECRET: SECRET });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^demo: the ingress does not answer at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. .*npm start/);
   });
@@ -119,7 +92,7 @@ describe('npm run demo without a stack', () => {
 
 describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)', () => {
   let t: TestDatabase;
-  let start: ChildProcess | undefined;
+  let start: NodeProcess | undefined;
   const queueName = uniqueQueueName('start');
 
   beforeAll(async () => {
@@ -127,12 +100,7 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
   });
   afterAll(async () => {
     // SIGINT first: start forwards it, so the apps (in process groups of their own) stop too.
-    if (start && start.exitCode === null) {
-      const exited = new Promise((resolve) => start!.once('exit', resolve));
-      start.kill('SIGINT');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-      if (start.exitCode === null) start.kill('SIGKILL');
-    }
+    await start?.stop('SIGINT', 15_000);
     await dropQueue(queueName);
     await t?.drop();
   });
@@ -140,7 +108,6 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
   it('migrates, runs the three apps with prefixed logs, prints where they listen, and stops all on Ctrl-C', async () => {
     const [port, dashboardPort] = [await freePort(), await freePort()];
     const env = {
-      PATH: process.env.PATH ?? '',
       DATABASE_URL: t.url,
       REDIS_URL: inject('redisUrl'),
       QUEUE_NAME: queueName,
@@ -151,14 +118,9 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
       // Set, so the test does not write .local/webhook-secret in the working tree.
       STRIPE_WEBHOOK_SECRET: SECRET,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: REPO_ROOT, env });
-    start = child;
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-
-    await expect.poll(() => output, { timeout: 45_000, interval: 200 }).toContain('billing-webhooks is running');
+    // QUEUE_SIGNING_KEY comes with the test environment, so start writes no .local key either.
+    start = await startNodeProcess('start', 'scripts/start.ts', env, /billing-webhooks is running/, { timeoutMs: 45_000 });
+    let output = start.output();
     expect(output).toMatch(/^\[ingress\s*\] \{.*"msg":"ingress listening"/m);
     expect(output).toMatch(/^\[worker\s*\] \{.*"msg":"worker ready"/m);
     expect(output).toMatch(/^\[dashboard\s*\] \{.*"msg":"dashboard listening"/m);
@@ -172,13 +134,13 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
     });
     expect(board.status).toBe(200);
 
-    const demo = await runScript('demo', { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    const demo = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
     expect(demo.stderr).toBe('');
     expect(demo.status).toBe(0);
     await expectDemoRows(t, demo.stdout);
 
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await start.stop('SIGINT')).toBe(0);
+    output = start.output();
     for (const app of ['ingress', 'worker', 'dashboard']) {
       expect(output).toMatch(new RegExp(`^\\[${app}\\s*\\] \\{.*"msg":"stopped"`, 'm'));
     }

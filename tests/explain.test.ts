@@ -1,6 +1,5 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { spawnSync } from 'node:child_process';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyEvent, defaultBillingConfig } from '@billing/billing';
@@ -8,7 +7,7 @@ import { createEventQueue, producerConnection, workerConnection, type EventQueue
 import { prepareHistory, type PreparedHistory } from '@billing/testing/corpus-harness';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
 import { LIFECYCLE_CORPUS } from '@billing/testing/lifecycle-corpus';
-import { REPO_ROOT } from '@billing/testing/processes';
+import { runScript } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
 import { waitFor } from '@billing/testing/wait-for';
 import { explain } from '../scripts/lib/explain';
@@ -81,17 +80,17 @@ describe('explain', () => {
   it('runs as npm run explain, read-only, and says so when the subject is unknown', async () => {
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
     const before = await t.sql`select count(*)::int as n, max(processed_at) as at from webhook_events`;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/explain.ts', prepared.built.customer], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 30_000 });
+    const run = await runScript('scripts/explain.ts', [prepared.built.customer], env, 30_000);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toContain(`user ${prepared.user.id} ${prepared.user.email}`);
     expect(run.stdout).toContain('(= derived from all of their subscriptions)');
     expect(run.stdout).toMatch(/ledger, in Stripe’s created order \(\d+ rows\)/);
     expect(await t.sql`select count(*)::int as n, max(processed_at) as at from webhook_events`).toEqual(before);
-    const unknown = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/explain.ts', 'sub_nothing'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 30_000 });
+    const unknown = await runScript('scripts/explain.ts', ['sub_nothing'], env, 30_000);
     expect(unknown.status).toBe(0);
     expect(unknown.stdout).toContain('subscriptions: (no rows)');
-    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/explain.ts', 'nonsense'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 30_000 });
+    const bad = await runScript('scripts/explain.ts', ['nonsense'], env, 30_000);
     expect([bad.status, bad.stderr.trim()]).toEqual([2, 'explain: "nonsense" is neither a sub_…, cus_…, evt_… id nor an email']);
   });
 });

@@ -1,9 +1,8 @@
 // Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { spawnSync } from 'node:child_process';
 import { createEventQueue, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import { uniqueQueueName } from '@billing/testing/database';
-import { REPO_ROOT } from '@billing/testing/processes';
+import { runScript } from '@billing/testing/processes';
 import { event } from '@billing/testing/stripe-events';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -159,29 +158,24 @@ describe('npm run replay (the CLI)', () => {
     await connection.quit();
   });
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, ...env },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    runScript('scripts/replay.ts', args, { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, ...env }, 30_000);
 
-  it('prints usage and exits 2 without a selector', () => {
-    const result = run([]);
+  it('prints usage and exits 2 without a selector', async () => {
+    const result = await run([]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('replay: say which failed jobs');
     expect(result.stderr).toContain('usage: npm run replay --');
   });
 
-  it('says there is nothing to replay on an empty queue', () => {
-    const result = run(['--all']);
+  it('says there is nothing to replay on an empty queue', async () => {
+    const result = await run(['--all']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('No failed jobs: nothing to replay.');
   });
 
-  it('says what to start when Redis does not answer', () => {
-    const result = run(['--all'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  it('says what to start when Redis does not answer', async () => {
+    const result = await run(['--all'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('replay: Redis is not answering at 127.0.0.1:1');
     expect(result.stderr).toContain('docker compose up -d postgres redis');

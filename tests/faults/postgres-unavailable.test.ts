@@ -1,8 +1,7 @@
 // Types `inject()` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { spawnSync } from 'node:child_process';
 import type { StripeEventJobData, StripeEventJobResult } from '@billing/queue';
-import { REPO_ROOT } from '@billing/testing/processes';
+import { runScript } from '@billing/testing/processes';
 import { startTcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import type { Job } from 'bullmq';
@@ -103,13 +102,8 @@ describe('fault: Postgres unreachable mid-stream (TCP proxy cut)', () => {
 
   // The deterministic core of the crash above: one transaction, one dropped connection, the
   // worker's own client and `db.transaction`. It must reject (so the job retries), not kill the process.
-  it('a transaction whose connection drops rejects, and the process survives', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'tests/faults/support/transaction-drop-probe.ts', inject('adminDatabaseUrl')], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '' },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+  it('a transaction whose connection drops rejects, and the process survives', async () => {
+    const result = await runScript('tests/faults/support/transaction-drop-probe.ts', [inject('adminDatabaseUrl')], {}, 30_000);
     const uncaught = result.stderr.match(/^\w*Error: .*$/m)?.[0] ?? 'none';
     console.log(
       `[fault] postgres connection dropped mid-transaction: exit_code=${result.status} ` +

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { buildDashboard } from '../../apps/dashboard/src/app';
 import { createEventQueue, producerConnection, type RedisConfig } from '@billing/queue';
-import { REPO_ROOT, type AppName } from '@billing/testing/processes';
+import { runScript, type AppName } from '@billing/testing/processes';
 import { startPrivateCluster, type ClusterNode, type PrivateCluster } from '@billing/testing/redis-cluster';
 import { redisServerProblem } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
@@ -14,7 +13,6 @@ import { deliver, httpRequest, type Delivery } from '../faults/support/http-clie
 import { openScenario } from '../faults/support/scenario';
 import { waitForSettled } from '../faults/support/settle';
 import { historiesTotalling, interleaved } from '../faults/support/subscriptions';
-import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const skip = redisServerProblem();
 if (skip) console.log(`skipped: ${skip}`);
@@ -138,11 +136,7 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
   });
 });
 
-function runToExit(app: AppName, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/server.ts`], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+async function runToExit(app: AppName, env: Record<string, string>): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
+  const { status, stdout, stderr } = await runScript(`apps/${app}/src/server.ts`, [], env, 30_000);
+  return { code: status, stdout, stderr };
 }

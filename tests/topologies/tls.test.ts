@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isWritablePrimary, producerConnection, type RedisConfig, type RedisConnection } from '@billing/queue';
-import { REPO_ROOT } from '@billing/testing/processes';
+import { runScript } from '@billing/testing/processes';
 import { redisServerProblem, startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { makeTestCertificates, opensslProblem, type TestCertificates } from '@billing/testing/tls-certificates';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,6 @@ import { deliver, httpRequest } from '../faults/support/http-client';
 import { openScenario } from '../faults/support/scenario';
 import { waitForSettled } from '../faults/support/settle';
 import { historiesTotalling, interleaved } from '../faults/support/subscriptions';
-import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
 const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);
@@ -99,14 +97,8 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
 
   it('a TLS file that cannot be read stops the ingress at start with one line naming it', async () => {
     const missing = `${certs.dir}/no-such-ca.pem`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'apps/ingress/src/server.ts'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, STRIPE_WEBHOOK_SECRET: 'whsec_tls_check', REDIS_URL: url(privateCa), REDIS_TLS_CA_FILE: missing },
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise((resolve) => child.once('close', resolve));
-    expect(code).toBe(1);
+    const { status, stderr } = await runScript('apps/ingress/src/server.ts', [], { STRIPE_WEBHOOK_SECRET: 'whsec_tls_check', REDIS_URL: url(privateCa), REDIS_TLS_CA_FILE: missing });
+    expect(status).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([`ingress: REDIS_TLS_CA_FILE must name a readable file (ENOENT) (got "${missing}")`]);
   });
 });

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createEventQueue, producerConnection } from '@billing/queue';
 import { uniqueQueueName } from '@billing/testing/database';
-import { REPO_ROOT, startApp, type AppProcess } from '@billing/testing/processes';
+import { runScript, startApp, type AppProcess } from '@billing/testing/processes';
 import { signatureHeader } from '@billing/testing/stripe-events';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
@@ -45,15 +44,9 @@ async function startIngress(): Promise<{ app: AppProcess; url: string }> {
 }
 
 /** Runs the server to its exit with `overrides` on top of `env`; the exit code and what it printed. */
-function runToExit(overrides: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  for (const [key, value] of Object.entries({ ...env, ...overrides })) if (value !== undefined) childEnv[key] = value;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/ingress/src/server.ts'], { cwd: REPO_ROOT, env: childEnv });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+async function runToExit(overrides: Record<string, string | undefined>): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
+  const { status, stdout, stderr } = await runScript('apps/ingress/src/server.ts', [], { ...env, ...overrides }, 30_000);
+  return { code: status, stdout, stderr };
 }
 
 describe('server.ts (a real process)', () => {

@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
-import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
-import { REPO_ROOT, startApp } from '@billing/testing/processes';
+import { runScript, startApp } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
 
 let t: TestDatabase;
@@ -15,13 +13,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const run = (env: Record<string, string>) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'apps/worker/src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, ...env },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
+const run = (env: Record<string, string>) => runScript('apps/worker/src/server.ts', [], env, 20_000);
 
 describe('worker process', () => {
   it('starts, reports ready with its metrics address, and exits 0 on SIGTERM', async () => {
@@ -45,8 +37,8 @@ describe('worker process', () => {
     [{ QUEUE_SIGNING_KEY: '' }, /^worker: QUEUE_SIGNING_KEY is required$/],
     [{ QUEUE_SIGNING_KEY: 'short' }, /^worker: QUEUE_SIGNING_KEY must be one or more comma-separated keys of at least 32 characters$/],
     [{ PLAN_PRICES: 'price_x=platinum' }, /^worker: PLAN_PRICES names "platinum", not in PLAN_SLUGS \(starter, pro, business\)/],
-  ])('a bad variable (%o) stops it at start with one line naming it', (env, line) => {
-    const result = run(env);
+  ])('a bad variable (%o) stops it at start with one line naming it', async (env, line) => {
+    const result = await run(env);
     expect(result.status).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -56,7 +48,7 @@ describe('worker process', () => {
   it('refuses to start on an unmigrated database', async () => {
     const url = new URL(t.url);
     url.pathname = '/postgres';
-    const result = run({ DATABASE_URL: url.toString(), REDIS_URL: inject('redisUrl'), WORKER_METRICS_PORT: '0' });
+    const result = await run({ DATABASE_URL: url.toString(), REDIS_URL: inject('redisUrl'), WORKER_METRICS_PORT: '0' });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('run `npm run db:migrate` first');
   });
