@@ -1,7 +1,7 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
 import { UnrecoverableError, Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { applyEvent, defaultBillingConfig } from '@billing/billing';
 import { createEventQueue, producerConnection, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import { prepareHistory, type PreparedHistory } from '@billing/testing/corpus-harness';
@@ -9,7 +9,6 @@ import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing
 import { LIFECYCLE_CORPUS } from '@billing/testing/lifecycle-corpus';
 import { runScript } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
-import { waitFor } from '@billing/testing/wait-for';
 import { explain } from '../scripts/lib/explain';
 
 /** `npm run explain`: one subscription's story, as support needs it — read-only. */
@@ -50,7 +49,7 @@ beforeAll(async () => {
     { connection: workerConnection({ url: inject('redisUrl') }), autorun: false },
   );
   void stand.run();
-  await waitFor(async () => JSON.stringify(await queue.getJobCounts('completed', 'failed')) === JSON.stringify({ completed: 4, failed: 1 }), 'jobs settled');
+  await vi.waitFor(async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: 4, failed: 1 }), { timeout: 20_000 });
   await stand.close();
 });
 afterAll(async () => {

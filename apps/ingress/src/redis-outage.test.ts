@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
 import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
+import { waitFor } from '@billing/testing/wait-for';
 
 const BOUND_MS = 2_000;
 /** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */
@@ -12,14 +13,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   const start = performance.now();
   const value = await work();
   return { value, ms: performance.now() - start };
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('Redis stops and comes back (private redis-server)', () => {
@@ -52,7 +45,7 @@ describe('Redis stops and comes back (private redis-server)', () => {
     expect((await ingress.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
 
     await redis.start();
-    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
     // Stripe retries the event it got a 503 for: now it is queued.
     const retried = await ingress.postSigned(down.body);
     expect(retried.statusCode).toBe(200);
@@ -92,7 +85,7 @@ describe('Redis killed while batches are in flight (private redis-server, AOF fs
     await Promise.all(Array.from({ length: 25 }, sender));
 
     await redis.start();
-    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
     const acknowledged = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status !== 200);
     expect(acknowledged.length).toBeGreaterThan(0);
@@ -126,7 +119,7 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
     const answers = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
     expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(503));
     proxy.thaw();
-    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
     // The batch may have landed once Redis answered again: retries find it, each job once.
     const retries = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
     expect(retries.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
@@ -144,7 +137,7 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
 
     // The add that timed out may still land once Redis answers again; the retry then finds it.
     proxy.thaw();
-    await eventually(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200);
+    await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
     const retried = await ingress.postSigned(body);
     expect(retried.statusCode).toBe(200);
     expect((await ingress.queue.getJob(event.id))?.data).toEqual(signedJob(event));
