@@ -5,6 +5,7 @@ import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { createConcurrently, KillOnSignal, KillOthers, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
 import { ensureLocalQueueKey, ensureLocalWebhookSecret, REPO_ROOT } from './lib/local-secret';
 import { portIsFree } from './lib/ports';
+import { PrettyOutput } from './lib/pretty-output';
 import { servicesProblem } from './lib/services';
 
 // `npm start`: local use only. Checks Postgres and Redis, migrates, then runs ingress, worker
@@ -92,7 +93,8 @@ const { commands, result } = createConcurrently(
     spawn: (command, options) => spawn('/bin/sh', ['-c', command], { ...options, detached: true }),
     controllers: [
       new LogError({ logger }),
-      new LogOutput({ logger }),
+      // At a terminal, log lines as pino-pretty shows them; piped or redirected, the JSON itself.
+      process.stdout.isTTY ? new PrettyOutput({ logger }) : new LogOutput({ logger }),
       new LogExit({ logger }),
       new KillOnSignal({ process }),
       // Any one stopping stops the others: half a pipeline is worse than none.

@@ -6,7 +6,7 @@ import { event } from '@billing/testing/stripe-events';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { mapWithConcurrency } from './support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine } from './support/figures';
 import { isAlive, startDashboard } from './support/fleet';
 import { httpRequest, type HttpAnswer } from './support/http-client';
@@ -164,7 +164,7 @@ describe('fault: the dashboard without credentials', () => {
       ...assets.map((path) => ({ method: 'GET', path })),
     ];
     const attempts = routes.flatMap((route) => NOT_AUTHORISED.map(([label, headers]) => ({ route, label, headers })));
-    const answers = await mapWithConcurrency(attempts.map((attempt, i) => ({ ...attempt, i })), 16, async ({ route, label, headers, i }) => {
+    const answers = await pLimit(16).map(attempts.map((attempt, i) => ({ ...attempt, i })), async ({ route, label, headers, i }) => {
       const agent = new http.Agent({ localAddress: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}` });
       try {
         return {

@@ -2,7 +2,7 @@
 import type {} from '@billing/testing/global-setup';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { mapWithConcurrency } from './support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures } from './support/figures';
 import { deadApp, startIngress, startWorker } from './support/fleet';
 import { deliver, type Delivery } from './support/http-client';
@@ -34,7 +34,7 @@ describe('fault: duplicate storm (every event delivered 5 times, concurrently, i
 
     // 1. 1,000 deliveries in a seeded random order, 50 in flight, while the worker applies them.
     const storm = shuffled(events.flatMap((event) => Array.from({ length: COPIES }, () => event)), random);
-    const deliveries: Delivery[] = await mapWithConcurrency(storm, IN_FLIGHT, (event) => deliver(ingress.port, event, s.secret));
+    const deliveries: Delivery[] = await pLimit(IN_FLIGHT).map(storm, (event) => deliver(ingress.port, event, s.secret));
 
     const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];
     const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([worker, ingress.app]));

@@ -2,7 +2,7 @@
 import type {} from '@billing/testing/global-setup';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { mapWithConcurrency } from './support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine } from './support/figures';
 import { isAlive, residentKiB, startIngress } from './support/fleet';
 import { hostileCases, type HostileCase } from './support/hostile-requests';
@@ -49,7 +49,7 @@ describe('fault: hostile input at the ingress', () => {
     const send = async (count: number) => {
       // Every case in turn (so each gets its share), each instance freshly randomised.
       const batch: HostileCase[] = Array.from({ length: count }, (_, i) => (cases[i % cases.length] as () => HostileCase)());
-      await mapWithConcurrency(batch, IN_FLIGHT, async ({ kind, request, mayCloseEarly = false }) => {
+      await pLimit(IN_FLIGHT).map(batch, async ({ kind, request, mayCloseEarly = false }) => {
         answers.push({ kind, mayCloseEarly, answer: await httpRequest({ port: ingress.port, ...request }) });
       });
     };

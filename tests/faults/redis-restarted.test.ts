@@ -4,7 +4,9 @@ import { startPrivateRedis } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { mapWithConcurrency, paced, sleep } from './support/concurrency';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { paced } from './support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures } from './support/figures';
 import { countLogs, deadApp, isAlive, startIngress, startWorker } from './support/fleet';
 import { deliver, httpRequest, type Delivery } from './support/http-client';
@@ -62,7 +64,7 @@ describe('fault: Redis killed and restarted (AOF) during a stream of webhooks', 
       const missing = events.filter((e) => !acknowledged.has(e.id));
       if (missing.length === 0) break;
       redelivered += missing.length;
-      await mapWithConcurrency(missing, 8, async (event) => {
+      await pLimit(8).map(missing, async (event) => {
         deliveries.push(await deliver(ingress.port, event, s.secret));
       });
       await sleep(500);

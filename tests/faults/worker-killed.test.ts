@@ -3,7 +3,8 @@ import type {} from '@billing/testing/global-setup';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { mapWithConcurrency, sleep } from './support/concurrency';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures } from './support/figures';
 import { countLogs, deadApp, logLines, startIngress, startWorker } from './support/fleet';
 import { deliver, type Delivery } from './support/http-client';
@@ -32,7 +33,7 @@ describe('fault: worker SIGKILLed mid-batch', () => {
 
     // 1. Stream the batch while the first worker applies it.
     const deliveries: Delivery[] = [];
-    const posting = mapWithConcurrency(events, 16, async (event) => {
+    const posting = pLimit(16).map(events, async (event) => {
       const delivery = await deliver(ingress.port, event, s.secret);
       deliveries.push(delivery);
       return delivery;

@@ -6,7 +6,9 @@ import { redisServerProblem } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCleanupStack } from '../faults/support/cleanup-stack';
-import { mapWithConcurrency, paced, sleep } from '../faults/support/concurrency';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { paced } from '../faults/support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures } from '../faults/support/figures';
 import { countLogs, deadApp, isAlive, startIngress, startWorker } from '../faults/support/fleet';
 import { deliver, httpRequest, type Delivery } from '../faults/support/http-client';
@@ -67,7 +69,7 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
       const acknowledged = new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId));
       const missing = events.filter((e) => !acknowledged.has(e.id));
       if (missing.length === 0) break;
-      await mapWithConcurrency(missing, 8, async (event) => void deliveries.push(await deliver(ingress.port, event, s.secret)));
+      await pLimit(8).map(missing, async (event) => void deliveries.push(await deliver(ingress.port, event, s.secret)));
       await sleep(300);
     }
     const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];

@@ -11,7 +11,7 @@ import { CORPUS_PLAN_PRICES, LIFECYCLE_CORPUS } from '@billing/testing/lifecycle
 import { pgbouncerMissing, startPgBouncer, type PrivatePgBouncer } from '@billing/testing/pgbouncer';
 import { shuffled, seededRandom, faultSeed } from '@billing/testing/seeded-random';
 import { createCleanupStack } from '../faults/support/cleanup-stack';
-import { mapWithConcurrency } from '../faults/support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures } from '../faults/support/figures';
 import { deadApp, startIngress, startWorker } from '../faults/support/fleet';
 import { deliver } from '../faults/support/http-client';
@@ -76,7 +76,7 @@ describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction m
       startWorker(cleanup, { databaseUrl: pooler.through(s.db.url), redisUrl, queueName: s.queueName }),
     ]);
     const storm = shuffled(events.flatMap((e) => [e, e, e]), seededRandom(faultSeed()));
-    const deliveries = await mapWithConcurrency(storm, 30, (event) => deliver(ingress.port, event, s.secret));
+    const deliveries = await pLimit(30).map(storm, (event) => deliver(ingress.port, event, s.secret));
     const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];
     const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([worker, ingress.app]));
     const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [worker] });

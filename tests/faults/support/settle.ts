@@ -1,6 +1,6 @@
 import type { Sql } from '@billing/db/client';
 import type { EventQueue } from '@billing/queue';
-import { sleep } from './concurrency';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Job states that mean "still to be processed". */
 const PENDING = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;

@@ -4,7 +4,9 @@ import { startSentinelTopology, type SentinelTopology } from '@billing/testing/r
 import type { AppProcess } from '@billing/testing/processes';
 import { waitFor } from '@billing/testing/wait-for';
 import type { CleanupStack } from '../../faults/support/cleanup-stack';
-import { mapWithConcurrency, paced, sleep } from '../../faults/support/concurrency';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { paced } from '../../faults/support/concurrency';
+import pLimit from 'p-limit';
 import { figureLine, measureFigures, type Figures } from '../../faults/support/figures';
 import { countLogs, deadApp, isAlive, logLines, startIngress, startWorker, type IngressProcess } from '../../faults/support/fleet';
 import { deliver, httpRequest, type Delivery } from '../../faults/support/http-client';
@@ -131,7 +133,7 @@ export async function runSentinelFailover(fault: Fault, cleanup: CleanupStack): 
       return side.events.filter((e) => !acknowledged.has(e.id)).map((event) => ({ side, event }));
     });
     if (missing.length === 0) break;
-    await mapWithConcurrency(missing, 8, async ({ side, event }) => {
+    await pLimit(8).map(missing, async ({ side, event }) => {
       side.deliveries.push(await deliver(side.ingress.port, event, side.s.secret));
     });
     await sleep(500);
