@@ -3,7 +3,6 @@ import type {} from '@billing/testing/global-setup';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createCleanupStack } from './support/cleanup-stack';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { figureLine, measureFigures } from './support/figures';
 import { countLogs, deadApp, logLines, startIngress, startWorker } from './support/fleet';
@@ -45,7 +44,6 @@ describe('fault: worker SIGKILLed mid-batch', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     const ledgerAtKill = await ledgerCount(s.db.sql);
-    await sleep(500);
 
     // 3. A new worker takes over; the dead one's jobs come back once their locks expire (3 s).
     const second = await startWorker(cleanup, workerOptions);

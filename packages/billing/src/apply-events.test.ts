@@ -346,6 +346,7 @@ describe('Stripe API enrichment for checkout', () => {
     const row = (await subscriptionRow('sub_rich'))!;
     expect(row).toMatchObject({ status: 'trialing', currentPeriodEnd: new Date(END * 1000) });
     expect(row.snapshotAt!.getTime() / 1000).toBeGreaterThanOrEqual(before);
+    expect(row.snapshotAt!.getTime()).toBeLessThanOrEqual(Date.now()); // the fetch's time, not the event's
     // An event older than the fetch is stale: the fetched object is newer than anything in it.
     expect((await apply(event('customer.subscription.created', subscriptionObject({ id: 'sub_rich', customer: 'cus_rich', status: 'incomplete' }), { created: T0 }))).outcome).toBe('stale');
   });

@@ -31,8 +31,9 @@ export async function measureFigures(
 ): Promise<Figures> {
   const sent = new Set(input.sent);
   const acknowledged = new Set(input.acknowledged);
-  const ledger = await sql<Array<{ stripe_event_id: string; outcome: string; rows: number }>>`
-    select stripe_event_id, min(outcome) as outcome, count(*)::int as rows from webhook_events group by stripe_event_id`;
+  // One ledger row per event at most (a unique key): an event applied twice shows as a second
+  // transition row or a second commit in the workers' logs, counted below.
+  const ledger = await sql<Array<{ stripe_event_id: string; outcome: string }>>`select stripe_event_id, outcome from webhook_events`;
   const transitions = await sql<Array<{ stripe_event_id: string }>>`
     select stripe_event_id from subscription_transitions group by stripe_event_id having count(*) > 1`;
 
@@ -40,7 +41,6 @@ export async function measureFigures(
   const twice = new Set<string>(transitions.map((t) => t.stripe_event_id));
   const outcomes: Record<string, number> = {};
   for (const row of ledger) {
-    if (row.rows > 1) twice.add(row.stripe_event_id);
     if (row.outcome !== 'unresolved') processed.add(row.stripe_event_id);
     if (sent.has(row.stripe_event_id)) outcomes[row.outcome] = (outcomes[row.outcome] ?? 0) + 1;
   }

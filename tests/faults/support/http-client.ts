@@ -30,7 +30,12 @@ export interface HttpRequest {
 /** Keep-alive connections to 127.0.0.1, shared by a test file's requests. */
 export const keepAliveAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One request to 127.0.0.1 that always resolves: a status, or status 0 with the error. */
+/**
+ * One request to 127.0.0.1 that always resolves: a status, or status 0 with the error.
+ * node:http rather than undici on purpose: the hostile cases send what undici refuses to send
+ * (a body on GET, two signature headers, raw paths such as `//x` or `%00`, per-address agents)
+ * and read a 413 that arrives while the body is still being written.
+ */
 export function httpRequest(options: HttpRequest): Promise<HttpAnswer> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
