@@ -11,21 +11,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { StripeEvent } from '@billing/testing/stripe-events';
-import { benchBursts, type BurstComparison } from './burst';
 import { killChildren } from './child-process';
-import { createBenchDatabase, seedUsers, type BenchDatabase } from './database';
+import { createBenchDatabase, type BenchDatabase } from './database';
 import { eventMix, typeCounts } from './event-mix';
 import { benchAcknowledgement, ingressRows } from './ingress';
 import { benchLatency } from './latency';
 import { describeMachine, loadAverageNow } from './machine';
 import type { MemoryWindow } from './memory';
-import { benchPgbench, type PgbenchResult } from './pgbench';
-import { burstRows, drainRows, markdown, pgbenchRows, targetRows, textTable, type BenchResults, type MemoryRuns } from './report';
+import { burstPhase, defaultDrains, otherDrains, pgbenchPhase, prepareRun, type Run } from './phases';
+import { burstRows, drainRows, pgbenchRows, targetRows, type BenchResults, type MemoryRuns } from './report';
+import { markdown, textTable } from './report-text';
 import { round } from './round';
 import { settings } from './settings';
 import { probeSlowClients } from './slow-clients';
-import { drainOnce, startWorkers, type DrainResult } from './worker-throughput';
+import { drainOnce } from './worker-throughput';
 import { dropOpenQueues } from './worker-queue';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -59,70 +58,10 @@ function onlyPhase(argv: readonly string[]): Phase | undefined {
   return phase as Phase;
 }
 
-/** Everything the phases share: the database, the event mixes, the queue names of this run. */
-interface Run {
-  db: BenchDatabase;
-  /** `events` of the realistic mix, keeping the headline's events per subscription (20 by default). */
-  mix: (events: number) => StripeEvent[];
-  queue: (phase: string) => string;
-}
 
 async function openRun(queue: (phase: string) => string): Promise<Run> {
   database = await createBenchDatabase(settings.adminDatabaseUrl);
-  const db = database;
-  const { worker: w } = settings;
-  const userIds = await seedUsers(db.sql, w.subscriptions);
-  const perSubscription = w.events / w.subscriptions;
-  const mix = (events: number) => eventMix({ userIds, subscriptions: Math.max(1, Math.round(events / perSubscription)), events });
-  return { db, mix, queue };
-}
-
-async function burstPhase(run: Run): Promise<BurstComparison> {
-  const { burst: b } = settings;
-  log(`burst: synchronous reference (${b.syncConnections} connections) and ingress + worker (concurrency ${settings.worker.defaultConcurrency}), ${b.rounds} alternating rounds of ${b.events} events, ${b.inFlight} in flight`);
-  const burst = await benchBursts(run.db, run.queue('burst'), run.mix, log);
-  log(`  median: ${burst.queued.eventsPerSec}/s against ${burst.sync.eventsPerSec}/s (${burst.ratio}×)`);
-  return burst;
-}
-
-/** The headline worker at its default concurrency: warm-up, the full drain, and a second, smaller one (memory growth). */
-async function defaultDrains(run: Run) {
-  const { worker: w } = settings;
-  log(`worker at concurrency ${w.defaultConcurrency}: warm-up ${w.warmupEvents}, then ${w.events} events, then ${w.sweepEvents}`);
-  const headlineEvents = run.mix(w.events);
-  const fleet = await startWorkers(run.db, run.queue(`c${w.defaultConcurrency}`), 1, w.defaultConcurrency);
-  try {
-    await fleet.drain(run.mix(w.warmupEvents));
-    const headline = await fleet.drain(headlineEvents);
-    log(`  ${headline.eventsPerSec}/s, ${headline.meanBatchSize} events/transaction`);
-    const second = await fleet.drain(run.mix(w.sweepEvents));
-    log(`  second drain: ${second.eventsPerSec}/s`);
-    return { headline, second, headlineEvents };
-  } finally {
-    await fleet.stop();
-  }
-}
-
-/** One worker at pgbench's client count (the full drain), then the sweep's concurrencies (smaller drains). */
-async function otherDrains(run: Run): Promise<{ atPgbenchConcurrency: DrainResult; sweep: DrainResult[] }> {
-  const { worker: w } = settings;
-  const drain = async (concurrency: number, events: number) => {
-    log(`worker at concurrency ${concurrency}: warm-up ${w.warmupEvents}, then ${events} events`);
-    const result = await drainOnce(run.db, run.queue(`c${concurrency}`), run.mix(events), 1, concurrency, run.mix(w.warmupEvents));
-    log(`  ${result.eventsPerSec}/s, ${result.meanBatchSize} events/transaction`);
-    return result;
-  };
-  const atPgbenchConcurrency = await drain(w.pgbenchConcurrency, w.events);
-  const sweep: DrainResult[] = [];
-  for (const concurrency of w.sweep.filter((c) => c !== w.defaultConcurrency && c !== w.pgbenchConcurrency)) sweep.push(await drain(concurrency, w.sweepEvents));
-  return { atPgbenchConcurrency, sweep };
-}
-
-async function pgbenchPhase(run: Run): Promise<PgbenchResult> {
-  log('pgbench: the per-event transaction');
-  const result = await benchPgbench(run.db, log);
-  log('skipped' in result ? `  skipped: ${result.skipped}` : `  ${result.runs.map((r) => `${r.clients} clients: ${r.transactionsPerSec}/s`).join(', ')}`);
-  return result;
+  return prepareRun(database, queue);
 }
 
 const printRows = (rows: Parameters<typeof textTable>[0]) => process.stdout.write(`\n${textTable(rows)}\n\n`);

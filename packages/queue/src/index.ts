@@ -9,3 +9,4 @@ export * from './event-queue';
 export * from './job-signature';
 export * from './minimise-event';
 export { redisProblem } from './redis-probe';
+export * from './write-event-jobs';
