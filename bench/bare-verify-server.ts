@@ -6,26 +6,14 @@
  * - with BARE_REDIS_URL: the same, plus the least any ingress that answers 200 only once Redis
  *   holds the event must do: one `SET <event id> NX` round trip (no job, no Lua, no log).
  */
-import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import Stripe from 'stripe';
+import { verifyingEndpoint } from './verifying-endpoint';
 
 const port = Number(process.env.PORT ?? 0);
 const secret = process.env.STRIPE_WEBHOOK_SECRET ?? '';
-const stripe = new Stripe('sk_unused_bench_only_verifies', { telemetry: false });
 const redis = process.env.BARE_REDIS_URL ? new Redis(process.env.BARE_REDIS_URL, { maxRetriesPerRequest: 1 }) : undefined;
 
-const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-app.removeAllContentTypeParsers();
-app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-app.post('/checkout/webhooks/stripe', async (request, reply) => {
-  let event: Stripe.Event;
-  try {
-    event = stripe.webhooks.constructEvent(request.body as Buffer, request.headers['stripe-signature'] ?? '', secret);
-  } catch {
-    return reply.code(400).send({ error: 'invalid_signature' });
-  }
+const app = verifyingEndpoint(secret, async (event) => {
   if (redis !== undefined) {
     // A short expiry: the bench fires ~100k unique ids at the shared local Redis.
     const added = await redis.set(`bench:bare:${event.id}`, '1', 'EX', 120, 'NX');

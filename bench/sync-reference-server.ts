@@ -7,17 +7,15 @@
  * (`createConnection`) of a small set, handed out in turn; past that many, requests wait for one.
  * One log line per event, as the worker writes.
  */
-import Fastify from 'fastify';
-import Stripe from 'stripe';
 import { applyEvent, defaultBillingConfig, InvalidEventError } from '@billing/billing';
 import { createConnection, type Sql } from '@billing/db/client';
 import type { StripeEvent } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
+import { verifyingEndpoint } from './verifying-endpoint';
 
 const port = Number(process.env.PORT ?? 0);
 const secret = process.env.STRIPE_WEBHOOK_SECRET ?? '';
 const size = Number(process.env.SYNC_CONNECTIONS ?? 10);
-const stripe = new Stripe('sk_unused_bench_only_verifies', { telemetry: false });
 const logger = createLogger('sync-reference', process.env.LOG_LEVEL ?? 'info');
 
 const idle: Sql[] = Array.from({ length: size }, () => createConnection(process.env.DATABASE_URL ?? '', 'billing-bench-sync'));
@@ -33,17 +31,7 @@ const release = (connection: Sql) => {
   else idle.push(connection);
 };
 
-const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-app.removeAllContentTypeParsers();
-app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-
-app.post('/checkout/webhooks/stripe', async (request, reply) => {
-  let event: Stripe.Event;
-  try {
-    event = stripe.webhooks.constructEvent(request.body as Buffer, request.headers['stripe-signature'] ?? '', secret);
-  } catch {
-    return reply.code(400).send({ error: 'invalid_signature' });
-  }
+const app = verifyingEndpoint(secret, async (event, reply) => {
   const connection = await acquire();
   try {
     const result = await applyEvent(connection, event as unknown as StripeEvent, defaultBillingConfig);

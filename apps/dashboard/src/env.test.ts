@@ -1,17 +1,10 @@
-import { EnvError, loadEnv } from '@billing/runtime/env';
+import { loadEnv } from '@billing/runtime/env';
+import { envErrorMessage } from '@billing/testing/env-error';
 import { describe, expect, it } from 'vitest';
 import { dashboardEnvShape } from './env';
 
 const load = (source: Record<string, string>) => loadEnv(dashboardEnvShape, source);
-const message = (source: Record<string, string>) => {
-  try {
-    load(source);
-  } catch (error) {
-    expect(error).toBeInstanceOf(EnvError);
-    return (error as Error).message;
-  }
-  throw new Error('expected an EnvError');
-};
+const message = (source: Record<string, string>) => envErrorMessage(() => load(source));
 
 describe('dashboard env', () => {
   it('applies the documented defaults', () => {

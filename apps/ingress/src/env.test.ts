@@ -1,19 +1,12 @@
-import { EnvError, loadEnv } from '@billing/runtime/env';
+import { loadEnv } from '@billing/runtime/env';
+import { envErrorMessage } from '@billing/testing/env-error';
 import { checkRedisEnv } from '@billing/runtime/redis-env';
 import { describe, expect, it } from 'vitest';
 import { ingressEnvShape } from './env';
 
 const KEY = 'a-queue-signing-key-of-32-characters!';
 const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, { QUEUE_SIGNING_KEY: KEY, ...source }, checkRedisEnv);
-const message = (source: Record<string, string>) => {
-  try {
-    load(source);
-  } catch (error) {
-    expect(error).toBeInstanceOf(EnvError);
-    return (error as Error).message;
-  }
-  throw new Error('expected an EnvError');
-};
+const message = (source: Record<string, string>) => envErrorMessage(() => load(source));
 
 describe('ingress env', () => {
   it('applies the documented defaults', () => {
