@@ -51,7 +51,8 @@ describe('a Postgres error while applying an event that carries an email', () =>
     // The worker binds the customer to the user it finds by the checkout's email: this check
     // refuses that write, and Postgres's detail quotes the whole row ("Failing row contains (…, email, …)").
     await t.sql`alter table users add constraint users_no_scrub_customer check (stripe_customer_id is distinct from 'cus_scrub')`;
-    const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_scrub', customer: 'cus_scrub', detailsEmail: EMAIL }));
+    const session = checkoutSessionObject({ subscription: 'sub_scrub', customer: 'cus_scrub', detailsEmail: EMAIL });
+    const checkout = event('checkout.session.completed', session);
     await queue.add(checkout.type, signedJob(checkout), { jobId: checkout.id, attempts: 2, backoff: { type: 'fixed', delay: 50 } });
     await waitFor(async () => (await queue.getJobState(checkout.id)) === 'failed', 'the job failed for good');
     await waitFor(() => lines.some((line) => line.includes('"alert":"event_failed_permanently"')), 'the ALERT line logged');
@@ -60,12 +61,15 @@ describe('a Postgres error while applying an event that carries an email', () =>
     expect(job.attemptsMade).toBe(2);
     expect(job.failedReason).toBe('new row for relation "users" violates check constraint "users_no_scrub_customer"');
     expect(job.stacktrace).toHaveLength(2);
-    for (const stack of job.stacktrace) expect(stack).toMatch(/^PostgresError: new row for relation "users" violates check constraint "users_no_scrub_customer"\n {4}at /);
+    for (const stack of job.stacktrace) {
+      expect(stack).toMatch(/^PostgresError: new row for relation "users" violates check constraint "users_no_scrub_customer"\n {4}at /);
+    }
     expect(JSON.stringify(job.stacktrace)).not.toContain(EMAIL);
 
     const log = lines.join('');
     expect(log).not.toContain(EMAIL);
-    const retry = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'event failed; will retry with backoff');
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const retry = logged.find((line) => line.msg === 'event failed; will retry with backoff');
     expect(retry?.err).toMatchObject({
       type: 'PostgresError',
       code: '23514',

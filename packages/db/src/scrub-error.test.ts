@@ -68,14 +68,16 @@ describe('scrubError on errors from the real clients', () => {
   });
 
   it('postgres-js (inline values, as the worker sends them): no query, parameters or detail', async () => {
-    const error = await thrown(t.sql.unsafe(`update users set email = '${EMAIL}' where email = '${EMAIL}'; insert into users (email) values ('${EMAIL}')`));
+    const statements = `update users set email = '${EMAIL}' where email = '${EMAIL}'; insert into users (email) values ('${EMAIL}')`;
+    const error = await thrown(t.sql.unsafe(statements));
     const debugFields = error as unknown as { query?: string; detail?: string };
     expect(debugFields.query).toContain(EMAIL);
     expect(debugFields.detail).toContain(EMAIL);
 
     const scrubbed = scrubError(error);
     expect(scrubbed.constructor.name).toBe('PostgresError');
-    expect(scrubbed).toMatchObject({ code: '23505', message: 'duplicate key value violates unique constraint "users_email_unique"', table_name: 'users' });
+    const message = 'duplicate key value violates unique constraint "users_email_unique"';
+    expect(scrubbed).toMatchObject({ code: '23505', message, table_name: 'users' });
     expect(everything(scrubbed)).not.toContain(EMAIL);
   });
 });

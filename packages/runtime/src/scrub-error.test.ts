@@ -15,7 +15,8 @@ class PostgresError extends Error {
 }
 
 function postgresError(fields: Record<string, unknown>, debug = false): PostgresError {
-  const error = new PostgresError({ severity_local: 'ERROR', severity: 'ERROR', file: 'nbtinsert.c', line: '666', routine: '_bt_check_unique', ...fields });
+  const server = { severity_local: 'ERROR', severity: 'ERROR', file: 'nbtinsert.c', line: '666', routine: '_bt_check_unique' };
+  const error = new PostgresError({ ...server, ...fields });
   Object.defineProperties(error, {
     query: { value: `update users set stripe_customer_id = 'cus_1' where email = '${EMAIL}'`, enumerable: debug },
     parameters: { value: [EMAIL], enumerable: debug },
@@ -74,7 +75,8 @@ describe('scrubError', () => {
   it('a Drizzle query error: "Failed query" with the SQL (its literals too) but without params; its cause scrubbed', () => {
     // What drizzle-orm's DrizzleQueryError builds (drizzle-orm/errors).
     const cause = uniqueViolation();
-    const original = Object.assign(new Error(`Failed query: update "users" set "email" = $1 where "note" = 'for ${EMAIL}'\nparams: ${EMAIL},cus_1`), {
+    const message = `Failed query: update "users" set "email" = $1 where "note" = 'for ${EMAIL}'\nparams: ${EMAIL},cus_1`;
+    const original = Object.assign(new Error(message), {
       query: 'update "users" set "email" = $1',
       params: [EMAIL, 'cus_1'],
       cause,
@@ -88,7 +90,7 @@ describe('scrubError', () => {
   });
 
   it('a Postgres data error quoting the value it refused loses the value, keeps the type it expected', () => {
-    const original = postgresError({ message: `invalid input syntax for type integer: "${EMAIL}"`, code: '22P02', routine: 'pg_strtoint32_safe' });
+    const original = postgresError({ message: `invalid input syntax for type integer: "${EMAIL}"`, code: '22P02' });
     expect(scrubError(original).message).toBe('invalid input syntax for type integer: "[redacted]"');
   });
 
@@ -111,7 +113,8 @@ describe('scrubError', () => {
   });
 
   it('keeps primitive fields of other errors (connection errors: code, address, port), drops object-valued ones', () => {
-    const original = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', address: '127.0.0.1', port: 5432, row: { email: EMAIL } });
+    const fields = { code: 'ECONNREFUSED', address: '127.0.0.1', port: 5432, row: { email: EMAIL } };
+    const original = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), fields);
     const scrubbed = scrubError(original);
     expect(scrubbed).toMatchObject({ message: original.message, code: 'ECONNREFUSED', address: '127.0.0.1', port: 5432 });
     expect(scrubbed).not.toHaveProperty('row');
