@@ -61,7 +61,7 @@ describe('a Postgres error while applying an event that carries an email', () =>
     expect(job.attemptsMade).toBe(2);
     expect(job.failedReason).toBe('new row for relation "users" violates check constraint "users_no_scrub_customer"');
     expect(job.stacktrace).toHaveLength(2);
-    for (const stack of job.stacktrace) {
+    for (const stack of job.stacktrace ?? []) {
       expect(stack).toMatch(/^PostgresError: new row for relation "users" violates check constraint "users_no_scrub_customer"\n {4}at /);
     }
     expect(JSON.stringify(job.stacktrace)).not.toContain(EMAIL);
