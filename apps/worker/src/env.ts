@@ -44,6 +44,8 @@ export const workerEnvShape = {
     .transform((pairs) => new Map(pairs.map((pair) => pair.split('=') as [string, string]).map(([price, slug]) => [price, slug.toLowerCase()]))),
   /** Between sweeps of `unresolved` events whose user became findable (0: no sweep). */
   WORKER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  /** Days a job is kept after it failed for good, then removed (past Stripe's 3 days of retries and 30 of event retention). */
+  WORKER_FAILED_RETENTION_DAYS: positiveInt(30, 3_650),
   /** Most events per Postgres transaction. */
   WORKER_BATCH_SIZE: positiveInt(50, 1_000),
   /** Longest an event waits for others to join its transaction (0: only those ready at once). */

@@ -46,6 +46,11 @@ export function createWorkerMetrics(registry: Registry) {
       help: '1 while the worker takes no jobs because Postgres is unreachable (see /readyz for why).',
       registers: [registry],
     }),
+    failedExpired: new Counter({
+      name: 'billing_worker_failed_jobs_expired_total',
+      help: 'Failed jobs removed from Redis because they failed longer ago than WORKER_FAILED_RETENTION_DAYS.',
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",
@@ -55,8 +60,11 @@ export function createWorkerMetrics(registry: Registry) {
   };
 }
 
-/** Queue depth by state and the age of the oldest waiting job, read from Redis at scrape time. */
-export function registerQueueGauges(registry: Registry, queue: EventQueue): void {
+/**
+ * Queue depth by state, the age of the oldest waiting and of the oldest failed job, read from Redis
+ * at scrape time, and how long failed jobs are kept (`failedRetentionMs`), so an alert can fire before one expires.
+ */
+export function registerQueueGauges(registry: Registry, queue: EventQueue, failedRetentionMs: number): void {
   new Gauge({
     name: 'billing_queue_jobs',
     help: 'Jobs in the event queue, by state.',
@@ -76,4 +84,18 @@ export function registerQueueGauges(registry: Registry, queue: EventQueue): void
       this.set(oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
     },
   });
+  new Gauge({
+    name: 'billing_queue_oldest_failed_age_seconds',
+    help: 'Time since the oldest failed job failed (0 when none): it is removed once this passes billing_queue_failed_retention_seconds.',
+    registers: [registry],
+    async collect() {
+      const [oldest] = await queue.getJobs(['failed'], 0, 0, true); // asc: oldest first
+      this.set(oldest ? Math.max(0, (Date.now() - (oldest.finishedOn ?? oldest.timestamp)) / 1000) : 0);
+    },
+  });
+  new Gauge({
+    name: 'billing_queue_failed_retention_seconds',
+    help: 'How long a failed job is kept after it failed (WORKER_FAILED_RETENTION_DAYS).',
+    registers: [registry],
+  }).set(failedRetentionMs / 1000);
 }

@@ -3,6 +3,7 @@ import { applyEvents, InvalidEventError, isConnectionError, isHandled, type Appl
 import type { Sql } from '@billing/db/client';
 import { invalidEventReason, type JobSigner, type StripeEvent, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
+import { scrubError } from '@billing/runtime/scrub-error';
 import { EventBatcher } from './event-batcher';
 import type { WorkerMetrics } from './metrics';
 
@@ -44,8 +45,8 @@ const MAX_OUTAGE_RESTARTS = 100;
  * resolves each job with its own outcome once that transaction committed. An event that is not
  * valid for its type fails at once (`UnrecoverableError`, reason readable in the dashboard); a
  * job that failed because Postgres is unreachable goes back to delayed without spending an
- * attempt (`DelayedError`) while the worker pauses; anything else throws as is, so attempts and
- * backoff apply.
+ * attempt (`DelayedError`) while the worker pauses; anything else throws scrubbed of query values
+ * (`scrubError`: same class and code, BullMQ stores its message and stack), so attempts and backoff apply.
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
@@ -94,11 +95,11 @@ export function createProcessor(deps: ProcessorDeps) {
     } catch (error) {
       if (error instanceof InvalidEventError) throw new UnrecoverableError(error.message);
       if (deps.databaseLost && isConnectionError(error) && token && job.attemptsStarted - job.attemptsMade < MAX_OUTAGE_RESTARTS) {
-        deps.databaseLost(error);
+        deps.databaseLost(scrubError(error));
         await job.moveToDelayed(Date.now() + OUTAGE_DELAY_MS, token);
         throw new DelayedError();
       }
-      throw error;
+      throw scrubError(error);
     } finally {
       stopTimer();
     }

@@ -32,6 +32,7 @@ describe('worker process', () => {
 
   it.each([
     [{ WORKER_CONCURRENCY: 'ten' }, /^worker: WORKER_CONCURRENCY /],
+    [{ WORKER_FAILED_RETENTION_DAYS: '0' }, /^worker: WORKER_FAILED_RETENTION_DAYS must be at least 1 \(got "0"\)$/],
     [{ DATABASE_URL: 'mysql://localhost/x' }, /^worker: DATABASE_URL must be a URL starting with postgres:\/\//],
     [{ STRIPE_SECRET_KEY: 'pk_test_123' }, /^worker: STRIPE_SECRET_KEY must be a Stripe secret key/],
     [{ QUEUE_SIGNING_KEY: '' }, /^worker: QUEUE_SIGNING_KEY is required$/],

@@ -31,6 +31,7 @@ const handle = await startWorker({
   config: { planSlugs: env.PLAN_SLUGS, metadataPrefix: env.METADATA_PREFIX, planPrices: env.PLAN_PRICES },
   batch: { maxSize: env.WORKER_BATCH_SIZE, maxWaitMs: env.WORKER_BATCH_WAIT_MS, maxInFlight: BATCHES_IN_FLIGHT },
   sweepIntervalMs: env.WORKER_SWEEP_INTERVAL_MS,
+  failedRetentionMs: env.WORKER_FAILED_RETENTION_DAYS * 86_400_000,
   fetchEvent: env.STRIPE_SECRET_KEY ? stripeEventFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }) : undefined,
   applyOptions: env.STRIPE_SECRET_KEY
     ? {
@@ -52,6 +53,7 @@ logger.info(
     redis: describeRedis(redisConfig),
     concurrency: env.WORKER_CONCURRENCY,
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
+    failedRetentionDays: env.WORKER_FAILED_RETENTION_DAYS,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
   },

@@ -16,6 +16,7 @@ import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { databaseGate, type DatabaseGate } from './database-gate';
+import { startFailedExpiry } from './failed-expiry';
 import { createProcessor, metricType, type BatchSettings } from './processor';
 import { unresolvedRecovery } from './unresolved-recovery';
 import { startUnresolvedSweep } from './unresolved-sweep';
@@ -39,6 +40,10 @@ export interface StartWorkerOptions {
   batch?: BatchSettings;
   /** Between sweeps of `unresolved` events whose user became findable; 0: no sweep. @defaultValue 300000 */
   sweepIntervalMs?: number;
+  /** How long a job is kept after it failed for good (`WORKER_FAILED_RETENTION_DAYS`), then removed. @defaultValue 30 days */
+  failedRetentionMs?: number;
+  /** Between removals of the failed jobs past that retention; 0: none (only `expireFailed`). @defaultValue 3600000 */
+  failedExpiryIntervalMs?: number;
   /** An event from the Stripe Events API, to queue again an unresolved event whose job left Redis. */
   fetchEvent?: (eventId: string) => Promise<StripeEvent | undefined>;
   logger: Logger;
@@ -52,6 +57,8 @@ export interface WorkerHandle {
   readiness: DatabaseGate['readiness'];
   /** Runs the unresolved-events sweep now (if another worker has not within the interval). */
   sweep: () => Promise<void>;
+  /** Removes the failed jobs past their retention now; resolves with how many. */
+  expireFailed: () => Promise<number>;
   /** Stops fetching, waits for active jobs, then closes the queue, Redis and its Postgres connections. */
   close: () => Promise<void>;
 }
@@ -63,7 +70,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const location = { name: options.queueName, prefix: options.queuePrefix };
   const queue = createEventQueue(connection, location);
   const metrics = createWorkerMetrics(registry);
-  registerQueueGauges(registry, queue);
+  const failedRetentionMs = options.failedRetentionMs ?? 30 * 86_400_000;
+  registerQueueGauges(registry, queue, failedRetentionMs);
 
   const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () => createConnection(options.databaseUrl, 'billing-worker'));
   // Probes and sweeps on a connection of their own, so neither waits behind a batch.
@@ -130,13 +138,17 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     metrics,
     recover,
   });
+  const expiryIntervalMs = options.failedExpiryIntervalMs ?? 3_600_000;
+  const expiry = startFailedExpiry({ queue, retentionMs: failedRetentionMs, intervalMs: expiryIntervalMs, logger, metrics });
   return {
     worker,
     queue,
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
+    expireFailed: () => expiry.runOnce(),
     close: async () => {
       sweep.stop();
+      expiry.stop();
       gate.close();
       await worker.close();
       await queue.close();

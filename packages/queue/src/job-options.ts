@@ -16,6 +16,7 @@ export const eventJobOptions = {
   // those redeliveries in Redis. The count cap bounds memory under a burst; the Postgres
   // ledger stays the source of truth for idempotency once a job is evicted.
   removeOnComplete: { age: 4 * DAY_SECONDS, count: 250_000 },
-  // Failed jobs are money not yet applied: they stay until an operator retries or removes them.
+  // Failed jobs are money not yet applied: they stay for an operator to retry, until the worker
+  // removes them WORKER_FAILED_RETENTION_DAYS after they failed (failed-expiry.ts, an alert first).
   removeOnFail: false,
 } satisfies JobsOptions;

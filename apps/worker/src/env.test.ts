@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { EnvError, loadEnv } from '@billing/runtime/env';
+import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
+import { loadWorkerEnv, workerEnvShape } from './env';
+
+const base = { QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY };
+
+describe('worker env: WORKER_FAILED_RETENTION_DAYS', () => {
+  it.each([
+    [undefined, 30],
+    ['', 30],
+    ['7', 7],
+    ['1', 1],
+  ])('%o → %i days', (value, days) => {
+    expect(loadWorkerEnv({ ...base, WORKER_FAILED_RETENTION_DAYS: value }).WORKER_FAILED_RETENTION_DAYS).toBe(days);
+  });
+
+  it.each([
+    ['0', 'WORKER_FAILED_RETENTION_DAYS must be at least 1 (got "0")'],
+    ['-3', 'WORKER_FAILED_RETENTION_DAYS must be at least 1 (got "-3")'],
+    ['2.5', 'WORKER_FAILED_RETENTION_DAYS is invalid: Invalid input: expected int, received number (got "2.5")'],
+    ['thirty', 'WORKER_FAILED_RETENTION_DAYS must be a number (got "thirty")'],
+    ['2592000000', 'WORKER_FAILED_RETENTION_DAYS must be at most 3650 (got "2592000000")'],
+  ])('%s → one line naming it', (value, line) => {
+    expect(() => loadEnv(workerEnvShape, { ...base, WORKER_FAILED_RETENTION_DAYS: value })).toThrow(new EnvError(line));
+  });
+});
