@@ -1,8 +1,13 @@
 # One image for migrate, ingress, worker and dashboard; the command picks the process.
-# Packages are TypeScript run by tsx (see README, "How the code runs").
-FROM node:20-bookworm-slim
+# Packages are TypeScript run by tsx (see README, "How the code runs"); tsx is a production
+# dependency for that reason.
+FROM node:22-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# The npm the lockfile was made with (package.json "packageManager"): npm 11 honours the root
+# package.json's `allowScripts`, which keeps dependencies' install scripts from running; the
+# npm 10 bundled with Node 22 would ignore it and run them.
+RUN npm install -g npm@11.19.1 && npm cache clean --force
 COPY package.json package-lock.json ./
 COPY apps/ingress/package.json apps/ingress/
 COPY apps/worker/package.json apps/worker/
@@ -14,8 +19,11 @@ COPY packages/billing/package.json packages/billing/
 COPY packages/testing/package.json packages/testing/
 # Patched postgres-js tarball the workspaces install from (see vendor/README.md).
 COPY vendor/ vendor/
-RUN npm ci --include=dev && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY . .
 USER node
-# npm forwards SIGTERM to the process, which drains and exits 0.
-CMD ["npm", "run", "start:ingress"]
+# Signals: node runs directly, not under npm (npm does not reliably pass SIGTERM on to its child).
+# Each app installs SIGTERM/SIGINT handlers (packages/runtime/src/shutdown.ts) that stop intake,
+# drain and exit 0, so they stop cleanly even as PID 1; compose adds `init: true` as well, so
+# that tini forwards the signal and reaps zombies (`docker run --init` does the same).
+CMD ["node", "--import", "tsx", "apps/ingress/src/server.ts"]

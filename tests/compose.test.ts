@@ -46,10 +46,10 @@ describe('docker-compose.yml', () => {
     for (const name of ['migrate', 'ingress', 'worker', 'dashboard']) {
       expect(service(name).build, name).toBe('.');
     }
-    expect(service('migrate').command.join(' ')).toBe('npm run db:migrate');
-    expect(service('ingress').command.join(' ')).toBe('npm run start:ingress');
-    expect(service('worker').command.join(' ')).toBe('npm run start:worker');
-    expect(service('dashboard').command.join(' ')).toBe('npm run start:dashboard');
+    expect(service('migrate').command.join(' ')).toBe('node --import tsx packages/db/src/migrate-cli.ts');
+    expect(service('ingress').command.join(' ')).toBe('node --import tsx apps/ingress/src/server.ts');
+    expect(service('worker').command.join(' ')).toBe('node --import tsx apps/worker/src/server.ts');
+    expect(service('dashboard').command.join(' ')).toBe('node --import tsx apps/dashboard/src/server.ts');
     expect(service('worker').depends_on.migrate.condition).toBe('service_completed_successfully');
     expect(service('dashboard').environment.DASHBOARD_PASSWORD).toBeTruthy();
   });
