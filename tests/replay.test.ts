@@ -178,6 +178,6 @@ describe('npm run replay (the CLI)', () => {
     const result = await run(['--all'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('replay: Redis is not answering at 127.0.0.1:1');
-    expect(result.stderr).toContain('docker compose up -d postgres redis');
+    expect(result.stderr).toContain('docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis');
   });
 });

@@ -3,7 +3,8 @@ import { redisProblem } from '@billing/queue';
 
 /** What to run when Postgres or Redis does not answer (DEVELOPERS.md "Services"). */
 export const START_SERVICES_HINT = [
-  'Start them with Docker:  docker compose up -d postgres redis',
+  'Start them with Docker (passwords and URLs: docker-compose.dev.yml):',
+  '  docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis',
   'or, without Docker (the team machines, see DEVELOPERS.md):',
   '  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
   '  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',

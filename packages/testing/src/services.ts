@@ -70,7 +70,7 @@ async function pick(
   }
   throw new Error(
     `${what} is not reachable at ${redact(local)} and no Docker engine is available for testcontainers. ` +
-      `Start it (\`docker compose up -d postgres redis\`, or the local service), ` +
+      `Start it (\`docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis\`, or the local service), ` +
       `or set TEST_DATABASE_URL / TEST_REDIS_URL.`,
   );
 }
