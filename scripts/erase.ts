@@ -19,14 +19,19 @@ try {
   process.exit(error.message ? 2 : 0);
 }
 
-const env = loadEnvOrExit('erase', {
-  DATABASE_URL: envFields.DATABASE_URL,
-  ...redisEnvFields,
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
-  // Only --force re-signs jobs, so only --force needs the key.
-  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY.optional(),
-}, process.env, checkRedisEnv);
+const env = loadEnvOrExit(
+  'erase',
+  {
+    DATABASE_URL: envFields.DATABASE_URL,
+    ...redisEnvFields,
+    QUEUE_NAME: envFields.QUEUE_NAME,
+    QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+    // Only --force re-signs jobs, so only --force needs the key.
+    QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY.optional(),
+  },
+  process.env,
+  checkRedisEnv,
+);
 if (args.force && !env.QUEUE_SIGNING_KEY) {
   console.error('erase: QUEUE_SIGNING_KEY is required with --force (waiting jobs are re-signed with it)');
   process.exit(1);

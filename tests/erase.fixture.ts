@@ -41,13 +41,37 @@ export async function seedPerson(t: TestDatabase, name: string): Promise<SeededP
   const customer = stripeId('cus');
   const [user] = await t.db.insert(users).values({ email, stripeCustomerId: customer, subscriptionStatus: 'active' }).returning();
   const ids = [stripeId('sub'), stripeId('sub')];
-  await t.db.insert(subscriptions).values(ids.map((id) => ({ userId: user!.id, stripeCustomerId: customer, stripeSubscriptionId: id, planSlug: 'pro', period: 'monthly', status: 'active' })));
+  await t.db
+    .insert(subscriptions)
+    .values(
+      ids.map((id) => ({
+        userId: user!.id,
+        stripeCustomerId: customer,
+        stripeSubscriptionId: id,
+        planSlug: 'pro',
+        period: 'monthly',
+        status: 'active',
+      })),
+    );
   const checkout = checkoutOf({ email, customer }, ids[0]!);
   const invoice = event('invoice.paid', { id: stripeId('in'), object: 'invoice', customer: { id: customer }, subscription: ids[1] });
   await t.db.insert(webhookEvents).values([
     { stripeEventId: checkout.id, eventType: checkout.type, stripeSubscriptionId: ids[0], stripeCustomerId: customer, outcome: 'applied' },
-    { stripeEventId: stripeId('evt'), eventType: 'customer.subscription.updated', stripeSubscriptionId: ids[1], stripeCustomerId: customer, outcome: 'applied' },
-    { stripeEventId: stripeId('evt'), eventType: 'customer.subscription.created', stripeSubscriptionId: ids[1], stripeCustomerId: customer, outcome: 'unresolved', unresolvedInput: { customerId: customer } },
+    {
+      stripeEventId: stripeId('evt'),
+      eventType: 'customer.subscription.updated',
+      stripeSubscriptionId: ids[1],
+      stripeCustomerId: customer,
+      outcome: 'applied',
+    },
+    {
+      stripeEventId: stripeId('evt'),
+      eventType: 'customer.subscription.created',
+      stripeSubscriptionId: ids[1],
+      stripeCustomerId: customer,
+      outcome: 'unresolved',
+      unresolvedInput: { customerId: customer },
+    },
   ]);
   return { email, customer, userId: user!.id, subscriptions: ids, checkout, invoice };
 }
@@ -72,7 +96,10 @@ export async function runJobs(queue: EventQueue, events: StripeEvent[], failing:
     { connection: workerConnection({ url: inject('redisUrl') }), autorun: false },
   );
   void stand.run();
-  await vi.waitFor(async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: events.length - 1, failed: 1 }), { timeout: 20_000 });
+  await vi.waitFor(
+    async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: events.length - 1, failed: 1 }),
+    { timeout: 20_000 },
+  );
   await stand.close();
 }
 
@@ -100,13 +127,19 @@ export async function rawQueue(redis: Redis, queueName: string): Promise<Map<str
   for (const key of keys) {
     const type = await redis.type(key);
     const value =
-      type === 'hash' ? await redis.hgetall(key)
-      : type === 'stream' ? await redis.xrange(key, '-', '+')
-      : type === 'list' ? await redis.lrange(key, '0', '-1')
-      : type === 'zset' ? await redis.zrange(key, '0', '-1')
-      : type === 'set' ? await redis.smembers(key)
-      : type === 'string' ? await redis.get(key)
-      : type;
+      type === 'hash'
+        ? await redis.hgetall(key)
+        : type === 'stream'
+          ? await redis.xrange(key, '-', '+')
+          : type === 'list'
+            ? await redis.lrange(key, '0', '-1')
+            : type === 'zset'
+              ? await redis.zrange(key, '0', '-1')
+              : type === 'set'
+                ? await redis.smembers(key)
+                : type === 'string'
+                  ? await redis.get(key)
+                  : type;
     content.set(key, JSON.stringify(value));
   }
   return content;

@@ -7,7 +7,17 @@ import { runScript } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { keysHolding, laterCheckout, openTestQueue, rawQueue, runJobs, seedPerson, tables, workOffVerified, type SeededPerson } from './erase.fixture';
+import {
+  keysHolding,
+  laterCheckout,
+  openTestQueue,
+  rawQueue,
+  runJobs,
+  seedPerson,
+  tables,
+  workOffVerified,
+  type SeededPerson,
+} from './erase.fixture';
 
 /** `npm run erase`, run as an operator runs it, against real Postgres and Redis. */
 
@@ -18,7 +28,8 @@ let alice: SeededPerson;
 let bob: SeededPerson;
 let waiting: ReturnType<typeof laterCheckout>;
 const queueName = uniqueQueueName('erase');
-const erase = (...args: string[]) => runScript('scripts/erase.ts', args, { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName }, 30_000);
+const erase = (...args: string[]) =>
+  runScript('scripts/erase.ts', args, { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName }, 30_000);
 const jobKey = (id: string) => `bull:${queueName}:${id}`;
 
 beforeAll(async () => {
@@ -43,7 +54,9 @@ describe('npm run erase', () => {
   it('a usage error exits 2 with the usage', async () => {
     const run = await erase('--email', alice.email, '--customer', alice.customer);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^erase: choose one of --email, --customer\n\nusage: npm run erase -- \(--email <address> \| --customer <cus_…>\)/);
+    expect(run.stderr).toMatch(
+      /^erase: choose one of --email, --customer\n\nusage: npm run erase -- \(--email <address> \| --customer <cus_…>\)/,
+    );
   });
 
   it('changes nothing while one of the person’s events is still waiting to be applied, and says why', async () => {
@@ -63,8 +76,9 @@ describe('npm run erase', () => {
     expect([run.status, run.stderr]).toEqual([0, '']);
     expect(run.stdout.split('\n')).toEqual(
       expect.arrayContaining([
-        'users: 1 to be unlinked (stripe_customer_id and subscription_status cleared; deleting the row is the host application\'s job)',
-        `subscriptions: 2 to be unlinked (user_id and stripe_customer_id cleared; the billing rows stay): ${alice.subscriptions.join(', ')}`,
+        "users: 1 to be unlinked (stripe_customer_id and subscription_status cleared; deleting the row is the host application's job)",
+        'subscriptions: 2 to be unlinked (user_id and stripe_customer_id cleared; the billing rows stay): ' +
+          alice.subscriptions.join(', '),
         'ledger: 3 rows to be cleared (stripe_customer_id and the stored unresolved event; event id, type and outcome stay)',
         'jobs: 1 completed to be removed, 1 failed to be removed, 1 waiting to be re-signed without email, 0 skipped',
         'Dry run: nothing changed.',
@@ -74,7 +88,7 @@ describe('npm run erase', () => {
     expect(await rawQueue(redis, queueName)).toEqual(raw);
   });
 
-  it('--force: unlinks the rows, removes completed and failed jobs, re-signs the waiting one without the email; Bob untouched', async () => {
+  it('--force: rows unlinked, completed and failed jobs removed, the waiting one re-signed without the email; Bob untouched', async () => {
     const [before, bobJob] = [await tables(t), await redis.hgetall(jobKey(bob.checkout.id))];
     const run = await erase('--email', alice.email, '--force');
     expect(run.stderr).toBe('');
@@ -88,11 +102,22 @@ describe('npm run erase', () => {
 
     // Postgres: the billing rows stay, unlinked; Bob's rows are as they were.
     const after = await tables(t);
-    expect(after.users.find((u) => u.id === alice.userId)).toMatchObject({ email: alice.email, stripeCustomerId: null, subscriptionStatus: null });
+    expect(after.users.find((u) => u.id === alice.userId)).toMatchObject({
+      email: alice.email,
+      stripeCustomerId: null,
+      subscriptionStatus: null,
+    });
     const mine = after.subscriptions.filter((s) => alice.subscriptions.includes(s.stripeSubscriptionId));
-    expect(mine.map((s) => [s.userId, s.stripeCustomerId, s.status])).toEqual([[null, null, 'active'], [null, null, 'active']]);
+    expect(mine.map((s) => [s.userId, s.stripeCustomerId, s.status])).toEqual([
+      [null, null, 'active'],
+      [null, null, 'active'],
+    ]);
     const ledger = after.ledger.filter((l) => alice.subscriptions.includes(l.stripeSubscriptionId ?? ''));
-    expect(ledger.map((l) => [l.stripeCustomerId, l.unresolvedInput])).toEqual([[null, null], [null, null], [null, null]]);
+    expect(ledger.map((l) => [l.stripeCustomerId, l.unresolvedInput])).toEqual([
+      [null, null],
+      [null, null],
+      [null, null],
+    ]);
     expect(ledger.map((l) => l.outcome)).toEqual(['applied', 'applied', 'unresolved']);
     const others = (s: Awaited<ReturnType<typeof tables>>) => ({
       users: s.users.filter((u) => u.id !== alice.userId),
@@ -109,7 +134,10 @@ describe('npm run erase', () => {
     const resigned = await queue.getJob(waiting.id);
     expect(await resigned?.getState()).toBe('waiting');
     const verified = testSigner.verify(resigned?.data);
-    expect(verified).toMatchObject({ ok: true, event: { id: waiting.id, data: { object: { customer: alice.customer, customer_details: {} } } } });
+    expect(verified).toMatchObject({
+      ok: true,
+      event: { id: waiting.id, data: { object: { customer: alice.customer, customer_details: {} } } },
+    });
     expect(verified.ok && 'customer_email' in verified.event.data.object).toBe(false);
     expect(await redis.hgetall(jobKey(bob.checkout.id))).toEqual(bobJob);
     expect(keysHolding(raw, bob.email)).toEqual([jobKey(bob.checkout.id)]);
@@ -129,6 +157,9 @@ describe('npm run erase', () => {
     expect(keysHolding(raw, alice.customer)).toEqual([]);
     expect(keysHolding(raw, alice.email)).toEqual([]);
     const again = await erase('--customer', alice.customer);
-    expect([again.status, again.stdout.split('\n').at(-1)]).toEqual([0, `Nothing matched: no user, subscription, ledger row or job of customer ${alice.customer}; nothing changed.`]);
+    expect([again.status, again.stdout.split('\n').at(-1)]).toEqual([
+      0,
+      `Nothing matched: no user, subscription, ledger row or job of customer ${alice.customer}; nothing changed.`,
+    ]);
   });
 });

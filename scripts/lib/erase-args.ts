@@ -56,7 +56,8 @@ export function parseEraseArgs(argv: string[]): EraseArgs {
   const flags = { dryRun: values['dry-run'] === true, force: values.force === true };
   if (values.customer !== undefined) {
     const customer = values.customer.trim();
-    if (!CUSTOMER_ID.test(customer)) throw new UsageError(`--customer ${JSON.stringify(values.customer)} is not a Stripe customer id (cus_…)`);
+    if (!CUSTOMER_ID.test(customer))
+      throw new UsageError(`--customer ${JSON.stringify(values.customer)} is not a Stripe customer id (cus_…)`);
     return { person: { customer }, ...flags };
   }
   const email = (values.email ?? '').trim().toLowerCase();

@@ -11,7 +11,8 @@ export interface PersonRows {
 }
 
 const none = sql`false`;
-const anyOf = <T extends string | number>(values: readonly T[], column: Parameters<typeof inArray>[0]) => (values.length > 0 ? inArray(column, [...values]) : none);
+const anyOf = <T extends string | number>(values: readonly T[], column: Parameters<typeof inArray>[0]) =>
+  values.length > 0 ? inArray(column, [...values]) : none;
 
 /** The person's user rows and customer ids: by email (users.email) or by customer id. */
 export async function findPerson(db: Database, person: ErasePerson): Promise<PersonRows> {
@@ -22,7 +23,10 @@ export async function findPerson(db: Database, person: ErasePerson): Promise<Per
   const userIds = found.map((u) => u.id);
   const customers = new Set(found.flatMap((u) => (u.customer ? [u.customer] : [])));
   if ('customer' in person) customers.add(person.customer);
-  const linked = await db.select({ customer: subscriptions.stripeCustomerId }).from(subscriptions).where(anyOf(userIds, subscriptions.userId));
+  const linked = await db
+    .select({ customer: subscriptions.stripeCustomerId })
+    .from(subscriptions)
+    .where(anyOf(userIds, subscriptions.userId));
   for (const s of linked) if (s.customer) customers.add(s.customer);
   return { userIds, customers: [...customers] };
 }
@@ -59,7 +63,12 @@ export async function eraseDatabase(db: Database, person: PersonRows, dryRun: bo
       const unlinkedUsers = await tx
         .update(users)
         .set({ stripeCustomerId: null, subscriptionStatus: null })
-        .where(and(or(anyOf(userIds, users.id), anyOf(customers, users.stripeCustomerId)), or(isNotNull(users.stripeCustomerId), isNotNull(users.subscriptionStatus))))
+        .where(
+          and(
+            or(anyOf(userIds, users.id), anyOf(customers, users.stripeCustomerId)),
+            or(isNotNull(users.stripeCustomerId), isNotNull(users.subscriptionStatus)),
+          ),
+        )
         .returning({ id: users.id });
       const unlinked = await tx
         .update(subscriptions)

@@ -26,7 +26,12 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 
 function ownerOf(data: StripeEventJobData | undefined): Pick<JobOwner, 'customer' | 'emails'> {
   const object = isObject(data?.data) && isObject(data.data.object) ? data.data.object : {};
-  const customer = typeof object.customer === 'string' ? object.customer : isObject(object.customer) && typeof object.customer.id === 'string' ? object.customer.id : null;
+  const customer =
+    typeof object.customer === 'string'
+      ? object.customer
+      : isObject(object.customer) && typeof object.customer.id === 'string'
+        ? object.customer.id
+        : null;
   const details = isObject(object.customer_details) ? object.customer_details : {};
   const emails = [object.customer_email, details.email].flatMap((e) => (typeof e === 'string' && e.trim() ? [e.trim().toLowerCase()] : []));
   return { customer, emails };
@@ -77,7 +82,12 @@ export interface JobsErased {
  * 3. active jobs are left to their worker and reported;
  * 4. the queue's event stream loses the entries that mention an email or customer id of the person.
  */
-export async function eraseJobs(queue: EventQueue, jobs: readonly JobOwner[], mentions: readonly string[], signer: JobSigner | undefined): Promise<JobsErased> {
+export async function eraseJobs(
+  queue: EventQueue,
+  jobs: readonly JobOwner[],
+  mentions: readonly string[],
+  signer: JobSigner | undefined,
+): Promise<JobsErased> {
   const result: JobsErased = { removed: { completed: [], failed: [] }, resigned: [], pendingLeft: [], skipped: [], streamEntries: 0 };
   for (const owner of jobs) {
     if (owner.state === 'active') {
@@ -119,7 +129,7 @@ async function scrubEventStream(queue: EventQueue, mentions: readonly string[]):
   const client = queue.opts.connection as RedisConnection; // the script's own connection (scripts/lib/queue.ts)
   const key = queue.keys.events!;
   let deleted = 0;
-  for (let from = '-'; ; ) {
+  for (let from = '-'; ;) {
     const entries = await client.xrange(key, from, '+', 'COUNT', PAGE);
     const hits = entries.filter(([, fields]) => fields.some((field) => mentions.some((m) => field.toLowerCase().includes(m))));
     if (hits.length > 0) deleted += await client.xdel(key, ...hits.map(([id]) => id));
@@ -133,7 +143,8 @@ export function planJobs(jobs: readonly JobOwner[], force: boolean): JobsErased 
   const plan: JobsErased = { removed: { completed: [], failed: [] }, resigned: [], pendingLeft: [], skipped: [], streamEntries: 0 };
   for (const job of jobs) {
     if (job.state === 'completed' || job.state === 'failed') plan.removed[job.state].push(job.id);
-    else if (job.state === 'active') plan.skipped.push({ id: job.id, reason: 'active: its worker holds the data; run erase again once it completed' });
+    else if (job.state === 'active')
+      plan.skipped.push({ id: job.id, reason: 'active: its worker holds the data; run erase again once it completed' });
     else if (!force) plan.skipped.push({ id: job.id, reason: `${job.state}: still to be applied` });
     else (job.emails.length > 0 ? plan.resigned : plan.pendingLeft).push(job.id);
   }

@@ -53,7 +53,12 @@ export async function erasePerson(deps: EraseDeps, args: EraseArgs): Promise<Era
     report.redis = planJobs(jobs, args.force);
   } else {
     if (args.force && !deps.signer) throw new Error('--force needs QUEUE_SIGNING_KEY to re-sign waiting jobs');
-    report.redis = await eraseJobs(deps.queue, jobs, [...(email ? [email] : []), ...report.customers], args.force ? deps.signer : undefined);
+    report.redis = await eraseJobs(
+      deps.queue,
+      jobs,
+      [...(email ? [email] : []), ...report.customers],
+      args.force ? deps.signer : undefined,
+    );
   }
   return report;
 }
@@ -70,7 +75,9 @@ export function formatEraseReport(report: EraseReport): string {
   const who = 'email' in args.person ? `--email ${args.person.email}` : `--customer ${args.person.customer}`;
   const lines = [`erase ${who}: customers ${report.customers.join(', ') || '(none)'}${args.dryRun ? ' (dry run)' : ''}`];
   if (report.deferred) {
-    lines.push(`Not erased: ${report.deferred.length} of this person's events are still to be applied, and billing needs them applied first:`);
+    lines.push(
+      `Not erased: ${report.deferred.length} of this person's events are still to be applied, and billing needs them applied first:`,
+    );
     for (const j of report.deferred) lines.push(`  ${j.id}  ${j.type}  ${j.state}`);
     lines.push('Nothing changed. Run erase again once they completed (npm run explain shows their state),');
     lines.push('or with --force to erase now: waiting jobs lose their emails and are re-signed; their events will end unresolved.');
@@ -85,16 +92,21 @@ export function formatEraseReport(report: EraseReport): string {
   const done = (verb: string) => (args.dryRun ? `to be ${verb}` : verb);
   const subscriptionIds = database.subscriptions.length > 0 ? `: ${database.subscriptions.join(', ')}` : '';
   lines.push(
-    `users: ${database.users} ${done('unlinked')} (stripe_customer_id and subscription_status cleared; deleting the row is the host application's job)`,
-    `subscriptions: ${database.subscriptions.length} ${done('unlinked')} (user_id and stripe_customer_id cleared; the billing rows stay)${subscriptionIds}`,
-    `ledger: ${database.ledger} rows ${done('cleared')} (stripe_customer_id and the stored unresolved event; event id, type and outcome stay)`,
+    `users: ${database.users} ${done('unlinked')} ` +
+      "(stripe_customer_id and subscription_status cleared; deleting the row is the host application's job)",
+    `subscriptions: ${database.subscriptions.length} ${done('unlinked')} ` +
+      `(user_id and stripe_customer_id cleared; the billing rows stay)${subscriptionIds}`,
+    `ledger: ${database.ledger} rows ${done('cleared')} ` +
+      '(stripe_customer_id and the stored unresolved event; event id, type and outcome stay)',
     `jobs: ${redis.removed.completed.length} completed ${done('removed')}, ${redis.removed.failed.length} failed ${done('removed')}, ` +
       `${redis.resigned.length} waiting ${done('re-signed')} without email, ${redis.skipped.length} skipped`,
   );
   for (const id of redis.removed.failed) lines.push(`  failed ${id}: ${done('removed')}; its event was never applied to billing`);
   const again = `run erase --customer ${report.customers[0] ?? '…'} again once it completed`;
-  for (const id of redis.resigned) lines.push(`  ${id}: re-signed without the emails; it will end unresolved, its ledger row naming the customer: ${again}`);
-  for (const id of redis.pendingLeft) lines.push(`  ${id}: still to be applied, holds no email; its ledger row will name the customer: ${again}`);
+  for (const id of redis.resigned)
+    lines.push(`  ${id}: re-signed without the emails; it will end unresolved, its ledger row naming the customer: ${again}`);
+  for (const id of redis.pendingLeft)
+    lines.push(`  ${id}: still to be applied, holds no email; its ledger row will name the customer: ${again}`);
   for (const { id, reason } of redis.skipped) lines.push(`  ${id} skipped: ${reason}`);
   if (!args.dryRun && redis.streamEntries > 0) lines.push(`queue event stream: ${redis.streamEntries} entries naming the person deleted`);
   lines.push(args.dryRun ? 'Dry run: nothing changed.' : incomplete(report) ? 'Incomplete: run erase again as said above.' : 'Done.');
