@@ -12,6 +12,8 @@ import { round } from './round';
 import { settings } from './settings';
 
 export interface PgbenchRun {
+  /** pgbench's `-M`: `prepared` (named statements, what a direct connection allows) or `simple` (what a transaction-mode pooler allows). */
+  protocol: Protocol;
   clients: number;
   seconds: number;
   transactions: number;
@@ -27,7 +29,17 @@ export interface PgbenchRun {
 }
 
 /** The runs, the script they ran, and the server's `max_connections` (what bounds the client count). */
-export type PgbenchResult = { skipped: string } | { runs: PgbenchRun[]; script: string; maxConnections: number };
+export type Protocol = 'prepared' | 'simple';
+
+export type PgbenchResult =
+  | { skipped: string }
+  | {
+      runs: PgbenchRun[];
+      /** The same transaction in the simple query protocol at the first client count: the pooler-safe mode's cost at the database. */
+      simple: PgbenchRun;
+      script: string;
+      maxConnections: number;
+    };
 
 /** The DESIGN.md per-event transaction as a pgbench script, named from the Drizzle schema. */
 export function perEventScript(): string {
@@ -97,10 +109,13 @@ export async function benchPgbench(database: BenchDatabase, log: (line: string) 
     for (const clients of settings.pgbench.clients) {
       const subscriptionCount = await seed(database);
       log(`  pgbench -M prepared, ${clients} clients, ${settings.pgbench.seconds} s`);
-      runs.push(await runPgbench(database, file, clients, subscriptionCount));
+      runs.push(await runPgbench(database, file, 'prepared', clients, subscriptionCount));
     }
+    const clients = settings.pgbench.clients[0] ?? 10;
+    log(`  pgbench -M simple, ${clients} clients, ${settings.pgbench.seconds} s`);
+    const simple = await runPgbench(database, file, 'simple', clients, await seed(database));
     const [row] = await database.sql<{ n: number }[]>`select current_setting('max_connections')::int as n`;
-    return { runs, script, maxConnections: row?.n ?? NaN };
+    return { runs, simple, script, maxConnections: row?.n ?? NaN };
   } finally {
     removeDir();
     process.removeListener('exit', removeDir);
@@ -108,9 +123,9 @@ export async function benchPgbench(database: BenchDatabase, log: (line: string) 
   }
 }
 
-async function runPgbench(database: BenchDatabase, file: string, clients: number, subscriptionCount: number): Promise<PgbenchRun> {
+async function runPgbench(database: BenchDatabase, file: string, protocol: Protocol, clients: number, subscriptionCount: number): Promise<PgbenchRun> {
   const { seconds, binary } = settings.pgbench;
-  const args = ['-n', '-M', 'prepared', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-D', `subscriptions=${subscriptionCount}`, '-f', file, database.url];
+  const args = ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-D', `subscriptions=${subscriptionCount}`, '-f', file, database.url];
   const child = spawn(binary, args, { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let output = '';
@@ -145,6 +160,7 @@ async function runPgbench(database: BenchDatabase, file: string, clients: number
   const transactions = number(/number of transactions actually processed: (\d+)/);
   const postgresCpu = [...seen.values()].reduce((sum, e) => sum + e.last - e.first, 0);
   return {
+    protocol,
     clients,
     seconds,
     transactions,

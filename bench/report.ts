@@ -81,14 +81,20 @@ const describePgbench = (p: PgbenchRun) =>
 /** pgbench's rows: the baseline (first client count) and the others, or the note that it was skipped. */
 export function pgbenchRows(p: PgbenchResult): Target[] {
   if ('skipped' in p) return [{ figure: "pgbench: DESIGN.md's per-event transaction", measured: `skipped: ${p.skipped}`, baseline: '', ratio: '', target: 'baseline', met: null }];
-  return p.runs.map((run, i) => ({
-    figure: `pgbench: DESIGN.md's per-event transaction, -M prepared, ${run.clients} clients`,
+  const row = (run: PgbenchRun, target: string): Target => ({
+    figure: `pgbench: DESIGN.md's per-event transaction, -M ${run.protocol}, ${run.clients} clients`,
     measured: `${Math.round(run.transactionsPerSec).toLocaleString('en-US')} transactions/s (${run.transactions.toLocaleString('en-US')} in ${run.seconds} s, latency ${run.latencyMs} ms, failed ${run.failed}; Postgres CPU ≈ ${run.postgresCpuMsPerTransaction} ms/transaction)`,
     baseline: '',
     ratio: '',
-    target: i === 0 ? 'baseline' : 'report',
+    target,
     met: null,
-  }));
+  });
+  const prepared = p.runs[0];
+  const simple = {
+    ...row(p.simple, 'report'),
+    ...(prepared && { baseline: `-M prepared: ${describePgbench(prepared)}`, ratio: x(p.simple.transactionsPerSec / prepared.transactionsPerSec) }),
+  };
+  return [...p.runs.map((run, i) => row(run, i === 0 ? 'baseline' : 'report')), simple];
 }
 
 /** The synchronous reference and the burst through ingress + worker, against it. */
