@@ -23,7 +23,7 @@ function registeredMetrics(): Map<string, string[]> {
   createIngressMetrics(ingress);
   const worker = createRegistry('worker');
   createWorkerMetrics(worker);
-  registerQueueGauges(worker, {} as EventQueue);
+  registerQueueGauges(worker, {} as EventQueue, 30 * 86_400_000);
   const metrics = new Map<string, string[]>();
   for (const registry of [ingress, worker]) {
     for (const metric of registry.getMetricsAsArray()) {
