@@ -40,7 +40,12 @@ export async function startIngress(queueName: string, env: Record<string, string
 }
 
 /** A real worker (`apps/worker`) at `concurrency` on `queueName`, with its metrics on a free port; batching as the app's defaults unless `BENCH_WORKER_BATCH_*` say otherwise. */
-export function startWorkerProcess(database: BenchDatabase, queueName: string, concurrency: number, name = 'worker'): Promise<BenchProcess> {
+export function startWorkerProcess(
+  database: BenchDatabase,
+  queueName: string,
+  concurrency: number,
+  name = 'worker',
+): Promise<BenchProcess> {
   const { batchSize, batchWaitMs } = settings.worker.batchOverrides;
   return startProcess(
     name,

@@ -24,7 +24,11 @@ const app = verifyingEndpoint(secret, async (event) => {
 
 const url = await app.listen({ port, host: '127.0.0.1' });
 console.log(JSON.stringify({ msg: 'bare listening', url }));
-process.on('SIGTERM', () => void app.close().then(async () => {
-  await redis?.quit();
-  process.exit(0);
-}));
+process.on(
+  'SIGTERM',
+  () =>
+    void app.close().then(async () => {
+      await redis?.quit();
+      process.exit(0);
+    }),
+);

@@ -94,7 +94,12 @@ async function measure(database: BenchDatabase, subject: Subject, events: readon
   const acknowledged = performance.now();
   const applied = await waitForLedger(database.sql, events.length - non2xx, settings.worker.drainTimeoutMs, 10);
   const perEvent = (ms: number) => round(ms / events.length, 3);
-  const cpuMsPerEvent = { server: perEvent(serverCpu()), worker: perEvent(workerCpu()), postgres: perEvent(postgresCpu()), redis: perEvent(redisCpu()) };
+  const cpuMsPerEvent = {
+    server: perEvent(serverCpu()),
+    worker: perEvent(workerCpu()),
+    postgres: perEvent(postgresCpu()),
+    redis: perEvent(redisCpu()),
+  };
   const metricsAfter = await scrapeWorkers(subject.worker ? [subject.worker] : []);
   const batches = metricsAfter.batches - metricsBefore.batches;
   const [serverMemory, workerMemory] = memory.map((m) => m.stop()) as [MemoryWindow, MemoryWindow | undefined];
@@ -146,7 +151,13 @@ export async function benchBursts(
     const syncServer = await startProcess(
       'sync-reference',
       'bench/sync-reference-server.ts',
-      { PORT: String(syncPort), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, DATABASE_URL: database.url, SYNC_CONNECTIONS: String(b.syncConnections), LOG_LEVEL: settings.logLevel },
+      {
+        PORT: String(syncPort),
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        DATABASE_URL: database.url,
+        SYNC_CONNECTIONS: String(b.syncConnections),
+        LOG_LEVEL: settings.logLevel,
+      },
       /sync reference listening/,
     );
     processes.push(syncServer);

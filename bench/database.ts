@@ -61,7 +61,9 @@ export async function ledgerCount(sql: postgres.Sql): Promise<number> {
 
 /** Ledger counts by outcome, to show what the mix did (applied / ignored / stale / unresolved). */
 export async function outcomes(sql: postgres.Sql): Promise<Record<string, number>> {
-  const rows = await sql<{ outcome: string; n: number }[]>`select outcome, count(*)::int as n from webhook_events group by outcome order by outcome`;
+  const rows = await sql<
+    { outcome: string; n: number }[]
+  >`select outcome, count(*)::int as n from webhook_events group by outcome order by outcome`;
   return Object.fromEntries(rows.map((r) => [r.outcome, r.n]));
 }
 

@@ -52,14 +52,25 @@ export function eventMix(options: EventMixOptions): StripeEvent[] {
     const customer = stripeId('cus');
     const stream: Array<[number, StripeEvent]> = [];
     const sub = (status: string, end: number, at: number) =>
-      event(`customer.subscription.${status === 'canceled' ? 'deleted' : 'updated'}`, subscriptionObject({ id: subscription, customer, status, metadata, currentPeriodEnd: end, interval, shape }), { created: at, shape });
+      event(
+        `customer.subscription.${status === 'canceled' ? 'deleted' : 'updated'}`,
+        subscriptionObject({ id: subscription, customer, status, metadata, currentPeriodEnd: end, interval, shape }),
+        { created: at, shape },
+      );
     const invoice = (type: string, status: 'paid' | 'open', at: number) =>
       event(type, invoiceObject({ subscription, customer, status, metadata, shape }), { created: at, shape });
 
     // 1. Checkout, then the subscription and its first invoice.
     let t = origin + Math.floor(random() * 30 * DAY);
     let end = t + cycle;
-    stream.push([t, event('checkout.session.completed', checkoutSessionObject({ subscription, customer, customerEmail: `bench-user-${s}@example.com`, metadata }), { created: t, shape })]);
+    stream.push([
+      t,
+      event(
+        'checkout.session.completed',
+        checkoutSessionObject({ subscription, customer, customerEmail: `bench-user-${s}@example.com`, metadata }),
+        { created: t, shape },
+      ),
+    ]);
     const created = subscriptionObject({ id: subscription, customer, status: 'active', metadata, currentPeriodEnd: end, interval, shape });
     stream.push([t + 1, event('customer.subscription.created', created, { created: t + 1, shape })]);
     stream.push([t + 2, invoice('invoice.payment_succeeded', 'paid', t + 2)]);

@@ -31,7 +31,12 @@ export interface LatencyResult {
  * is Postgres `now()`, i.e. the start of the applying transaction, so the figure leaves out that
  * transaction's own few milliseconds.
  */
-export async function benchLatency(database: BenchDatabase, events: readonly StripeEvent[], ratePerSec: number, queueName: string): Promise<LatencyResult> {
+export async function benchLatency(
+  database: BenchDatabase,
+  events: readonly StripeEvent[],
+  ratePerSec: number,
+  queueName: string,
+): Promise<LatencyResult> {
   await resetBillingTables(database.sql);
   const queue = openBenchQueue(queueName);
   const processes: BenchProcess[] = [];

@@ -86,7 +86,8 @@ async function seed(database: BenchDatabase): Promise<number> {
 /** Why pgbench cannot run here, or undefined when it can. */
 function missing(): string | undefined {
   const probe = spawnSync(settings.pgbench.binary, ['--version'], { encoding: 'utf8' });
-  if (probe.error) return `${settings.pgbench.binary} not found (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}): install PostgreSQL's client tools for this baseline`;
+  if (probe.error)
+    return `${settings.pgbench.binary} not found (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message}): install PostgreSQL's client tools for this baseline`;
   return probe.status === 0 ? undefined : `${settings.pgbench.binary} --version exited ${probe.status}`;
 }
 
@@ -123,9 +124,30 @@ export async function benchPgbench(database: BenchDatabase, log: (line: string) 
   }
 }
 
-async function runPgbench(database: BenchDatabase, file: string, protocol: Protocol, clients: number, subscriptionCount: number): Promise<PgbenchRun> {
+async function runPgbench(
+  database: BenchDatabase,
+  file: string,
+  protocol: Protocol,
+  clients: number,
+  subscriptionCount: number,
+): Promise<PgbenchRun> {
   const { seconds, binary } = settings.pgbench;
-  const args = ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-D', `subscriptions=${subscriptionCount}`, '-f', file, database.url];
+  const args = [
+    '-n',
+    '-M',
+    protocol,
+    '-c',
+    String(clients),
+    '-j',
+    String(Math.min(clients, 2)),
+    '-T',
+    String(seconds),
+    '-D',
+    `subscriptions=${subscriptionCount}`,
+    '-f',
+    file,
+    database.url,
+  ];
   const child = spawn(binary, args, { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   let output = '';

@@ -29,7 +29,9 @@ export async function prepareRun(db: BenchDatabase, queue: (phase: string) => st
 
 export async function burstPhase(run: Run): Promise<BurstComparison> {
   const { burst: b } = settings;
-  log(`burst: synchronous reference (${b.syncConnections} connections) and ingress + worker (concurrency ${settings.worker.defaultConcurrency}), ${b.rounds} alternating rounds of ${b.events} events, ${b.inFlight} in flight`);
+  log(
+    `burst: synchronous reference (${b.syncConnections} connections) and ingress + worker (concurrency ${settings.worker.defaultConcurrency}), ${b.rounds} alternating rounds of ${b.events} events, ${b.inFlight} in flight`,
+  );
   const burst = await benchBursts(run.db, run.queue('burst'), run.mix, log);
   log(`  median: ${burst.queued.eventsPerSec}/s against ${burst.sync.eventsPerSec}/s (${burst.ratio}×)`);
   return burst;
@@ -64,13 +66,18 @@ export async function otherDrains(run: Run): Promise<{ atPgbenchConcurrency: Dra
   };
   const atPgbenchConcurrency = await drain(w.pgbenchConcurrency, w.events);
   const sweep: DrainResult[] = [];
-  for (const concurrency of w.sweep.filter((c) => c !== w.defaultConcurrency && c !== w.pgbenchConcurrency)) sweep.push(await drain(concurrency, w.sweepEvents));
+  for (const concurrency of w.sweep.filter((c) => c !== w.defaultConcurrency && c !== w.pgbenchConcurrency))
+    sweep.push(await drain(concurrency, w.sweepEvents));
   return { atPgbenchConcurrency, sweep };
 }
 
 export async function pgbenchPhase(run: Run): Promise<PgbenchResult> {
   log('pgbench: the per-event transaction');
   const result = await benchPgbench(run.db, log);
-  log('skipped' in result ? `  skipped: ${result.skipped}` : `  ${result.runs.map((r) => `${r.clients} clients: ${r.transactionsPerSec}/s`).join(', ')}`);
+  log(
+    'skipped' in result
+      ? `  skipped: ${result.skipped}`
+      : `  ${result.runs.map((r) => `${r.clients} clients: ${r.transactionsPerSec}/s`).join(', ')}`,
+  );
   return result;
 }

@@ -65,10 +65,19 @@ try {
   for (let r = 0; r < ROUNDS; r += 1) {
     for (const ack of ['0', '1'] as const) {
       const before = await waits();
-      const result = await fireSignedLoad(ingress[ack].url, pool(durationSeconds), durationSeconds, connections, ingress[ack].process.pid, primary.pid());
+      const result = await fireSignedLoad(
+        ingress[ack].url,
+        pool(durationSeconds),
+        durationSeconds,
+        connections,
+        ingress[ack].process.pid,
+        primary.pid(),
+      );
       const waitsPerRequest = round(((await waits()) - before) / Math.max(1, result.requests), 3);
       runs[ack].push({ ...result, waitsPerRequest });
-      log(`  REDIS_MIN_REPLICAS_ACK=${ack} run ${r + 1}: ${result.requestsPerSec} req/s, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, WAITs per request ${waitsPerRequest}`);
+      log(
+        `  REDIS_MIN_REPLICAS_ACK=${ack} run ${r + 1}: ${result.requestsPerSec} req/s, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, WAITs per request ${waitsPerRequest}`,
+      );
     }
   }
   admin.disconnect();

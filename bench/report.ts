@@ -68,7 +68,10 @@ export function describeDrain(d: DrainResult): string {
 
 function describeBurst(b: BurstResult): string {
   const c = b.cpuMsPerEvent;
-  const cpu = b.kind === 'sync' ? `server ${c.server}, Postgres ${c.postgres}` : `ingress ${c.server}, worker ${c.worker}, Postgres ${c.postgres}, Redis ${c.redis}`;
+  const cpu =
+    b.kind === 'sync'
+      ? `server ${c.server}, Postgres ${c.postgres}`
+      : `ingress ${c.server}, worker ${c.worker}, Postgres ${c.postgres}, Redis ${c.redis}`;
   return (
     `${rate(b.eventsPerSec)} (${b.events.toLocaleString('en-US')} applied in ${b.appliedSeconds} s, answered in ${b.acknowledgedSeconds} s, ack p99 ${b.ack.p99Ms} ms, non-2xx ${b.non2xx}` +
     `${b.kind === 'queued' ? `, ${b.meanBatchSize} events/transaction, failed ${b.failed}` : ''}${b.logProblems ? `, ${b.logProblems} warn/error log lines` : ''}; CPU/event: ${cpu} ms)`
@@ -80,7 +83,17 @@ const describePgbench = (p: PgbenchRun) =>
 
 /** pgbench's rows: the baseline (first client count) and the others, or the note that it was skipped. */
 export function pgbenchRows(p: PgbenchResult): Target[] {
-  if ('skipped' in p) return [{ figure: "pgbench: DESIGN.md's per-event transaction", measured: `skipped: ${p.skipped}`, baseline: '', ratio: '', target: 'baseline', met: null }];
+  if ('skipped' in p)
+    return [
+      {
+        figure: "pgbench: DESIGN.md's per-event transaction",
+        measured: `skipped: ${p.skipped}`,
+        baseline: '',
+        ratio: '',
+        target: 'baseline',
+        met: null,
+      },
+    ];
   const row = (run: PgbenchRun, target: string): Target => ({
     figure: `pgbench: DESIGN.md's per-event transaction, -M ${run.protocol}, ${run.clients} clients`,
     measured: `${Math.round(run.transactionsPerSec).toLocaleString('en-US')} transactions/s (${run.transactions.toLocaleString('en-US')} in ${run.seconds} s, latency ${run.latencyMs} ms, failed ${run.failed}; Postgres CPU ≈ ${run.postgresCpuMsPerTransaction} ms/transaction)`,
@@ -92,7 +105,10 @@ export function pgbenchRows(p: PgbenchResult): Target[] {
   const prepared = p.runs[0];
   const simple = {
     ...row(p.simple, 'report'),
-    ...(prepared && { baseline: `-M prepared: ${describePgbench(prepared)}`, ratio: x(p.simple.transactionsPerSec / prepared.transactionsPerSec) }),
+    ...(prepared && {
+      baseline: `-M prepared: ${describePgbench(prepared)}`,
+      ratio: x(p.simple.transactionsPerSec / prepared.transactionsPerSec),
+    }),
   };
   return [...p.runs.map((run, i) => row(run, i === 0 ? 'baseline' : 'report')), simple];
 }
@@ -126,7 +142,10 @@ export function burstRows(burst: BurstComparison, syncConnections: number): Targ
 }
 
 /** Worker drains against pgbench (at its client count and at the worker's default), the sweep, and CPU per event. */
-export function drainRows(pgbench: PgbenchResult, w: Pick<BenchResults['worker'], 'atPgbenchConcurrency' | 'atDefaultConcurrency' | 'sweep'>): Target[] {
+export function drainRows(
+  pgbench: PgbenchResult,
+  w: Pick<BenchResults['worker'], 'atPgbenchConcurrency' | 'atDefaultConcurrency' | 'sweep'>,
+): Target[] {
   const pg = 'runs' in pgbench ? pgbench.runs[0] : undefined;
   const skipped = 'skipped' in pgbench ? `pgbench skipped: ${pgbench.skipped}` : '';
   const versusPgbench = (figure: string, d: DrainResult, baselineNote: string): Target => {
@@ -156,11 +175,20 @@ export function drainRows(pgbench: PgbenchResult, w: Pick<BenchResults['worker']
     versusPgbench(
       `worker drain at concurrency ${at.concurrency} (WORKER_CONCURRENCY's default)`,
       at,
-      'runs' in pgbench ? `; pgbench at ${at.concurrency} clients is not run: the server allows ${pgbench.maxConnections} connections in all (max_connections), shared with this machine's other users` : '',
+      'runs' in pgbench
+        ? `; pgbench at ${at.concurrency} clients is not run: the server allows ${pgbench.maxConnections} connections in all (max_connections), shared with this machine's other users`
+        : '',
     ),
     ...w.sweep
       .filter((d) => d.concurrency !== low.concurrency)
-      .map((d): Target => ({ figure: `  concurrency ${d.concurrency}${d.concurrency === at.concurrency ? ' (a second, smaller drain)' : ''}`, measured: describeDrain(d), baseline: '', ratio: '', target: 'report', met: null })),
+      .map((d): Target => ({
+        figure: `  concurrency ${d.concurrency}${d.concurrency === at.concurrency ? ' (a second, smaller drain)' : ''}`,
+        measured: describeDrain(d),
+        baseline: '',
+        ratio: '',
+        target: 'report',
+        met: null,
+      })),
     {
       figure: `CPU per event, worker + Postgres + Redis, drain at concurrency ${at.concurrency}`,
       measured: ms(drainCpu(at)),

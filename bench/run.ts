@@ -58,7 +58,6 @@ function onlyPhase(argv: readonly string[]): Phase | undefined {
   return phase as Phase;
 }
 
-
 async function openRun(queue: (phase: string) => string): Promise<Run> {
   database = await createBenchDatabase(settings.adminDatabaseUrl);
   return prepareRun(database, queue);
@@ -98,7 +97,10 @@ async function runOnly(phase: Phase, queue: (phase: string) => string): Promise<
     const { headline, second } = await defaultDrains(run);
     const others = await otherDrains(run);
     const sweep = [others.atPgbenchConcurrency, second, ...others.sweep].sort((a, b) => a.concurrency - b.concurrency);
-    printRows([...pgbenchRows(pgbench), ...drainRows(pgbench, { atPgbenchConcurrency: others.atPgbenchConcurrency, atDefaultConcurrency: headline, sweep })]);
+    printRows([
+      ...pgbenchRows(pgbench),
+      ...drainRows(pgbench, { atPgbenchConcurrency: others.atPgbenchConcurrency, atDefaultConcurrency: headline, sweep }),
+    ]);
     log(JSON.stringify({ pgbench, headline, sweep }));
   }
   log(`load ${loadAverageNow()} at end`);
@@ -134,7 +136,12 @@ async function main(): Promise<void> {
   // End-to-end latency at half the measured end-to-end capacity (the burst's rate).
   const rate = burst.queued.eventsPerSec * settings.latency.loadFraction;
   log(`6/7 end-to-end latency at ${Math.round(rate)}/s for ${settings.latency.durationSeconds} s`);
-  const latency = await benchLatency(run.db, run.mix(Math.ceil(rate * (settings.latency.warmupSeconds + settings.latency.durationSeconds))), rate, queue('lat'));
+  const latency = await benchLatency(
+    run.db,
+    run.mix(Math.ceil(rate * (settings.latency.warmupSeconds + settings.latency.durationSeconds))),
+    rate,
+    queue('lat'),
+  );
 
   log('7/7 report');
   const queuedRounds = burst.rounds.filter((r) => r.kind === 'queued');
@@ -145,13 +152,13 @@ async function main(): Promise<void> {
     wallSeconds: round((performance.now() - started) / 1000),
     machine,
     notes: [
-      'Ratios are what to read: the machine has 2 cores shared by the load generator, the processes under test, Postgres, Redis and other engineers\' test suites, so absolute figures move from run to run.',
+      "Ratios are what to read: the machine has 2 cores shared by the load generator, the processes under test, Postgres, Redis and other engineers' test suites, so absolute figures move from run to run.",
       `Workers run with the app's defaults but for the concurrency named: WORKER_BATCH_SIZE ${w.batchOverrides.batchSize ?? d.batchSize}, WORKER_BATCH_WAIT_MS ${w.batchOverrides.batchWaitMs ?? d.batchWaitMs}, two transactions in flight per worker. Ingress, worker and the synchronous reference log at LOG_LEVEL=${settings.logLevel} (production default), one line per event; the bare endpoints do not log.`,
       `pgbench runs the per-event transaction of DESIGN.md (ledger insert, user by customer, subscription SELECT … FOR UPDATE, update, user status, transition insert: one transaction per event) generated from the Drizzle schema, over ${w.subscriptions} seeded subscriptions, ${settings.pgbench.seconds} s per client count. Its Postgres CPU is sampled from /proc every 50 ms (approximate).`,
       `The burst: ${settings.burst.events} signed events of the mix, ${settings.burst.inFlight} in flight (a new request as soon as one is answered), timed from the first request until the ledger holds every event. The synchronous reference and ingress + worker run side by side, each warmed up with ${settings.burst.warmupEvents} events, then fed ${settings.burst.rounds} alternating rounds (fresh events each); the median round of each is shown. The synchronous reference holds one of its ${settings.burst.syncConnections} single-connection clients per request while it applies the event.`,
       `Worker drains: events put in the paused queue first, then the queue resumed and the time run until the ledger holds every event. Each worker process gets a warm-up of ${w.warmupEvents} events first (a production worker is warm). The default concurrency, pgbench's client count and two workers drain ${w.events} events; the sweep drains ${w.sweepEvents} (the default concurrency's sweep entry is the headline process's second drain, its memory run 2).`,
-      'CPU per event: from /proc/<pid>/stat of the worker(s), the ingress or the reference server; Postgres = the backends of the bench database (not the bench\'s own); Redis = the local server (pid from INFO server), shared with whatever else uses it.',
-      'End-to-end latency reads webhook_events.processed_at, which is Postgres now() (start of the applying transaction): it leaves out that transaction\'s own few milliseconds.',
+      "CPU per event: from /proc/<pid>/stat of the worker(s), the ingress or the reference server; Postgres = the backends of the bench database (not the bench's own); Redis = the local server (pid from INFO server), shared with whatever else uses it.",
+      "End-to-end latency reads webhook_events.processed_at, which is Postgres now() (start of the applying transaction): it leaves out that transaction's own few milliseconds.",
       'Memory: VmRSS sampled every 100 ms from /proc; "run 1 → run 2" compares two consecutive runs in one process (ingress: two load runs; worker: the two drains).',
     ],
     settings: {
@@ -186,11 +193,19 @@ async function main(): Promise<void> {
     },
     latency,
     memory: {
-      ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [latency.ingressMemory, ...queuedRounds.map((r) => r.memory.server)]),
+      ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [
+        latency.ingressMemory,
+        ...queuedRounds.map((r) => r.memory.server),
+      ]),
       worker: memoryRuns(
         [headline.memory[0], second.memory[0]].filter((x): x is MemoryWindow => x !== undefined) as [MemoryWindow, MemoryWindow],
         settings.memoryTargets.workerMiB,
-        [atPgbenchConcurrency, ...others.sweep, twoWorkers].flatMap((r) => r.memory).concat(latency.workerMemory, queuedRounds.flatMap((r) => r.memory.worker ?? [])),
+        [atPgbenchConcurrency, ...others.sweep, twoWorkers]
+          .flatMap((r) => r.memory)
+          .concat(
+            latency.workerMemory,
+            queuedRounds.flatMap((r) => r.memory.worker ?? []),
+          ),
       ),
     },
   };
@@ -200,7 +215,9 @@ async function main(): Promise<void> {
   await writeFile(`${RESULTS}latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(`${RESULTS}latest.md`, markdown(results));
   printRows(results.targets);
-  log(`wrote bench/results/latest.json and latest.md (${results.wallSeconds} s, load ${machine.loadAverage.start} → ${machine.loadAverage.end})`);
+  log(
+    `wrote bench/results/latest.json and latest.md (${results.wallSeconds} s, load ${machine.loadAverage.start} → ${machine.loadAverage.end})`,
+  );
 }
 
 /** Peak over every run of that process kind; growth between the two consecutive runs. */

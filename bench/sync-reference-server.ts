@@ -35,7 +35,10 @@ const app = verifyingEndpoint(secret, async (event, reply) => {
   const connection = await acquire();
   try {
     const result = await applyEvent(connection, event as unknown as StripeEvent, defaultBillingConfig);
-    logger.info({ eventId: event.id, eventType: event.type, outcome: result.outcome, subscription: result.subscriptionId }, 'event processed');
+    logger.info(
+      { eventId: event.id, eventType: event.type, outcome: result.outcome, subscription: result.subscriptionId },
+      'event processed',
+    );
     return { received: true };
   } catch (error) {
     logger.error({ eventId: event.id, err: error }, 'event failed');
@@ -49,9 +52,11 @@ const app = verifyingEndpoint(secret, async (event, reply) => {
 await Promise.all(all.map((c) => c`select 1`));
 const url = await app.listen({ port, host: '127.0.0.1' });
 console.log(JSON.stringify({ msg: 'sync reference listening', url, connections: size }));
-process.on('SIGTERM', () =>
-  void app.close().then(async () => {
-    await Promise.all(all.map((c) => c.end({ timeout: 5 })));
-    process.exit(0);
-  }),
+process.on(
+  'SIGTERM',
+  () =>
+    void app.close().then(async () => {
+      await Promise.all(all.map((c) => c.end({ timeout: 5 })));
+      process.exit(0);
+    }),
 );

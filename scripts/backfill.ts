@@ -19,22 +19,27 @@ try {
   process.exit(error.message ? 2 : 0);
 }
 
-const env = loadEnvOrExit('backfill', {
-  STRIPE_SECRET_KEY: z
-    .string()
-    .trim()
-    .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must be a Stripe secret key (sk_… or rk_…)' }),
-  STRIPE_API_BASE: z
-    .string()
-    .trim()
-    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' })
-    .optional(),
-  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
-  DATABASE_URL: envFields.DATABASE_URL,
-  ...redisEnvFields,
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
-}, process.env, checkRedisEnv);
+const env = loadEnvOrExit(
+  'backfill',
+  {
+    STRIPE_SECRET_KEY: z
+      .string()
+      .trim()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must be a Stripe secret key (sk_… or rk_…)' }),
+    STRIPE_API_BASE: z
+      .string()
+      .trim()
+      .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' })
+      .optional(),
+    QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
+    DATABASE_URL: envFields.DATABASE_URL,
+    ...redisEnvFields,
+    QUEUE_NAME: envFields.QUEUE_NAME,
+    QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+  },
+  process.env,
+  checkRedisEnv,
+);
 
 const pgProblem = await postgresServerProblem(env.DATABASE_URL);
 if (pgProblem) {
@@ -50,8 +55,18 @@ try {
 }
 const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
 try {
-  console.log(`backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`);
-  const report = await backfill({ stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }), db, queue: opened.queue, signer: jobSigner(env.QUEUE_SIGNING_KEY) }, args);
+  console.log(
+    `backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`,
+  );
+  const report = await backfill(
+    {
+      stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }),
+      db,
+      queue: opened.queue,
+      signer: jobSigner(env.QUEUE_SIGNING_KEY),
+    },
+    args,
+  );
   console.log(formatBackfillReport(report));
   if (report.invalid.length > 0) process.exitCode = 1;
 } catch (error) {

@@ -22,7 +22,12 @@ if (!found) {
 // A wildcard listen address is reached through loopback.
 const host = ['0.0.0.0', '::', '[::]'].includes(env.HOST) ? '127.0.0.1' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
 try {
-  await runDemo({ databaseUrl: env.DATABASE_URL, ingressUrl: `http://${host}:${env.PORT}`, secret: found.secret, secretSource: found.source });
+  await runDemo({
+    databaseUrl: env.DATABASE_URL,
+    ingressUrl: `http://${host}:${env.PORT}`,
+    secret: found.secret,
+    secretSource: found.source,
+  });
   console.log('\nDone. Open the dashboard (npm start printed its address and password) to see the jobs.');
 } catch (error) {
   if (!(error instanceof DemoError)) throw error;

@@ -5,11 +5,16 @@ import { UsageError } from './lib/usage-error';
 import { openQueue } from './lib/queue';
 
 // `npm run replay -- (--all | --type <type> | --id <evt_…>) [--dry-run]`
-const env = loadEnvOrExit('replay', {
-  ...redisEnvFields,
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
-}, process.env, checkRedisEnv);
+const env = loadEnvOrExit(
+  'replay',
+  {
+    ...redisEnvFields,
+    QUEUE_NAME: envFields.QUEUE_NAME,
+    QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+  },
+  process.env,
+  checkRedisEnv,
+);
 
 let args;
 try {

@@ -44,7 +44,9 @@ const ports = [
 ];
 for (const { what, variable, port, host } of ports) {
   if (!(await portIsFree(port, host))) {
-    console.error(`start: port ${port} on ${host} (${what}) is already in use — is another \`npm start\` running? Stop it, or set ${variable}.`);
+    console.error(
+      `start: port ${port} on ${host} (${what}) is already in use — is another \`npm start\` running? Stop it, or set ${variable}.`,
+    );
     process.exit(1);
   }
 }
@@ -157,7 +159,9 @@ function printBanner(): void {
     `  webhook signing secret: ${secretNote}`,
     '',
     'Send a sample lifecycle:  npm run demo',
-    'Forward real test events: stripe listen --forward-to ' + `${ingressUrl}/checkout/webhooks/stripe` + '  (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_…>)',
+    'Forward real test events: stripe listen --forward-to ' +
+      `${ingressUrl}/checkout/webhooks/stripe` +
+      '  (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_…>)',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

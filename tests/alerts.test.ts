@@ -13,9 +13,9 @@ interface Rule {
   annotations?: { summary?: string; description?: string };
 }
 
-const rules = (parse(readFileSync(new URL('../docs/alerts.yml', import.meta.url), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
-  (g) => g.rules,
-);
+const rules = (
+  parse(readFileSync(new URL('../docs/alerts.yml', import.meta.url), 'utf8')) as { groups: { rules: Rule[] }[] }
+).groups.flatMap((g) => g.rules);
 
 /** Every metric the apps register, with its label names (the queue gauges only read Redis when scraped). */
 function registeredMetrics(): Map<string, string[]> {

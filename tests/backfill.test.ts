@@ -33,7 +33,8 @@ async function startFakeStripe(): Promise<FakeStripe> {
   const fake: Omit<FakeStripe, 'url' | 'close'> = { events: [], requests: [] };
   const server: Server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' }).end(JSON.stringify(body));
+    const reply = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' }).end(JSON.stringify(body));
     if (req.method !== 'GET' || url.pathname !== '/v1/events') {
       reply(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
       return;
@@ -95,9 +96,17 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     return Array.from({ length: n }, (_, i) => {
       const shape = i % 2 === 0 ? 'basil' : 'legacy';
       const created = now - ageSeconds + i * 10;
-      if (i % 3 === 0) return event('invoice.payment_failed', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, status: 'open', shape }), { created, shape });
-      if (i % 3 === 1) return event('invoice.paid', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, shape }), { created, shape });
-      return event('customer.subscription.updated', subscriptionObject({ id: `sub_${i}`, customer: `cus_${i}`, shape }), { created, shape });
+      if (i % 3 === 0)
+        return event('invoice.payment_failed', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, status: 'open', shape }), {
+          created,
+          shape,
+        });
+      if (i % 3 === 1)
+        return event('invoice.paid', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, shape }), { created, shape });
+      return event('customer.subscription.updated', subscriptionObject({ id: `sub_${i}`, customer: `cus_${i}`, shape }), {
+        created,
+        shape,
+      });
     });
   }
 
@@ -109,12 +118,18 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
     // The worker already applied 100 of them; 5 more are in Redis (one of those failed for good).
     const processed = handled.filter((_, i) => i % 2 === 0).slice(0, 100);
-    await t.db.insert(webhookEvents).values(processed.map((e) => ({ stripeEventId: e.id, eventType: e.type, outcome: 'applied' as const })));
+    await t.db
+      .insert(webhookEvents)
+      .values(processed.map((e) => ({ stripeEventId: e.id, eventType: e.type, outcome: 'applied' as const })));
     const queued = handled.filter((_, i) => i % 2 === 1).slice(0, 5);
     for (const e of queued) await enqueueEvent(queue, e);
-    const failer = new Worker(queue.name, async () => {
-      throw new UnrecoverableError('invalid for its type (test)');
-    }, { connection: workerConnection(inject('redisUrl')), autorun: false });
+    const failer = new Worker(
+      queue.name,
+      async () => {
+        throw new UnrecoverableError('invalid for its type (test)');
+      },
+      { connection: workerConnection(inject('redisUrl')), autorun: false },
+    );
     // Fail exactly the first queued job: fetch it by hand with a token.
     const token = 'test-token';
     const job = await failer.getNextJob(token);
@@ -133,7 +148,12 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       expect(authorization).toBe('Bearer sk_test_backfill');
       expect(query.get('created[gte]')).toBe(String(Math.floor(since.getTime() / 1000)));
       expect(query.get('limit')).toBe('100');
-      expect([...query.entries()].filter(([k]) => k.startsWith('types')).map(([, v]) => v).sort()).toEqual([...HANDLED_EVENT_TYPES].sort());
+      expect(
+        [...query.entries()]
+          .filter(([k]) => k.startsWith('types'))
+          .map(([, v]) => v)
+          .sort(),
+      ).toEqual([...HANDLED_EVENT_TYPES].sort());
     }
     expect(fake.requests[0]!.query.get('starting_after')).toBeNull();
     expect(fake.requests[1]!.query.get('starting_after')).toBeTruthy();
@@ -178,7 +198,10 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
       { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
     ]);
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: false });
+    const report = await backfill(
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { since: new Date((now - 3600) * 1000), dryRun: false },
+    );
     expect(report.alreadyProcessed).toBe(1);
     expect(report.enqueued.map((e) => e.id)).toEqual([unresolved!.id]);
     expect((await queue.getWaiting(0, -1)).map((j) => j.id)).toEqual([unresolved!.id]);
@@ -186,7 +209,10 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('--dry-run enqueues nothing', async () => {
     fake.events.push(...handledEvents(3, 600));
-    const report = await backfill({ stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: true });
+    const report = await backfill(
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { since: new Date((now - 3600) * 1000), dryRun: true },
+    );
     expect(report.enqueued).toHaveLength(3);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 0 });
     expect(formatBackfillReport(report)).toContain('Dry run: nothing enqueued.');
@@ -194,7 +220,10 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('surfaces a Stripe API error', async () => {
     await expect(
-      backfill({ stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue, signer: testSigner }, { since: new Date((now - 3600) * 1000), dryRun: false }),
+      backfill(
+        { stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+        { since: new Date((now - 3600) * 1000), dryRun: false },
+      ),
     ).rejects.toThrow(/Invalid API Key/);
   });
 

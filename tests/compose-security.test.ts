@@ -33,7 +33,8 @@ const services = Object.entries(compose.services);
 const REQUIRED_VARIABLE = /^\$\{([A-Z][A-Z0-9_]*):\?[^}]*\}$/;
 const requiredVariable = (value: unknown): string | undefined => REQUIRED_VARIABLE.exec(String(value))?.[1];
 
-const commandOf = (service: Service): string[] => (Array.isArray(service.command) ? service.command : service.command ? [service.command] : []);
+const commandOf = (service: Service): string[] =>
+  Array.isArray(service.command) ? service.command : service.command ? [service.command] : [];
 const envOf = (service: Service): Record<string, string> =>
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([key, value]) => [key, String(value)]));
 /** The argument after `flag` in a command array. */
@@ -84,16 +85,19 @@ describe('docker-compose.yml: passwords', () => {
 
   it('runs every Redis data node with requirepass, and masterauth where it replicates, from REDIS_PASSWORD', () => {
     // A node that some node replicates from can itself become a replica after a failover.
-    const inReplication = new Set(dataNodes.flatMap(([name, service]) => {
-      const master = argAfter(commandOf(service), '--replicaof');
-      return master ? [name, master] : [];
-    }));
+    const inReplication = new Set(
+      dataNodes.flatMap(([name, service]) => {
+        const master = argAfter(commandOf(service), '--replicaof');
+        return master ? [name, master] : [];
+      }),
+    );
     expect(inReplication.size).toBeGreaterThan(0);
     for (const [name, service] of dataNodes) {
       const command = commandOf(service);
       expect(command[0], name).toBe('redis-server');
       expect(requiredVariable(argAfter(command, '--requirepass')), `${name} --requirepass`).toBe('REDIS_PASSWORD');
-      if (inReplication.has(name)) expect(requiredVariable(argAfter(command, '--masterauth')), `${name} --masterauth`).toBe('REDIS_PASSWORD');
+      if (inReplication.has(name))
+        expect(requiredVariable(argAfter(command, '--masterauth')), `${name} --masterauth`).toBe('REDIS_PASSWORD');
     }
   });
 
@@ -128,7 +132,10 @@ describe('docker-compose.yml: passwords', () => {
     const checked: string[] = [];
     for (const [name, service] of services) {
       const env = envOf(service);
-      for (const [key, expected] of [['DATABASE_URL', 'POSTGRES_PASSWORD'], ['REDIS_URL', 'REDIS_PASSWORD']] as const) {
+      for (const [key, expected] of [
+        ['DATABASE_URL', 'POSTGRES_PASSWORD'],
+        ['REDIS_URL', 'REDIS_PASSWORD'],
+      ] as const) {
         if (env[key] === undefined) continue;
         const password = /^[a-z]+:\/\/[^:@/]*:([^@]*)@/.exec(env[key])?.[1];
         expect(requiredVariable(password), `${name} ${key}`).toBe(expected);
@@ -163,7 +170,15 @@ describe('docker-compose.yml: processes', () => {
   const apps = services.filter(([, service]) => isApp(service));
 
   it('starts every app with node directly (npm does not forward SIGTERM reliably), a script that exists, under init', () => {
-    expect(apps.map(([name]) => name).sort()).toEqual(['dashboard', 'dashboard-ha', 'ingress', 'ingress-ha', 'migrate', 'worker', 'worker-ha']);
+    expect(apps.map(([name]) => name).sort()).toEqual([
+      'dashboard',
+      'dashboard-ha',
+      'ingress',
+      'ingress-ha',
+      'migrate',
+      'worker',
+      'worker-ha',
+    ]);
     for (const [name, service] of apps) {
       const command = commandOf(service);
       expect(command.slice(0, 3), name).toEqual(['node', '--import', 'tsx']);
@@ -174,7 +189,11 @@ describe('docker-compose.yml: processes', () => {
   });
 
   it('gives each worker a stop grace period longer than its drain', () => {
-    const drainMs = loadEnv(workerEnvShape, { QUEUE_SIGNING_KEY: 'a-queue-signing-key-of-32-characters' }, checkRedisEnv).WORKER_SHUTDOWN_TIMEOUT_MS;
+    const drainMs = loadEnv(
+      workerEnvShape,
+      { QUEUE_SIGNING_KEY: 'a-queue-signing-key-of-32-characters' },
+      checkRedisEnv,
+    ).WORKER_SHUTDOWN_TIMEOUT_MS;
     for (const name of ['worker', 'worker-ha']) {
       const env = envOf(compose.services[name]!);
       expect(env.WORKER_SHUTDOWN_TIMEOUT_MS, name).toBeUndefined();

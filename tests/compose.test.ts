@@ -61,13 +61,34 @@ describe('docker-compose.yml', () => {
       Object.fromEntries(
         Object.entries(service(name).environment as Record<string, string>).map(([key, value]) => [
           key,
-          String(value).replace(/\$\{[A-Z_]+:[?-][^}]*\}/g, key === 'STRIPE_WEBHOOK_SECRET' ? 'whsec_compose' : key === 'STRIPE_SECRET_KEY' ? '' : key === 'DASHBOARD_PASSWORD' ? 'a-password-of-sixteen' : key === 'QUEUE_SIGNING_KEY' ? 'a-queue-signing-key-of-32-characters' : 'value'),
+          String(value).replace(
+            /\$\{[A-Z_]+:[?-][^}]*\}/g,
+            key === 'STRIPE_WEBHOOK_SECRET'
+              ? 'whsec_compose'
+              : key === 'STRIPE_SECRET_KEY'
+                ? ''
+                : key === 'DASHBOARD_PASSWORD'
+                  ? 'a-password-of-sixteen'
+                  : key === 'QUEUE_SIGNING_KEY'
+                    ? 'a-queue-signing-key-of-32-characters'
+                    : 'value',
+          ),
         ]),
       );
 
     it('has a primary, a replica of it and three sentinels, and the apps; the single-Redis stack stays outside the profile', () => {
-      expect(ha.sort()).toEqual(['dashboard-ha', 'ingress-ha', 'redis-primary', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3', 'worker-ha']);
-      for (const name of ['postgres', 'redis', 'migrate', 'ingress', 'worker', 'dashboard']) expect(service(name).profiles, name).toBeUndefined();
+      expect(ha.sort()).toEqual([
+        'dashboard-ha',
+        'ingress-ha',
+        'redis-primary',
+        'redis-replica',
+        'sentinel-1',
+        'sentinel-2',
+        'sentinel-3',
+        'worker-ha',
+      ]);
+      for (const name of ['postgres', 'redis', 'migrate', 'ingress', 'worker', 'dashboard'])
+        expect(service(name).profiles, name).toBeUndefined();
       expect(service('redis-replica').command.join(' ')).toContain('--replicaof redis-primary 6379');
     });
 
@@ -96,14 +117,17 @@ describe('docker-compose.yml', () => {
         const env = envOf(name);
         expect(env.REDIS_SENTINELS?.split(',').sort(), name).toEqual(['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379']);
         expect(() => loadEnv(shape, env, checkRedisEnv), name).not.toThrow();
-        for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3']) expect(service(name).depends_on[sentinel].condition, name).toBe('service_healthy');
+        for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3'])
+          expect(service(name).depends_on[sentinel].condition, name).toBe('service_healthy');
       }
       expect(envOf('ingress-ha').REDIS_MIN_REPLICAS_ACK).toBe('1');
       expect(service('worker-ha').depends_on.migrate.condition).toBe('service_completed_successfully');
     });
 
     it('publishes its apps on host ports of their own, so both stacks can run side by side', () => {
-      const published = Object.values(compose.services).flatMap((s) => ((s.ports as string[] | undefined) ?? []).map((p) => p.split(':').slice(-2, -1)[0]));
+      const published = Object.values(compose.services).flatMap((s) =>
+        ((s.ports as string[] | undefined) ?? []).map((p) => p.split(':').slice(-2, -1)[0]),
+      );
       expect(new Set(published).size).toBe(published.length);
     });
   });

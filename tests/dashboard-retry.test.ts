@@ -17,7 +17,13 @@ import { signedJob } from '@billing/testing/job-signing';
 // dashboard's API, and the real worker process then applies it to Postgres.
 const AUTH = { authorization: `Basic ${Buffer.from('admin:retry-test-password').toString('base64')}` };
 /** The retry as the board's own page sends it: from its origin, no body. */
-const RETRY_HEADERS = { ...AUTH, host: 'localhost:3001', origin: 'http://localhost:3001', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
+const RETRY_HEADERS = {
+  ...AUTH,
+  host: 'localhost:3001',
+  origin: 'http://localhost:3001',
+  'sec-fetch-site': 'same-origin',
+  'sec-fetch-mode': 'cors',
+};
 
 describe('retrying a failed job from the dashboard, applied by the real worker', () => {
   let t: TestDatabase;
@@ -58,9 +64,13 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
 
     // 1. The outage: the job fails for good (simulated by a worker that gives up at once).
     const outageConnection = workerConnection(inject('redisUrl'));
-    const outage = new Worker(queueName, async () => {
-      throw new UnrecoverableError('connect ECONNREFUSED 127.0.0.1:5432 (simulated outage)');
-    }, { connection: outageConnection });
+    const outage = new Worker(
+      queueName,
+      async () => {
+        throw new UnrecoverableError('connect ECONNREFUSED 127.0.0.1:5432 (simulated outage)');
+      },
+      { connection: outageConnection },
+    );
     try {
       await expect.poll(() => queue.getJobState(checkout.id), { timeout: 15_000 }).toBe('failed');
     } finally {

@@ -38,11 +38,17 @@ async function expectDemoRows(t: TestDatabase, stdout: string): Promise<void> {
   const ledger = await t.db.select().from(webhookEvents);
   expect(ledger.filter((r) => r.outcome === 'unresolved')).toEqual([]);
   expect(stdout.match(/→ HTTP 200, worker: /g)).toHaveLength(ledger.length);
-  for (const table of ['users (1 row)', 'subscriptions (3 rows)', `webhook_events (${ledger.length} rows)`, 'Stripe’s own final objects say:']) {
+  for (const table of [
+    'users (1 row)',
+    'subscriptions (3 rows)',
+    `webhook_events (${ledger.length} rows)`,
+    'Stripe’s own final objects say:',
+  ]) {
     expect(stdout).toContain(table);
   }
   // What the worker made of each subscription is what Stripe says of it.
-  for (const sub of subs) expect(stdout).toContain(`${sub.stripeSubscriptionId}: active, ${sub.planSlug}/${sub.period} (${sub.stripePriceId})`);
+  for (const sub of subs)
+    expect(stdout).toContain(`${sub.stripeSubscriptionId}: active, ${sub.planSlug}/${sub.period} (${sub.stripePriceId})`);
 }
 
 describe.skipIf(!appsExist)('npm run demo against real ingress and worker processes', () => {
@@ -58,7 +64,11 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
     const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
     [worker, ingress] = await Promise.all([
       startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
-      startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' }, /"msg":"ingress listening"/),
+      startApp(
+        'ingress',
+        { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' },
+        /"msg":"ingress listening"/,
+      ),
     ]);
   });
   afterAll(async () => {
@@ -76,7 +86,11 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
   });
 
   it('says so when the ingress uses another secret', async () => {
-    const run = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: 'whsec_not_the_right_one' });
+    const run = await runScript('scripts/demo.ts', [], {
+      DATABASE_URL: t.url,
+      PORT: String(port),
+      STRIPE_WEBHOOK_SECRET: 'whsec_not_the_right_one',
+    });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/^demo: the ingress rejected the signature: .*STRIPE_WEBHOOK_SECRET/);
   });
@@ -124,7 +138,9 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
     expect(output).toMatch(/^\[ingress\s*\] \{.*"msg":"ingress listening"/m);
     expect(output).toMatch(/^\[worker\s*\] \{.*"msg":"worker ready"/m);
     expect(output).toMatch(/^\[dashboard\s*\] \{.*"msg":"dashboard listening"/m);
-    expect(output).toContain(`http://127.0.0.1:${port}/checkout/webhooks/stripe   (also /healthz, /readyz)\n             metrics http://127.0.0.1:`);
+    expect(output).toContain(
+      `http://127.0.0.1:${port}/checkout/webhooks/stripe   (also /healthz, /readyz)\n             metrics http://127.0.0.1:`,
+    );
     const password = /user admin {2}password (\S+) {2}\(generated for this run/.exec(output)?.[1];
     expect(password).toBeTruthy();
     // The dashboard takes the password start generated: printed once, by start.

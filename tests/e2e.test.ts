@@ -19,7 +19,11 @@ beforeAll(async () => {
   const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
   const port = await freePort();
   [ingress, worker] = await Promise.all([
-    startApp('ingress', { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' }, /"msg":"ingress listening"/),
+    startApp(
+      'ingress',
+      { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' },
+      /"msg":"ingress listening"/,
+    ),
     startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
   ]);
   url = `http://127.0.0.1:${port}/checkout/webhooks/stripe`;
@@ -31,12 +35,24 @@ afterAll(async () => {
 });
 
 const post = (payload: string) =>
-  fetch(url, { method: 'POST', body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, SECRET) } });
+  fetch(url, {
+    method: 'POST',
+    body: payload,
+    headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, SECRET) },
+  });
 
 describe('end to end: signed POST → ingress → Redis → worker → Postgres', () => {
   it.each(['legacy', 'basil'] as const)('a %s lifecycle ends in the rows DESIGN.md describes', async (shape) => {
-    const [user] = await t.db.insert(users).values({ email: `e2e-${shape}@example.com` }).returning();
-    const events = lifecycle({ email: `E2E-${shape}@example.com `, shape, subscriptionId: `sub_e2e${shape}`, customerId: `cus_e2e${shape}` });
+    const [user] = await t.db
+      .insert(users)
+      .values({ email: `e2e-${shape}@example.com` })
+      .returning();
+    const events = lifecycle({
+      email: `E2E-${shape}@example.com `,
+      shape,
+      subscriptionId: `sub_e2e${shape}`,
+      customerId: `cus_e2e${shape}`,
+    });
     for (const e of events) {
       const response = await post(JSON.stringify(e));
       expect(response.status).toBe(200);
@@ -46,11 +62,19 @@ describe('end to end: signed POST → ingress → Redis → worker → Postgres'
     expect(await replay.json()).toEqual({ received: true, duplicate: true });
 
     await waitFor(async () => {
-      const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from webhook_events where stripe_subscription_id = ${`sub_e2e${shape}`}`;
+      const [row] = await t.sql<
+        { n: number }[]
+      >`select count(*)::int as n from webhook_events where stripe_subscription_id = ${`sub_e2e${shape}`}`;
       return row?.n === events.length;
     }, 'all events in the ledger');
     const [sub] = await t.sql`select * from subscriptions where stripe_subscription_id = ${`sub_e2e${shape}`}`;
-    expect(sub).toMatchObject({ user_id: user!.id, status: 'canceled', plan_slug: 'pro', period: 'monthly', stripe_customer_id: `cus_e2e${shape}` });
+    expect(sub).toMatchObject({
+      user_id: user!.id,
+      status: 'canceled',
+      plan_slug: 'pro',
+      period: 'monthly',
+      stripe_customer_id: `cus_e2e${shape}`,
+    });
     expect(new Date(sub!.current_period_end).getTime()).toBeGreaterThan(Date.now());
     const [u] = await t.sql`select * from users where id = ${user!.id}`;
     expect(u).toMatchObject({ stripe_customer_id: `cus_e2e${shape}`, subscription_status: 'canceled' });

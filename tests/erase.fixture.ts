@@ -41,18 +41,16 @@ export async function seedPerson(t: TestDatabase, name: string): Promise<SeededP
   const customer = stripeId('cus');
   const [user] = await t.db.insert(users).values({ email, stripeCustomerId: customer, subscriptionStatus: 'active' }).returning();
   const ids = [stripeId('sub'), stripeId('sub')];
-  await t.db
-    .insert(subscriptions)
-    .values(
-      ids.map((id) => ({
-        userId: user!.id,
-        stripeCustomerId: customer,
-        stripeSubscriptionId: id,
-        planSlug: 'pro',
-        period: 'monthly',
-        status: 'active',
-      })),
-    );
+  await t.db.insert(subscriptions).values(
+    ids.map((id) => ({
+      userId: user!.id,
+      stripeCustomerId: customer,
+      stripeSubscriptionId: id,
+      planSlug: 'pro',
+      period: 'monthly',
+      status: 'active',
+    })),
+  );
   const checkout = checkoutOf({ email, customer }, ids[0]!);
   const invoice = event('invoice.paid', { id: stripeId('in'), object: 'invoice', customer: { id: customer }, subscription: ids[1] });
   await t.db.insert(webhookEvents).values([

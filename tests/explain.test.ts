@@ -24,7 +24,11 @@ beforeAll(async () => {
   connection = producerConnection({ url: inject('redisUrl') });
   queue = createEventQueue(connection, { name: queueName });
   // The renewal that failed and recovered, customer known only once the checkout arrives.
-  prepared = await prepareHistory(t.sql, LIFECYCLE_CORPUS.find((c) => c.name.startsWith('renewal failed: past_due'))!, 1_790_000_000);
+  prepared = await prepareHistory(
+    t.sql,
+    LIFECYCLE_CORPUS.find((c) => c.name.startsWith('renewal failed: past_due'))!,
+    1_790_000_000,
+  );
   const events = prepared.built.events;
   const updated = events.filter((e) => e.type === 'customer.subscription.updated');
   const created = events.find((e) => e.type === 'customer.subscription.created')!;
@@ -49,7 +53,9 @@ beforeAll(async () => {
     { connection: workerConnection({ url: inject('redisUrl') }), autorun: false },
   );
   void stand.run();
-  await vi.waitFor(async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: 4, failed: 1 }), { timeout: 20_000 });
+  await vi.waitFor(async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: 4, failed: 1 }), {
+    timeout: 20_000,
+  });
   await stand.close();
 });
 afterAll(async () => {
@@ -60,21 +66,39 @@ afterAll(async () => {
 });
 
 describe('explain', () => {
-  it.each(['subscription', 'customer', 'event', 'email'] as const)('by %s: the rows, the derived status, the ledger in created order with job states, the transitions', async (by) => {
-    const sub = prepared.built.subscriptions[0]!.ids.subscription;
-    const subject = { subscription: sub, customer: prepared.built.customer, event: prepared.built.events[1]!.id, email: prepared.user.email.toUpperCase() }[by];
-    const e = await explain(t.db, queue, subject);
-    expect(e.subscriptions.map((s) => [s.stripeSubscriptionId, s.status])).toEqual([[sub, 'active']]);
-    expect(e.user).toMatchObject({ id: prepared.user.id, subscriptionStatus: 'active' });
-    expect(e.derivedStatus).toBe('active');
-    const created = e.ledger.map((l) => l.created?.getTime() ?? 0);
-    expect(created).toEqual([...created].sort((a, b) => a - b));
-    const outcome = (type: string) => e.ledger.filter((l) => l.type === type).map((l) => [l.outcome, l.job]);
-    expect(outcome('customer.subscription.created')).toEqual([['applied', 'completed']]); // unresolved, then applied
-    expect(outcome('customer.subscription.updated')).toEqual([['stale', 'completed'], ['applied', 'completed']]);
-    if (by !== 'subscription') expect(outcome('invoice.paid')).toEqual([['ignored', 'failed: invoice.paid: data.object is a charge, expected invoice (attempts 1)']]);
-    expect(e.transitions.map((t) => [t.from, t.to])).toEqual([[null, 'active'], ['active', 'incomplete'], ['incomplete', 'active']]);
-  });
+  it.each(['subscription', 'customer', 'event', 'email'] as const)(
+    'by %s: the rows, the derived status, the ledger in created order with job states, the transitions',
+    async (by) => {
+      const sub = prepared.built.subscriptions[0]!.ids.subscription;
+      const subject = {
+        subscription: sub,
+        customer: prepared.built.customer,
+        event: prepared.built.events[1]!.id,
+        email: prepared.user.email.toUpperCase(),
+      }[by];
+      const e = await explain(t.db, queue, subject);
+      expect(e.subscriptions.map((s) => [s.stripeSubscriptionId, s.status])).toEqual([[sub, 'active']]);
+      expect(e.user).toMatchObject({ id: prepared.user.id, subscriptionStatus: 'active' });
+      expect(e.derivedStatus).toBe('active');
+      const created = e.ledger.map((l) => l.created?.getTime() ?? 0);
+      expect(created).toEqual([...created].sort((a, b) => a - b));
+      const outcome = (type: string) => e.ledger.filter((l) => l.type === type).map((l) => [l.outcome, l.job]);
+      expect(outcome('customer.subscription.created')).toEqual([['applied', 'completed']]); // unresolved, then applied
+      expect(outcome('customer.subscription.updated')).toEqual([
+        ['stale', 'completed'],
+        ['applied', 'completed'],
+      ]);
+      if (by !== 'subscription')
+        expect(outcome('invoice.paid')).toEqual([
+          ['ignored', 'failed: invoice.paid: data.object is a charge, expected invoice (attempts 1)'],
+        ]);
+      expect(e.transitions.map((t) => [t.from, t.to])).toEqual([
+        [null, 'active'],
+        ['active', 'incomplete'],
+        ['incomplete', 'active'],
+      ]);
+    },
+  );
 
   it('runs as npm run explain, read-only, and says so when the subject is unknown', async () => {
     const env = { PATH: process.env.PATH ?? '', DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };

@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
 describe('Dockerfile', () => {
-  const lines = read('Dockerfile').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  const lines = read('Dockerfile')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
   const instructions = lines.map((line) => ({ op: line.split(/\s+/)[0]!.toUpperCase(), args: line.replace(/^\S+\s+/, '') }));
   const indexOf = (predicate: (i: { op: string; args: string }) => boolean) => instructions.findIndex(predicate);
 
@@ -50,11 +53,18 @@ describe('Dockerfile', () => {
 });
 
 describe('.dockerignore', () => {
-  const patterns = read('.dockerignore').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
   /** Docker's rule, enough for these patterns: a path is left out when a pattern matches it or a parent; the last match wins. */
   const excluded = (path: string): boolean => {
     const toRegex = (pattern: string) => {
-      const part = (text: string) => text.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+      const part = (text: string) =>
+        text
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\?/g, '[^/]');
       return new RegExp(`^${pattern.replace(/\/$/, '').split('**/').map(part).join('(?:.*/)?')}$`);
     };
     const prefixes = path.split('/').map((_, index, parts) => parts.slice(0, index + 1).join('/'));
@@ -72,13 +82,27 @@ describe('.dockerignore', () => {
       .filter((path) => statSync(new URL(`../${path}`, import.meta.url)).isFile());
 
   it('leaves out secrets, local state, dependencies and version control', () => {
-    for (const path of ['.env', '.env.production', 'apps/worker/.env', '.local/webhook-secret', 'node_modules/tsx/package.json', 'apps/worker/node_modules/x', '.git', '.git/HEAD', 'coverage/index.html', '.turbo/cache', 'bench/results/run.json', 'npm-debug.log']) {
+    for (const path of [
+      '.env',
+      '.env.production',
+      'apps/worker/.env',
+      '.local/webhook-secret',
+      'node_modules/tsx/package.json',
+      'apps/worker/node_modules/x',
+      '.git',
+      '.git/HEAD',
+      'coverage/index.html',
+      '.turbo/cache',
+      'bench/results/run.json',
+      'npm-debug.log',
+    ]) {
       expect(excluded(path), path).toBe(true);
     }
   });
 
   it('leaves out the tests', () => {
-    for (const path of ['tests/e2e.test.ts', 'apps/ingress/src/server.test.ts', 'apps/dashboard/test-support/locked-board.ts']) expect(excluded(path), path).toBe(true);
+    for (const path of ['tests/e2e.test.ts', 'apps/ingress/src/server.test.ts', 'apps/dashboard/test-support/locked-board.ts'])
+      expect(excluded(path), path).toBe(true);
   });
 
   it('keeps everything the image needs: vendor/, drizzle/ migrations, apps, packages, scripts, manifests', () => {

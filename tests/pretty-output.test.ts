@@ -5,7 +5,9 @@ import { PrettyOutput } from '../scripts/lib/pretty-output';
 /** A command whose output this test writes, and a logger that records what start would print. */
 function fixture() {
   const listeners = { stdout: [] as Array<(chunk: Buffer) => void>, stderr: [] as Array<(chunk: Buffer) => void> };
-  const stream = (name: keyof typeof listeners) => ({ subscribe: (listener: (chunk: Buffer) => void) => void listeners[name].push(listener) });
+  const stream = (name: keyof typeof listeners) => ({
+    subscribe: (listener: (chunk: Buffer) => void) => void listeners[name].push(listener),
+  });
   const command = { name: 'worker', stdout: stream('stdout'), stderr: stream('stderr') } as unknown as Command;
   const printed: string[] = [];
   const logger = { logCommandText: (text: string) => void printed.push(text) } as unknown as Logger;
@@ -19,7 +21,10 @@ function fixture() {
 describe('PrettyOutput (npm start at a terminal)', () => {
   it('shows a JSON log line as time, level, message and fields on one line', () => {
     const { write, plain } = fixture();
-    write('stdout', `${JSON.stringify({ level: 30, time: Date.parse('2026-12-01T10:00:00Z'), pid: 1, hostname: 'h', app: 'worker', msg: 'worker ready', concurrency: 100 })}\n`);
+    write(
+      'stdout',
+      `${JSON.stringify({ level: 30, time: Date.parse('2026-12-01T10:00:00Z'), pid: 1, hostname: 'h', app: 'worker', msg: 'worker ready', concurrency: 100 })}\n`,
+    );
     expect(plain()).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: worker ready \{"concurrency":100\}\n$/);
     expect(plain()).not.toContain('hostname');
   });
@@ -30,6 +35,11 @@ describe('PrettyOutput (npm start at a terminal)', () => {
     write('stderr', line.slice(0, 10));
     expect(plain()).toBe('');
     write('stderr', `${line.slice(10)}\nnot json at all\n{broken\n`);
-    expect(plain().split('\n')).toEqual([expect.stringMatching(/ERROR: event failed \{"eventId":"evt_1"\}$/), 'not json at all', '{broken', '']);
+    expect(plain().split('\n')).toEqual([
+      expect.stringMatching(/ERROR: event failed \{"eventId":"evt_1"\}$/),
+      'not json at all',
+      '{broken',
+      '',
+    ]);
   });
 });

@@ -63,13 +63,15 @@ describe('replayFailed (real Redis)', () => {
   /** Adds events with 2 attempts and no backoff, and lets a worker fail every attempt. */
   async function failForGood(events: StripeEventJobData[]): Promise<void> {
     for (const e of events) await queue.add(e.type, e, { jobId: e.id, attempts: 2, backoff: undefined });
-    const worker = new Worker(queueName, async () => {
-      throw new Error('database unreachable (outage)');
-    }, { connection: connect() });
+    const worker = new Worker(
+      queueName,
+      async () => {
+        throw new Error('database unreachable (outage)');
+      },
+      { connection: connect() },
+    );
     try {
-      await expect
-        .poll(async () => (await queue.getJobCounts('failed')).failed, { timeout: 15_000 })
-        .toBe(events.length);
+      await expect.poll(async () => (await queue.getJobCounts('failed')).failed, { timeout: 15_000 }).toBe(events.length);
     } finally {
       await worker.close();
     }
@@ -134,12 +136,16 @@ describe('replayFailed (real Redis)', () => {
     // Fails once more (the database is still warming up), then succeeds: with the attempt
     // count reset this is attempt 1 of 2, so the job is retried rather than failed again.
     const seen = new Map<string, number>();
-    const worker = new Worker<StripeEventJobData>(queueName, async (job) => {
-      const n = (seen.get(job.id!) ?? 0) + 1;
-      seen.set(job.id!, n);
-      if (n === 1) throw new Error('still warming up');
-      return { outcome: 'applied' };
-    }, { connection: connect() });
+    const worker = new Worker<StripeEventJobData>(
+      queueName,
+      async (job) => {
+        const n = (seen.get(job.id!) ?? 0) + 1;
+        seen.set(job.id!, n);
+        if (n === 1) throw new Error('still warming up');
+        return { outcome: 'applied' };
+      },
+      { connection: connect() },
+    );
     workers.push(worker);
     for (const e of [a, b]) {
       await expect.poll(() => queue.getJobState(e.id), { timeout: 15_000 }).toBe('completed');

@@ -7,7 +7,6 @@ import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { UsageError } from './usage-error';
 
-
 /** Stripe keeps events for this long; `events.list` returns nothing older. */
 export const STRIPE_EVENT_RETENTION_DAYS = 30;
 
@@ -120,7 +119,9 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 1_000) {
     const chunk = ids.slice(i, i + 1_000);
-    const rows = await db.select({ id: webhookEvents.stripeEventId }).from(webhookEvents)
+    const rows = await db
+      .select({ id: webhookEvents.stripeEventId })
+      .from(webhookEvents)
       .where(and(inArray(webhookEvents.stripeEventId, chunk), ne(webhookEvents.outcome, 'unresolved')));
     for (const row of rows) found.add(row.id);
   }
@@ -135,7 +136,10 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
  */
 export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
   const events = await listHandledEvents(deps.stripe, args.since);
-  const done = await processedIds(deps.db, events.map((e) => e.id));
+  const done = await processedIds(
+    deps.db,
+    events.map((e) => e.id),
+  );
   const report: BackfillReport = {
     since: args.since,
     dryRun: args.dryRun,

@@ -37,7 +37,11 @@ export class DemoError extends Error {
 /** The histories the demo sends: corpus histories of one customer, each delivered its own way. */
 const DEMO_HISTORIES: Array<{ name: string; shape: ApiShape; order: 'as Stripe emitted it' | 'in reverse order' | 'shuffled' }> = [
   { name: 'trial through checkout, then active (yearly price, no period in the metadata)', shape: 'basil', order: 'as Stripe emitted it' },
-  { name: 'upgrade in the Customer Portal: the price moves, the metadata still names the old plan', shape: 'basil', order: 'in reverse order' },
+  {
+    name: 'upgrade in the Customer Portal: the price moves, the metadata still names the old plan',
+    shape: 'basil',
+    order: 'in reverse order',
+  },
   { name: 'scheduled cancellation at a date (flexible billing cancel_at)', shape: 'legacy', order: 'shuffled' },
 ];
 
@@ -68,12 +72,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const tag = `demo${randomBytes(5).toString('hex')}`;
       const b = history.build({ tag, start: start + i * 60, user: { id: userId, email }, shape: demo.shape, customer });
       built.push(b);
-      log(`\n${history.name} — ${demo.shape === 'legacy' ? 'older payload shape (2024-06-20)' : 'current payload shape'}, delivered ${demo.order}`);
+      log(
+        `\n${history.name} — ${demo.shape === 'legacy' ? 'older payload shape (2024-06-20)' : 'current payload shape'}, delivered ${demo.order}`,
+      );
       for (const event of deliveryOrder(b.events, demo.order)) {
         const status = await send(endpoint, event, options);
         const outcome = await waitForLedger(db, event.id, timeoutMs);
         eventIds.push(event.id);
-        log(`  ${event.type.padEnd(40)} ${new Date(event.created * 1000).toISOString().slice(0, 19)}  → HTTP ${status}, worker: ${outcome}`);
+        log(
+          `  ${event.type.padEnd(40)} ${new Date(event.created * 1000).toISOString().slice(0, 19)}  → HTTP ${status}, worker: ${outcome}`,
+        );
       }
     }
     const subscriptionIds = built.flatMap((b) => b.subscriptions.map((s) => s.ids.subscription));
@@ -83,7 +91,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const h of built.flatMap((b) => b.subscriptions)) {
       const want = expectedSubscription(h);
       const at = (s: number | null) => (s === null ? 'none' : new Date(s * 1000).toISOString().slice(0, 10));
-      log(`  ${want.subscriptionId}: ${want.status}, ${want.planSlug}/${want.period} (${want.priceId}), period end ${at(want.currentPeriodEnd)}, cancel at ${at(want.cancelAt)}, trial end ${at(want.trialEnd)}`);
+      log(
+        `  ${want.subscriptionId}: ${want.status}, ${want.planSlug}/${want.period} (${want.priceId}), period end ${at(want.currentPeriodEnd)}, cancel at ${at(want.cancelAt)}, trial end ${at(want.trialEnd)}`,
+      );
     }
     return { userId, subscriptionIds, eventIds };
   } finally {
@@ -93,7 +103,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
 function deliveryOrder(events: StripeEvent[], order: (typeof DEMO_HISTORIES)[number]['order']): StripeEvent[] {
   if (order === 'in reverse order') return [...events].reverse();
-  if (order === 'shuffled') return events.map((e, i) => ({ e, k: (i * 7919) % events.length })).sort((a, b) => a.k - b.k).map((x) => x.e);
+  if (order === 'shuffled')
+    return events
+      .map((e, i) => ({ e, k: (i * 7919) % events.length }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.e);
   return events;
 }
 
@@ -103,8 +117,7 @@ async function checkIngress(ingressUrl: string): Promise<void> {
     if (!response.ok) throw new Error(`GET /healthz answered ${response.status}`);
   } catch (error) {
     throw new DemoError(
-      `the ingress does not answer at ${ingressUrl} (${fetchFailure(error)}). ` +
-        'Start the stack first, in another terminal: npm start',
+      `the ingress does not answer at ${ingressUrl} (${fetchFailure(error)}). ` + 'Start the stack first, in another terminal: npm start',
     );
   }
 }
@@ -132,7 +145,11 @@ async function send(endpoint: string, event: StripeEvent, options: DemoOptions):
   const payload = JSON.stringify(event);
   const response = await fetch(endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, options.secret), 'user-agent': 'billing-webhooks-demo' },
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': signatureHeader(payload, options.secret),
+      'user-agent': 'billing-webhooks-demo',
+    },
     body: payload,
     signal: AbortSignal.timeout(10_000),
   });
@@ -143,7 +160,8 @@ async function send(endpoint: string, event: StripeEvent, options: DemoOptions):
         'Run the demo with STRIPE_WEBHOOK_SECRET set to the secret the ingress was started with.',
     );
   }
-  if (response.status !== 200) throw new DemoError(`the ingress answered ${response.status} to ${event.type} ${event.id}: ${body.slice(0, 300)}`);
+  if (response.status !== 200)
+    throw new DemoError(`the ingress answered ${response.status} to ${event.type} ${event.id}: ${body.slice(0, 300)}`);
   return response.status;
 }
 

@@ -26,7 +26,8 @@ export interface Explanation {
 /** What `subject` names: a subscription, a customer, an event or a user's email. */
 export async function explain(db: Database, queue: EventQueue, subject: string): Promise<Explanation> {
   const key = subject.trim();
-  if (!/^(sub_|cus_|evt_)\w+$/.test(key) && !key.includes('@')) throw new UsageError(`${JSON.stringify(subject)} is neither a sub_…, cus_…, evt_… id nor an email`);
+  if (!/^(sub_|cus_|evt_)\w+$/.test(key) && !key.includes('@'))
+    throw new UsageError(`${JSON.stringify(subject)} is neither a sub_…, cus_…, evt_… id nor an email`);
 
   // 1. The subscriptions and the customer in question.
   let subscriptionIds: string[] = [];
@@ -72,7 +73,9 @@ export async function explain(db: Database, queue: EventQueue, subject: string):
     .where(
       or(
         subscriptionIds.length > 0 ? inArray(webhookEvents.stripeSubscriptionId, subscriptionIds) : undefined,
-        customerIds.length > 0 ? and(inArray(webhookEvents.stripeCustomerId, customerIds), isNotNull(webhookEvents.stripeCustomerId)) : undefined,
+        customerIds.length > 0
+          ? and(inArray(webhookEvents.stripeCustomerId, customerIds), isNotNull(webhookEvents.stripeCustomerId))
+          : undefined,
         sql`false`,
       ),
     )
@@ -102,7 +105,13 @@ export async function explain(db: Database, queue: EventQueue, subject: string):
     derivedStatus: mostFavourable(all.map((s) => s.status)),
     subscriptions: subscriptionRows,
     ledger,
-    transitions: transitions.map((t) => ({ subscription: t.stripeSubscriptionId, from: t.fromStatus, to: t.toStatus, eventId: t.stripeEventId, eventCreatedAt: t.eventCreatedAt })),
+    transitions: transitions.map((t) => ({
+      subscription: t.stripeSubscriptionId,
+      from: t.fromStatus,
+      to: t.toStatus,
+      eventId: t.stripeEventId,
+      eventCreatedAt: t.eventCreatedAt,
+    })),
   };
 }
 
@@ -120,7 +129,9 @@ export function formatExplanation(e: Explanation): string {
     '',
     user
       ? `user ${user.id} ${user.email}, customer ${user.stripeCustomerId ?? '—'}: status ${user.subscriptionStatus ?? '—'}` +
-        (user.subscriptionStatus === e.derivedStatus ? ' (= derived from all of their subscriptions)' : ` — derived from all of their subscriptions: ${e.derivedStatus ?? '—'} (differs!)`)
+        (user.subscriptionStatus === e.derivedStatus
+          ? ' (= derived from all of their subscriptions)'
+          : ` — derived from all of their subscriptions: ${e.derivedStatus ?? '—'} (differs!)`)
       : 'user: none found (events of an unknown customer stay unresolved until one is)',
     '',
     formatTable(
@@ -139,9 +150,22 @@ export function formatExplanation(e: Explanation): string {
       })),
     ),
     '',
-    formatTable('ledger, in Stripe’s created order', e.ledger.map((l) => ({ created: l.created, event: l.eventId, type: l.type, outcome: l.outcome, subscription: l.subscription, job: l.job }))),
+    formatTable(
+      'ledger, in Stripe’s created order',
+      e.ledger.map((l) => ({
+        created: l.created,
+        event: l.eventId,
+        type: l.type,
+        outcome: l.outcome,
+        subscription: l.subscription,
+        job: l.job,
+      })),
+    ),
     '',
-    formatTable('transitions', e.transitions.map((t) => ({ at: t.eventCreatedAt, subscription: t.subscription, from: t.from, to: t.to, event: t.eventId }))),
+    formatTable(
+      'transitions',
+      e.transitions.map((t) => ({ at: t.eventCreatedAt, subscription: t.subscription, from: t.from, to: t.to, event: t.eventId })),
+    ),
     '',
     'outcomes: applied = took effect; stale = older than what the row already had (only filled what it lacked); ignored = no effect (unhandled type, or a terminal subscription); unresolved = no user found yet, applied once one is.',
   ];

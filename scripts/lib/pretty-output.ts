@@ -8,7 +8,12 @@ import { prettyFactory } from 'pino-pretty';
  */
 export class PrettyOutput implements FlowController {
   private readonly logger: Logger;
-  private readonly pretty = prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app,name', singleLine: true });
+  private readonly pretty = prettyFactory({
+    colorize: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,app,name',
+    singleLine: true,
+  });
 
   constructor({ logger }: { logger: Logger }) {
     this.logger = logger;

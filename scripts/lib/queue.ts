@@ -1,4 +1,11 @@
-import { createEventQueue, describeRedis, producerConnection, redisConfigFromEnv, type EventQueue, type RedisEnvValues } from '@billing/queue';
+import {
+  createEventQueue,
+  describeRedis,
+  producerConnection,
+  redisConfigFromEnv,
+  type EventQueue,
+  type RedisEnvValues,
+} from '@billing/queue';
 import { START_SERVICES_HINT } from './services';
 
 export interface OpenQueue {
@@ -11,10 +18,7 @@ export interface OpenQueue {
  * factory (plain URL, Sentinel, Cluster, TLS). Waits a bounded time for Redis, then says once
  * where it looked and what to start, instead of a client retrying forever.
  */
-export async function openQueue(
-  env: RedisEnvValues & { QUEUE_NAME: string; QUEUE_PREFIX: string },
-  timeoutMs = 5_000,
-): Promise<OpenQueue> {
+export async function openQueue(env: RedisEnvValues & { QUEUE_NAME: string; QUEUE_PREFIX: string }, timeoutMs = 5_000): Promise<OpenQueue> {
   const config = redisConfigFromEnv(env);
   const connection = producerConnection(config, { timeoutMs: 10_000 });
   const queue = createEventQueue(connection, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });

@@ -21,7 +21,6 @@ retry schedule again (Bull Board's Retry button gives only one more attempt).
   --id <evt_…>     one job, by Stripe event id
   --dry-run        list what would be retried; change nothing`;
 
-
 /** Parses `npm run replay -- …` arguments; throws a `UsageError` naming the problem. */
 export function parseReplayArgs(argv: string[]): ReplayArgs {
   let values: { all?: boolean; type?: string; id?: string; 'dry-run'?: boolean; help?: boolean };
@@ -42,8 +41,11 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
     throw new UsageError((error as Error).message);
   }
   if (values.help) throw new UsageError('');
-  const chosen = [values.all ? '--all' : undefined, values.type !== undefined ? '--type' : undefined, values.id !== undefined ? '--id' : undefined]
-    .filter((v): v is string => v !== undefined);
+  const chosen = [
+    values.all ? '--all' : undefined,
+    values.type !== undefined ? '--type' : undefined,
+    values.id !== undefined ? '--id' : undefined,
+  ].filter((v): v is string => v !== undefined);
   if (chosen.length !== 1) {
     throw new UsageError(chosen.length === 0 ? 'say which failed jobs: --all, --type or --id' : `choose one of ${chosen.join(', ')}`);
   }
@@ -51,7 +53,8 @@ export function parseReplayArgs(argv: string[]): ReplayArgs {
   if (values.all) return { selector: { all: true }, dryRun };
   if (values.type !== undefined) {
     const type = values.type.trim();
-    if (!/^[a-z0-9_.]+$/.test(type)) throw new UsageError(`--type ${JSON.stringify(values.type)} is not an event type such as invoice.paid`);
+    if (!/^[a-z0-9_.]+$/.test(type))
+      throw new UsageError(`--type ${JSON.stringify(values.type)} is not an event type such as invoice.paid`);
     return { selector: { type }, dryRun };
   }
   const id = (values.id ?? '').trim();
@@ -149,7 +152,11 @@ function summarize(job: EventJob): FailedJobSummary {
 /** The lines `npm run replay` prints. */
 export function formatReplayReport(report: ReplayReport, now = Date.now()): string {
   const what =
-    'all' in report.selector ? 'failed jobs' : 'type' in report.selector ? `failed ${report.selector.type} jobs` : `job ${report.selector.id}`;
+    'all' in report.selector
+      ? 'failed jobs'
+      : 'type' in report.selector
+        ? `failed ${report.selector.type} jobs`
+        : `job ${report.selector.id}`;
   const lines: string[] = [];
   if (report.matched.length === 0 && report.skipped.length === 0) lines.push(`No ${what}: nothing to replay.`);
   if (report.matched.length > 0) {
@@ -163,7 +170,9 @@ export function formatReplayReport(report: ReplayReport, now = Date.now()): stri
   if (report.dryRun && report.matched.length > 0) {
     lines.push(`Dry run: nothing changed. Run again without --dry-run to retry ${report.matched.length}.`);
   } else if (report.matched.length > 0) {
-    lines.push(`Retried ${report.retried.length} of ${report.matched.length}: back in waiting with attempt counts reset (full backoff schedule).`);
+    lines.push(
+      `Retried ${report.retried.length} of ${report.matched.length}: back in waiting with attempt counts reset (full backoff schedule).`,
+    );
   }
   return lines.join('\n');
 }

@@ -4,7 +4,11 @@ export function formatTable(title: string, rows: Array<Record<string, unknown>>)
   const columns = Object.keys(rows[0]!);
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
   const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [
     `${title} (${rows.length} row${rows.length === 1 ? '' : 's'})`,
     line(columns),

@@ -124,7 +124,12 @@ async function queueState(s: ScenarioBase, failedJob: string, waitingJob: string
     counts: await s.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     paused: await s.queue.isPaused(),
     failedJob: { state: failed ? await failed.getState() : 'missing', data: failed?.data },
-    waitingJob: { state: waiting ? await waiting.getState() : 'missing', data: waiting?.data, delay: waiting?.delay ?? -1, priority: waiting?.priority ?? -1 },
+    waitingJob: {
+      state: waiting ? await waiting.getState() : 'missing',
+      data: waiting?.data,
+      delay: waiting?.delay ?? -1,
+      priority: waiting?.priority ?? -1,
+    },
   };
 }
 
@@ -141,9 +146,13 @@ describe('fault: the dashboard without credentials', () => {
     const waitingEvent = event('invoice.paid', { object: 'invoice', id: 'in_fault_2' });
     await s.queue.add(failedEvent.type, failedEvent, { jobId: failedEvent.id, attempts: 1 });
     const connection = workerConnection(redisUrl);
-    const failer = new Worker(s.queueName, async () => {
-      throw new UnrecoverableError('failed on purpose by the fault suite');
-    }, { connection });
+    const failer = new Worker(
+      s.queueName,
+      async () => {
+        throw new UnrecoverableError('failed on purpose by the fault suite');
+      },
+      { connection },
+    );
     await new Promise<void>((resolve) => failer.once('failed', () => resolve()));
     await failer.close();
     await connection.quit();
@@ -164,25 +173,28 @@ describe('fault: the dashboard without credentials', () => {
       ...assets.map((path) => ({ method: 'GET', path })),
     ];
     const attempts = routes.flatMap((route) => NOT_AUTHORISED.map(([label, headers]) => ({ route, label, headers })));
-    const answers = await pLimit(16).map(attempts.map((attempt, i) => ({ ...attempt, i })), async ({ route, label, headers, i }) => {
-      const agent = new http.Agent({ localAddress: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}` });
-      try {
-        return {
-          label,
-          route: `${route.method} ${route.path}`,
-          answer: await httpRequest({
-            port: board.port,
-            method: route.method,
-            path: route.path,
-            headers: { ...headers, ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
-            body: route.body,
-            agent,
-          }),
-        };
-      } finally {
-        agent.destroy();
-      }
-    });
+    const answers = await pLimit(16).map(
+      attempts.map((attempt, i) => ({ ...attempt, i })),
+      async ({ route, label, headers, i }) => {
+        const agent = new http.Agent({ localAddress: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}` });
+        try {
+          return {
+            label,
+            route: `${route.method} ${route.path}`,
+            answer: await httpRequest({
+              port: board.port,
+              method: route.method,
+              path: route.path,
+              headers: { ...headers, ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
+              body: route.body,
+              agent,
+            }),
+          };
+        } finally {
+          agent.destroy();
+        }
+      },
+    );
 
     // 3. Guessing from one address: 10 wrong passwords answer 401, then everything from that
     //    address answers 429, the right password too, while the operator's address is unaffected.
@@ -190,7 +202,17 @@ describe('fault: the dashboard without credentials', () => {
     cleanup.defer('guesser agent', () => guesser.destroy());
     const guesses: number[] = [];
     for (let n = 0; n < 12; n++) {
-      guesses.push((await httpRequest({ port: board.port, method: 'GET', path: '/api/queues', headers: { authorization: basic(`${USER}:guess-${n}`) }, agent: guesser })).status);
+      guesses.push(
+        (
+          await httpRequest({
+            port: board.port,
+            method: 'GET',
+            path: '/api/queues',
+            headers: { authorization: basic(`${USER}:guess-${n}`) },
+            agent: guesser,
+          })
+        ).status,
+      );
     }
     const lockedOut = await httpRequest({ port: board.port, method: 'GET', path: '/api/queues', headers: authorised, agent: guesser });
     const after = await queueState(s, failedEvent.id, waitingEvent.id);
@@ -199,7 +221,13 @@ describe('fault: the dashboard without credentials', () => {
     //    (sent as the board's page sends it, from its origin) work.
     const origin = { origin: `http://127.0.0.1:${board.port}` };
     const withCredentials = async (method: string, path: string): Promise<HttpAnswer> =>
-      httpRequest({ port: board.port, method, path, headers: { ...authorised, ...(method === 'GET' ? {} : origin) }, agent: operatorAgent });
+      httpRequest({
+        port: board.port,
+        method,
+        path,
+        headers: { ...authorised, ...(method === 'GET' ? {} : origin) },
+        agent: operatorAgent,
+      });
     const authorisedAnswers = {
       page: page.status,
       asset: (await withCredentials('GET', assets[0] ?? '/static/missing')).status,
@@ -213,16 +241,20 @@ describe('fault: the dashboard without credentials', () => {
     const challenged = answers.filter(({ answer }) => answer.status === 401).length;
     const stateChanges = JSON.stringify(after) === JSON.stringify(before) ? 0 : 1;
     console.log(
-      figureLine('dashboard without credentials', { sent: answers.length, acknowledged: answeredWithout.length, applied: stateChanges, appliedTwice: 0, lost: 0 }, {
-        routes: routes.length,
-        credential_variants: NOT_AUTHORISED.length,
-        answered_401: challenged,
-        guesses: guesses.join(','),
-        locked_out_with_credentials: lockedOut.status,
-        assets: assets.length,
-        with_credentials: authorisedAnswers,
-        retried_with_credentials: retriedState,
-      }),
+      figureLine(
+        'dashboard without credentials',
+        { sent: answers.length, acknowledged: answeredWithout.length, applied: stateChanges, appliedTwice: 0, lost: 0 },
+        {
+          routes: routes.length,
+          credential_variants: NOT_AUTHORISED.length,
+          answered_401: challenged,
+          guesses: guesses.join(','),
+          locked_out_with_credentials: lockedOut.status,
+          assets: assets.length,
+          with_credentials: authorisedAnswers,
+          retried_with_credentials: retriedState,
+        },
+      ),
     );
 
     expect(answeredWithout.map(({ label, route, answer }) => `${route} [${label}] → ${answer.status || answer.error}`)).toEqual([]);

@@ -33,7 +33,10 @@ describe('fault: duplicate storm (every event delivered 5 times, concurrently, i
     ]);
 
     // 1. 1,000 deliveries in a seeded random order, 50 in flight, while the worker applies them.
-    const storm = shuffled(events.flatMap((event) => Array.from({ length: COPIES }, () => event)), random);
+    const storm = shuffled(
+      events.flatMap((event) => Array.from({ length: COPIES }, () => event)),
+      random,
+    );
     const deliveries: Delivery[] = await pLimit(IN_FLIGHT).map(storm, (event) => deliver(ingress.port, event, s.secret));
 
     const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];

@@ -77,13 +77,21 @@ describe('fault: hostile input at the ingress', () => {
     const enqueued = Object.values(counts).reduce((sum, n) => sum + n, 0);
     const byStatus: Record<string, number> = {};
     for (const { answer } of answers) byStatus[answer.status] = (byStatus[answer.status] ?? 0) + 1;
-    const closedEarly = answers.filter(({ answer, mayCloseEarly }) => mayCloseEarly && answer.status === 0 && /^(EPIPE|ECONNRESET)$/.test(answer.error ?? ''));
+    const closedEarly = answers.filter(
+      ({ answer, mayCloseEarly }) => mayCloseEarly && answer.status === 0 && /^(EPIPE|ECONNRESET)$/.test(answer.error ?? ''),
+    );
     const notRefused = answers.filter((a) => !closedEarly.includes(a) && (a.answer.status < 400 || a.answer.status >= 500));
     const slowest = Math.round(Math.max(...answers.map(({ answer }) => answer.endedAt - answer.startedAt)));
     console.log(
       figureLine(
         'hostile input',
-        { sent: answers.length, acknowledged: answers.filter(({ answer }) => answer.status === 200).length, applied: enqueued, appliedTwice: 0, lost: 0 },
+        {
+          sent: answers.length,
+          acknowledged: answers.filter(({ answer }) => answer.status === 200).length,
+          applied: enqueued,
+          appliedTwice: 0,
+          lost: 0,
+        },
         {
           seed,
           kinds: cases.length,

@@ -38,7 +38,9 @@ describe('fault: real-shaped histories delivered in one random global order', ()
     const figures = await measureFigures(s.db.sql, { sent: order.map((e) => e.id), acknowledged, workers: [worker] });
     const outOfTerminal = await transitionsOutOfTerminal(s.db.sql);
     const differences = await differencesFromStripe(s.db.sql, histories);
-    const statuses = await s.db.sql<Array<{ status: string; n: number }>>`select status, count(*)::int as n from subscriptions group by status order by status`;
+    const statuses = await s.db.sql<
+      Array<{ status: string; n: number }>
+    >`select status, count(*)::int as n from subscriptions group by status order by status`;
     console.log(
       figureLine('shuffled histories', figures, {
         seed,

@@ -51,7 +51,9 @@ describe('fault: a job that takes its worker down again and again (the stall lim
     const job = await s.queue.getJob(checkout.id);
     const alerts = workers.flatMap((w) => logLines(w)).filter((l) => l.alert === 'event_failed_permanently');
     const metrics = await fetch(String(/"metrics":"([^"]+)"/.exec(last.output())?.[1])).then((r) => r.text());
-    console.log(`[fault] stall limit: kills ${STALL_LIMIT + 1} / job ${await s.queue.getJobState(checkout.id)} (${job?.failedReason}) / alerts ${alerts.length} / stalled lines ${countLogs(workers, /^job stalled/)}`);
+    console.log(
+      `[fault] stall limit: kills ${STALL_LIMIT + 1} / job ${await s.queue.getJobState(checkout.id)} (${job?.failedReason}) / alerts ${alerts.length} / stalled lines ${countLogs(workers, /^job stalled/)}`,
+    );
 
     expect(job?.failedReason).toBe('job stalled more than allowable limit');
     expect(alerts).toHaveLength(1);

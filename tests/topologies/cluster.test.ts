@@ -76,7 +76,8 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
     const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([worker, ingress.app]));
     const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [worker] });
     const ready = await httpRequest({ port: ingress.port, method: 'GET', path: '/readyz' });
-    const statuses = (list: Delivery[]) => list.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.status]: (acc[d.status] ?? 0) + 1 }), {});
+    const statuses = (list: Delivery[]) =>
+      list.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.status]: (acc[d.status] ?? 0) + 1 }), {});
     console.log(
       figureLine('cluster, slot migrated mid-stream', figures, {
         keys_moved: keysMoved,
@@ -109,9 +110,9 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
         headers: { authorization },
       });
       expect(api.statusCode, api.body).toBe(200);
-      const listed = (api.json() as { queues: Array<{ name: string; counts: Record<string, number>; jobs: Array<{ id: string }> }> }).queues.find(
-        (q) => q.name === s.queueName,
-      );
+      const listed = (
+        api.json() as { queues: Array<{ name: string; counts: Record<string, number>; jobs: Array<{ id: string }> }> }
+      ).queues.find((q) => q.name === s.queueName);
       expect(listed?.counts.completed).toBe(events.length);
       expect(listed?.jobs).toHaveLength(50);
       const known = new Set(acknowledged);
@@ -123,19 +124,22 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
     }
   }, 120_000);
 
-  it.each(['ingress', 'worker', 'dashboard'] as const)('%s: a prefix without a {hash-tag} stops it at start with one clear line', async (app) => {
-    const { code, stderr, stdout } = await runToExit(app, {
-      REDIS_CLUSTER_NODES: cluster.seed(seed),
-      QUEUE_PREFIX: 'bull',
-      STRIPE_WEBHOOK_SECRET: 'whsec_cluster_prefix_check',
-      DASHBOARD_PASSWORD: 'unused-but-long-enough',
-    });
-    expect(code).toBe(1);
-    expect(stderr.trim().split('\n')).toEqual([
-      `${app}: QUEUE_PREFIX must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue's keys live in one cluster slot (got "bull")`,
-    ]);
-    expect(stdout).toBe('');
-  });
+  it.each(['ingress', 'worker', 'dashboard'] as const)(
+    '%s: a prefix without a {hash-tag} stops it at start with one clear line',
+    async (app) => {
+      const { code, stderr, stdout } = await runToExit(app, {
+        REDIS_CLUSTER_NODES: cluster.seed(seed),
+        QUEUE_PREFIX: 'bull',
+        STRIPE_WEBHOOK_SECRET: 'whsec_cluster_prefix_check',
+        DASHBOARD_PASSWORD: 'unused-but-long-enough',
+      });
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([
+        `${app}: QUEUE_PREFIX must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue's keys live in one cluster slot (got "bull")`,
+      ]);
+      expect(stdout).toBe('');
+    },
+  );
 });
 
 async function runToExit(app: AppName, env: Record<string, string>): Promise<{ code: number | undefined; stdout: string; stderr: string }> {

@@ -45,10 +45,16 @@ describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction m
   it('the whole corpus, shuffled, through four connections at once: every event in the ledger, every row as Stripe says', async () => {
     const config = { ...defaultBillingConfig, planPrices: CORPUS_PLAN_PRICES };
     const histories = await Promise.all(LIFECYCLE_CORPUS.map((c) => prepareHistory(t.sql, c, 1_790_000_000)));
-    const events = shuffled(histories.flatMap((h) => h.built.events), seededRandom(faultSeed()));
+    const events = shuffled(
+      histories.flatMap((h) => h.built.events),
+      seededRandom(faultSeed()),
+    );
     const connections = Array.from({ length: 4 }, () => createConnection(pooler.through(t.url)));
     try {
-      const lanes = connections.map((connection, lane) => ({ connection, events: events.filter((_, i) => i % connections.length === lane) }));
+      const lanes = connections.map((connection, lane) => ({
+        connection,
+        events: events.filter((_, i) => i % connections.length === lane),
+      }));
       await Promise.all(
         lanes.map(async ({ connection, events: mine }) => {
           for (let i = 0; i < mine.length; i += 5) {
@@ -75,12 +81,17 @@ describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction m
       startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
       startWorker(cleanup, { databaseUrl: pooler.through(s.db.url), redisUrl, queueName: s.queueName }),
     ]);
-    const storm = shuffled(events.flatMap((e) => [e, e, e]), seededRandom(faultSeed()));
+    const storm = shuffled(
+      events.flatMap((e) => [e, e, e]),
+      seededRandom(faultSeed()),
+    );
     const deliveries = await pLimit(30).map(storm, (event) => deliver(ingress.port, event, s.secret));
     const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];
     const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([worker, ingress.app]));
     const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [worker] });
-    console.log(figureLine('pgbouncer duplicate storm', figures, { deliveries: storm.length, settled_ms: settle.ms, outcomes: figures.outcomes }));
+    console.log(
+      figureLine('pgbouncer duplicate storm', figures, { deliveries: storm.length, settled_ms: settle.ms, outcomes: figures.outcomes }),
+    );
     expect(settle.settled).toBe(true);
     expect(figures).toMatchObject({ sent: events.length, acknowledged: events.length, applied: events.length, appliedTwice: 0, lost: 0 });
     expect(await differencesFromStripe(s.db.sql, histories)).toEqual([]);

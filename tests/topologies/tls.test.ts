@@ -64,11 +64,16 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
     expect(await outcome(trusted)).toBe('ready');
     expect(await isWritablePrimary(trusted)).toBe(true);
     expect(await outcome(connect({ url: url(privateCa) }))).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|unable to (get|verify)/i);
-    expect(await outcome(connect({ url: url(privateCa), tls: { ca: read(certs.otherCaFile) } }))).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|unable to (get|verify)/i);
+    expect(await outcome(connect({ url: url(privateCa), tls: { ca: read(certs.otherCaFile) } }))).toMatch(
+      /SELF_SIGNED|UNABLE_TO_VERIFY|unable to (get|verify)/i,
+    );
   });
 
   it('presents the client certificate to a server with tls-auth-clients yes, which refuses a client without one', async () => {
-    const withCert = connect({ url: url(clientAuth), tls: { ca: read(certs.caFile), cert: read(certs.clientCertFile), key: read(certs.clientKeyFile) } });
+    const withCert = connect({
+      url: url(clientAuth),
+      tls: { ca: read(certs.caFile), cert: read(certs.clientCertFile), key: read(certs.clientKeyFile) },
+    });
     expect(await outcome(withCert)).toBe('ready');
     expect(await withCert.ping()).toBe('PONG');
     const without = connect({ url: url(clientAuth), tls: { ca: read(certs.caFile) } });
@@ -78,7 +83,10 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
 
   it('the ingress and the worker configured with REDIS_TLS_CA_FILE / _CERT_FILE / _KEY_FILE: webhooks reach the ledger', async () => {
     const env = { REDIS_TLS_CA_FILE: certs.caFile, REDIS_TLS_CERT_FILE: certs.clientCertFile, REDIS_TLS_KEY_FILE: certs.clientKeyFile };
-    const redis: RedisConfig = { url: url(clientAuth), tls: { ca: read(certs.caFile), cert: read(certs.clientCertFile), key: read(certs.clientKeyFile) } };
+    const redis: RedisConfig = {
+      url: url(clientAuth),
+      tls: { ca: read(certs.caFile), cert: read(certs.clientCertFile), key: read(certs.clientKeyFile) },
+    };
     const s = await openScenario('tls', { redisUrl: url(clientAuth), redis, cleanup });
     const events = interleaved(await historiesTotalling(s.db.sql, 20));
     const [ingress, worker] = await Promise.all([
@@ -97,9 +105,12 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
 
   it('a TLS file that cannot be read stops the ingress at start with one line naming it', async () => {
     const missing = `${certs.dir}/no-such-ca.pem`;
-    const { status, stderr } = await runScript('apps/ingress/src/server.ts', [], { STRIPE_WEBHOOK_SECRET: 'whsec_tls_check', REDIS_URL: url(privateCa), REDIS_TLS_CA_FILE: missing });
+    const { status, stderr } = await runScript('apps/ingress/src/server.ts', [], {
+      STRIPE_WEBHOOK_SECRET: 'whsec_tls_check',
+      REDIS_URL: url(privateCa),
+      REDIS_TLS_CA_FILE: missing,
+    });
     expect(status).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([`ingress: REDIS_TLS_CA_FILE must name a readable file (ENOENT) (got "${missing}")`]);
   });
 });
-

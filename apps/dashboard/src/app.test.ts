@@ -95,9 +95,13 @@ describe('retrying a failed job from the board', () => {
 
     // 1. A worker that fails the job for good (as the real one does for an invalid event).
     const failerConnection = workerConnection(inject('redisUrl'));
-    const failer = new Worker(queueName, async () => {
-      throw new UnrecoverableError('event is not valid for its type (test)');
-    }, { connection: failerConnection });
+    const failer = new Worker(
+      queueName,
+      async () => {
+        throw new UnrecoverableError('event is not valid for its type (test)');
+      },
+      { connection: failerConnection },
+    );
     try {
       await expect.poll(() => queue.getJobState(failing.id), { timeout: 15_000 }).toBe('failed');
     } finally {

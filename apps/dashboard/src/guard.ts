@@ -82,10 +82,7 @@ export async function registerGuard(app: FastifyInstance, options: GuardOptions)
     const authError = await new Promise<Error | undefined>((resolve) => app.basicAuth(request, reply, resolve));
     if (authError !== undefined) {
       if (authError instanceof WrongCredentialsError) await countFailure(request, authError.user, limiter);
-      return reply
-        .code(401)
-        .header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`)
-        .send({ error: 'unauthorized' });
+      return reply.code(401).header('www-authenticate', `Basic realm="${realm}", charset="UTF-8"`).send({ error: 'unauthorized' });
     }
 
     // 3. Same origin (reads need not be).

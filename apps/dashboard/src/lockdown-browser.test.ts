@@ -14,7 +14,12 @@ describe('cross-site requests (CSRF)', () => {
     ['no Origin, Sec-Fetch-Site cross-site', { 'sec-fetch-site': 'cross-site' }, undefined, 'cross_site'],
     ['no Origin, Sec-Fetch-Site same-site', { 'sec-fetch-site': 'same-site' }, undefined, 'cross_site'],
     ['no Origin and no Sec-Fetch-Site', {}, undefined, 'cross_site'],
-    ['a no-cors fetch from this origin', { origin: `http://${HOST}`, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors' }, undefined, 'cross_site'],
+    [
+      'a no-cors fetch from this origin',
+      { origin: `http://${HOST}`, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors' },
+      undefined,
+      'cross_site',
+    ],
     ['a form post from this origin', { origin: `http://${HOST}`, 'sec-fetch-mode': 'navigate' }, 'x=1', 'cross_site'],
     ['a text/plain body', { origin: `http://${HOST}`, 'content-type': 'text/plain;charset=UTF-8' }, '{}', 'content_type'],
     ['a form body', { origin: `http://${HOST}`, 'content-type': 'application/x-www-form-urlencoded' }, 'a=1', 'content_type'],
@@ -33,22 +38,42 @@ describe('cross-site requests (CSRF)', () => {
     expect(response.statusCode, response.body).toBe(403);
     expect(response.json()).toMatchObject({ error: 'forbidden', reason });
     expect(await board.queue().getJobState('evt_csrf')).toBe('failed');
-    expect(board.audits()).toEqual([expect.objectContaining({ user: USER, action: 'PUT /api/queues/:queueName/:jobId/retry', job: 'evt_csrf', result: 403, outcome: 'refused', reason })]);
+    expect(board.audits()).toEqual([
+      expect.objectContaining({
+        user: USER,
+        action: 'PUT /api/queues/:queueName/:jobId/retry',
+        job: 'evt_csrf',
+        result: 403,
+        outcome: 'refused',
+        reason,
+      }),
+    ]);
   });
 
   it('refuses the no-cors shape (POST, no body, no content type) from another site, and adds nothing', async () => {
     const response = await board.app().inject({
       method: 'POST',
       url: `/api/queues/${board.q}/add`,
-      headers: { authorization: OPERATOR.authorization, host: HOST, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' },
+      headers: {
+        authorization: OPERATOR.authorization,
+        host: HOST,
+        origin: 'https://evil.example',
+        'sec-fetch-site': 'cross-site',
+        'sec-fetch-mode': 'no-cors',
+      },
     });
     expect(response.statusCode, response.body).toBe(403);
     expect(Object.values(await board.queue().getJobCounts()).reduce((a, b) => a + b, 0)).toBe(0);
   });
 
   it('accepts the same request from the board itself: Origin, or Sec-Fetch-Site without Origin', async () => {
-    await board.settled([{ id: 'evt_csrf', fail: true }, { id: 'evt_csrf_2', fail: true }]);
-    const withOrigin = await board.app().inject({ method: 'PUT', url: retry, headers: { authorization: OPERATOR.authorization, host: HOST, origin: `http://${HOST}` } });
+    await board.settled([
+      { id: 'evt_csrf', fail: true },
+      { id: 'evt_csrf_2', fail: true },
+    ]);
+    const withOrigin = await board
+      .app()
+      .inject({ method: 'PUT', url: retry, headers: { authorization: OPERATOR.authorization, host: HOST, origin: `http://${HOST}` } });
     expect(withOrigin.statusCode, withOrigin.body).toBe(204);
     const withFetchSite = await board.app().inject({
       method: 'PUT',
@@ -68,7 +93,9 @@ describe('security headers', () => {
     expect(asset).toBeDefined();
     const answers = {
       page,
-      asset: await board.app().inject({ method: 'GET', url: `/${asset!.replace(/^\/+/, '')}`, headers: { authorization: OPERATOR.authorization } }),
+      asset: await board
+        .app()
+        .inject({ method: 'GET', url: `/${asset!.replace(/^\/+/, '')}`, headers: { authorization: OPERATOR.authorization } }),
       api: await board.app().inject({ method: 'GET', url: '/api/queues', headers: { authorization: OPERATOR.authorization } }),
       unauthorised: await board.app().inject({ method: 'GET', url: '/api/queues' }),
       refused: await board.app().inject({ method: 'PUT', url: `/api/queues/${board.q}/pause`, headers: OPERATOR }),

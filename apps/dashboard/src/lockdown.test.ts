@@ -13,8 +13,20 @@ describe('what an operator cannot do', () => {
   const delayed = 'evt_lockdown_delayed';
 
   /** Bull Board 9.10's routes that add, edit, remove or reconfigure, and actions outside the policy. */
-  const blocked: Array<{ what: string; method: 'POST' | 'PUT' | 'PATCH' | 'DELETE'; url: string; body?: unknown; status?: number; reason?: string }> = [
-    { what: 'add a job', method: 'POST', url: `/api/queues/${board.q}/add`, body: { name: 'checkout.session.completed', data: { id: 'evt_minted' }, options: {} } },
+  const blocked: Array<{
+    what: string;
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    url: string;
+    body?: unknown;
+    status?: number;
+    reason?: string;
+  }> = [
+    {
+      what: 'add a job',
+      method: 'POST',
+      url: `/api/queues/${board.q}/add`,
+      body: { name: 'checkout.session.completed', data: { id: 'evt_minted' }, options: {} },
+    },
     { what: 'edit a waiting job', method: 'PATCH', url: `/api/queues/${board.q}/${waiting}/update-data`, body: { id: 'evt_tampered' } },
     { what: 'edit a failed job', method: 'PATCH', url: `/api/queues/${board.q}/${failed}/update-data`, body: { id: 'evt_tampered' } },
     { what: 'reschedule a delayed job', method: 'PATCH', url: `/api/queues/${board.q}/${delayed}/delay`, body: { delay: 1 } },
@@ -44,25 +56,31 @@ describe('what an operator cannot do', () => {
     { what: 'POST a retry (no such route)', method: 'POST', url: `/api/queues/${board.q}/${failed}/retry`, body: {} },
   ];
 
-  it.each(blocked)('refuses to $what, and nothing changes in Redis', async ({ method, url, body, status = 403, reason = 'not_allowed' }) => {
-    await board.settled([{ id: failed, fail: true }, { id: completed, fail: false }]);
-    await board.queue().add('invoice.paid', { id: waiting, note: 'original' }, { jobId: waiting });
-    await board.queue().add('invoice.paid', { id: delayed, note: 'original' }, { jobId: delayed, delay: 3_600_000 });
-    const ids = [failed, completed, waiting, delayed, 'evt_minted'];
-    const before = await board.snapshot(ids);
+  it.each(blocked)(
+    'refuses to $what, and nothing changes in Redis',
+    async ({ method, url, body, status = 403, reason = 'not_allowed' }) => {
+      await board.settled([
+        { id: failed, fail: true },
+        { id: completed, fail: false },
+      ]);
+      await board.queue().add('invoice.paid', { id: waiting, note: 'original' }, { jobId: waiting });
+      await board.queue().add('invoice.paid', { id: delayed, note: 'original' }, { jobId: delayed, delay: 3_600_000 });
+      const ids = [failed, completed, waiting, delayed, 'evt_minted'];
+      const before = await board.snapshot(ids);
 
-    const response = await board.app().inject({
-      method,
-      url,
-      headers: body === undefined ? OPERATOR : { ...OPERATOR, ...JSON_BODY },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
+      const response = await board.app().inject({
+        method,
+        url,
+        headers: body === undefined ? OPERATOR : { ...OPERATOR, ...JSON_BODY },
+        ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+      });
 
-    expect(response.statusCode, response.body).toBe(status);
-    expect(response.json()).toMatchObject({ reason, message: expect.any(String) });
-    expect(await board.snapshot(ids)).toEqual(before);
-    expect(board.audits()).toEqual([expect.objectContaining({ user: USER, result: status, outcome: 'refused', reason })]);
-  });
+      expect(response.statusCode, response.body).toBe(status);
+      expect(response.json()).toMatchObject({ reason, message: expect.any(String) });
+      expect(await board.snapshot(ids)).toEqual(before);
+      expect(board.audits()).toEqual([expect.objectContaining({ user: USER, result: status, outcome: 'refused', reason })]);
+    },
+  );
 
   it('refuses a route Bull Board adds in an upgrade until it is listed', async () => {
     const upgraded = await buildDashboard({ queues: [board.queue()], user: USER, password: PASSWORD });
@@ -87,17 +105,42 @@ describe('what an operator can do, each logged with who did it', () => {
     expect(response.statusCode, response.body).toBe(204);
     expect(await board.queue().getJobState('evt_retry_one')).toBe('waiting');
     expect(board.audits()).toEqual([
-      expect.objectContaining({ user: USER, client: '127.0.0.1', action: 'retry', queue: board.queueName, job: 'evt_retry_one', result: 204, outcome: 'done' }),
+      expect.objectContaining({
+        user: USER,
+        client: '127.0.0.1',
+        action: 'retry',
+        queue: board.queueName,
+        job: 'evt_retry_one',
+        result: 204,
+        outcome: 'done',
+      }),
     ]);
   });
 
   it('retries every failed job, and the line says how many', async () => {
-    await board.settled([{ id: 'evt_retry_a', fail: true }, { id: 'evt_retry_b', fail: true }, { id: 'evt_retry_c', fail: false }]);
+    await board.settled([
+      { id: 'evt_retry_a', fail: true },
+      { id: 'evt_retry_b', fail: true },
+      { id: 'evt_retry_c', fail: false },
+    ]);
     const response = await board.app().inject({ method: 'PUT', url: `/api/queues/${board.q}/retry/failed`, headers: OPERATOR });
     expect(response.statusCode, response.body).toBe(200);
-    expect(await Promise.all(['evt_retry_a', 'evt_retry_b', 'evt_retry_c'].map((id) => board.queue().getJobState(id)))).toEqual(['waiting', 'waiting', 'completed']);
+    expect(await Promise.all(['evt_retry_a', 'evt_retry_b', 'evt_retry_c'].map((id) => board.queue().getJobState(id)))).toEqual([
+      'waiting',
+      'waiting',
+      'completed',
+    ]);
     expect(board.audits()).toEqual([
-      expect.objectContaining({ user: USER, action: 'retry-all', queue: board.queueName, status: 'failed', result: 200, outcome: 'done', retried: 2, skipped: 0 }),
+      expect.objectContaining({
+        user: USER,
+        action: 'retry-all',
+        queue: board.queueName,
+        status: 'failed',
+        result: 200,
+        outcome: 'done',
+        retried: 2,
+        skipped: 0,
+      }),
     ]);
   });
 
@@ -118,7 +161,11 @@ describe('what an operator can do, each logged with who did it', () => {
   });
 
   it('cleans a completed job, and the completed and failed jobs', async () => {
-    await board.settled([{ id: 'evt_done_1', fail: false }, { id: 'evt_done_2', fail: false }, { id: 'evt_broken', fail: true }]);
+    await board.settled([
+      { id: 'evt_done_1', fail: false },
+      { id: 'evt_done_2', fail: false },
+      { id: 'evt_broken', fail: true },
+    ]);
     const one = await board.app().inject({ method: 'PUT', url: `/api/queues/${board.q}/evt_done_1/clean`, headers: OPERATOR });
     expect(one.statusCode, one.body).toBe(204);
     expect(await board.queue().getJobState('evt_done_1')).toBe('unknown');
@@ -126,16 +173,21 @@ describe('what an operator can do, each logged with who did it', () => {
     // Bull Board cleans only jobs finished more than 5 s ago: ask until they are that old.
     for (const status of ['completed', 'failed'] as const) {
       await expect
-        .poll(async () => {
-          const response = await board.app().inject({ method: 'PUT', url: `/api/queues/${board.q}/clean/${status}`, headers: OPERATOR });
-          expect(response.statusCode, response.body).toBe(200);
-          return (await board.queue().getJobCounts(status))[status];
-        }, { timeout: 20_000, interval: 1_000 })
+        .poll(
+          async () => {
+            const response = await board.app().inject({ method: 'PUT', url: `/api/queues/${board.q}/clean/${status}`, headers: OPERATOR });
+            expect(response.statusCode, response.body).toBe(200);
+            return (await board.queue().getJobCounts(status))[status];
+          },
+          { timeout: 20_000, interval: 1_000 },
+        )
         .toBe(0);
     }
     expect(await board.queue().getJobState('evt_done_2')).toBe('unknown');
     const lines = board.audits();
-    expect(lines[0]).toEqual(expect.objectContaining({ user: USER, action: 'clean', queue: board.queueName, job: 'evt_done_1', result: 204, outcome: 'done' }));
+    expect(lines[0]).toEqual(
+      expect.objectContaining({ user: USER, action: 'clean', queue: board.queueName, job: 'evt_done_1', result: 204, outcome: 'done' }),
+    );
     expect(lines.slice(1).map((l) => `${l.action} ${l.status} ${l.result} ${l.outcome}`)).toEqual(
       expect.arrayContaining(['clean-all completed 200 done', 'clean-all failed 200 done']),
     );
@@ -143,7 +195,13 @@ describe('what an operator can do, each logged with who did it', () => {
 
   it('reads: the page, the queue list and a job, with nothing in the audit log', async () => {
     await board.settled([{ id: 'evt_read', fail: true }]);
-    for (const url of ['/', `/queue/${board.q}`, '/api/queues', `/api/queues/${board.q}/evt_read`, `/api/queues/${board.q}/evt_read/logs`]) {
+    for (const url of [
+      '/',
+      `/queue/${board.q}`,
+      '/api/queues',
+      `/api/queues/${board.q}/evt_read`,
+      `/api/queues/${board.q}/evt_read/logs`,
+    ]) {
       const response = await board.app().inject({ method: 'GET', url, headers: { authorization: OPERATOR.authorization } });
       expect(response.statusCode, url).toBe(200);
     }

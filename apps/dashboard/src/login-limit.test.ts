@@ -31,7 +31,9 @@ afterAll(async () => {
   await connection?.quit();
 });
 
-async function board(loginLimit: LoginLimitOptions): Promise<{ app: FastifyInstance; lines: () => Array<Record<string, unknown>>; raw: string[] }> {
+async function board(
+  loginLimit: LoginLimitOptions,
+): Promise<{ app: FastifyInstance; lines: () => Array<Record<string, unknown>>; raw: string[] }> {
   const raw: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void raw.push(line) });
   const app = await buildDashboard({ queues: [queue], user: USER, password: PASSWORD, logger, loginLimit });
@@ -44,7 +46,8 @@ describe('failed logins', () => {
     const { app, lines, raw } = await board({ maxFailures: 3, windowSeconds: 600 });
 
     const tries = [];
-    for (const user of ['admin', 'root', 'admin']) tries.push((await app.inject({ method: 'GET', url: '/api/queues', headers: basic(user, WRONG) })).statusCode);
+    for (const user of ['admin', 'root', 'admin'])
+      tries.push((await app.inject({ method: 'GET', url: '/api/queues', headers: basic(user, WRONG) })).statusCode);
     expect(tries).toEqual([401, 401, 401]);
 
     // Locked out now, the right credentials too (else a 429 would only mark the wrong guesses).
@@ -83,7 +86,10 @@ describe('failed logins', () => {
     expect((await app.inject({ method: 'GET', url: '/', headers: basic(USER, WRONG) })).statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/api/queues', headers: basic(USER, PASSWORD) })).statusCode).toBe(429);
     await expect
-      .poll(async () => (await app.inject({ method: 'GET', url: '/api/queues', headers: basic(USER, PASSWORD) })).statusCode, { timeout: 10_000, interval: 200 })
+      .poll(async () => (await app.inject({ method: 'GET', url: '/api/queues', headers: basic(USER, PASSWORD) })).statusCode, {
+        timeout: 10_000,
+        interval: 200,
+      })
       .toBe(200);
   });
 });

@@ -24,7 +24,11 @@ describe('dashboard server', () => {
       /"msg":"dashboard listening"/,
     );
     running.push(app);
-    const lines = app.output().split('\n').filter((l) => l.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = app
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const listening = lines.find((l) => l.msg === 'dashboard listening');
     expect(listening?.url).toBe(`http://127.0.0.1:${port}/`);
     expect(lines.find((l) => String(l.msg).startsWith('DASHBOARD_PASSWORD is not set'))).toMatchObject({ level: 40, user: 'admin' });
@@ -39,7 +43,10 @@ describe('dashboard server', () => {
     expect(allowed.status).toBe(200);
 
     expect(await app.stop('SIGTERM')).toBe(0);
-    const withPassword = app.output().split('\n').filter((line) => line.includes(password));
+    const withPassword = app
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(password));
     expect(withPassword).toEqual([printed![0]]);
   });
 
@@ -68,7 +75,10 @@ describe('dashboard server', () => {
     ['a bad lockout setting', { DASHBOARD_LOGIN_MAX_FAILURES: 'lots' }, 'dashboard: DASHBOARD_LOGIN_MAX_FAILURES must be a number'],
   ])('stops at start with %s, in one line naming it', async (_label, env, expected) => {
     const started = startApp('dashboard', { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, ...env }, /dashboard listening/, 15_000);
-    const error = await started.then(() => new Error('started'), (e: Error) => e);
+    const error = await started.then(
+      () => new Error('started'),
+      (e: Error) => e,
+    );
     expect(error.message).toMatch(/exited \(code 1\)/);
     const output = error.message.slice(error.message.indexOf('Output:\n') + 'Output:\n'.length).trim();
     expect(output.split('\n')).toEqual([expect.stringMatching(new RegExp(`^${expected}`))]);

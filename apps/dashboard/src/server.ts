@@ -13,8 +13,13 @@ if (password === undefined) {
   password = randomBytes(18).toString('base64url');
   // A plain line on stderr, printed once: never in a JSON log line (stdout), which log
   // collectors keep and ship. Set DASHBOARD_PASSWORD to keep one across restarts.
-  process.stderr.write(`dashboard: DASHBOARD_PASSWORD is not set; generated for this run: user ${env.DASHBOARD_USER} password ${password}\n`);
-  logger.warn({ user: env.DASHBOARD_USER }, 'DASHBOARD_PASSWORD is not set: generated a password for this run (printed on stderr, not logged)');
+  process.stderr.write(
+    `dashboard: DASHBOARD_PASSWORD is not set; generated for this run: user ${env.DASHBOARD_USER} password ${password}\n`,
+  );
+  logger.warn(
+    { user: env.DASHBOARD_USER },
+    'DASHBOARD_PASSWORD is not set: generated a password for this run (printed on stderr, not logged)',
+  );
 }
 
 // Fail-fast commands: a board request while Redis is away errors within the bound instead of hanging.
@@ -48,6 +53,12 @@ const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : env.DASHBOARD_PORT;
 const host = env.DASHBOARD_HOST.includes(':') ? `[${env.DASHBOARD_HOST}]` : env.DASHBOARD_HOST;
 logger.info(
-  { url: `http://${host}:${port}/`, queue: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, redis: describeRedis(redisConfig), user: env.DASHBOARD_USER },
+  {
+    url: `http://${host}:${port}/`,
+    queue: env.QUEUE_NAME,
+    prefix: env.QUEUE_PREFIX,
+    redis: describeRedis(redisConfig),
+    user: env.DASHBOARD_USER,
+  },
   'dashboard listening',
 );

@@ -58,13 +58,20 @@ export function useLockedBoard(name: string) {
     for (const job of jobs) await queue.add('invoice.paid', { id: job.id, note: 'original' }, { jobId: job.id });
     const failing = new Set(jobs.filter((j) => j.fail).map((j) => j.id));
     const workerConn = workerConnection(inject('redisUrl'));
-    const worker = new Worker(queueName, async (job) => {
-      if (failing.has(job.id ?? '')) throw new UnrecoverableError('failed on purpose (test)');
-      return { outcome: 'applied' };
-    }, { connection: workerConn });
+    const worker = new Worker(
+      queueName,
+      async (job) => {
+        if (failing.has(job.id ?? '')) throw new UnrecoverableError('failed on purpose (test)');
+        return { outcome: 'applied' };
+      },
+      { connection: workerConn },
+    );
     try {
       await expect
-        .poll(async () => (await Promise.all([...ids].map((id) => queue.getJobState(id)))).every((s) => s === 'completed' || s === 'failed'), { timeout: 15_000 })
+        .poll(
+          async () => (await Promise.all([...ids].map((id) => queue.getJobState(id)))).every((s) => s === 'completed' || s === 'failed'),
+          { timeout: 15_000 },
+        )
         .toBe(true);
     } finally {
       await worker.close();
@@ -77,7 +84,9 @@ export function useLockedBoard(name: string) {
     const jobs = await Promise.all(
       ids.map(async (id) => {
         const job = await queue.getJob(id);
-        return job ? { id, state: await job.getState(), data: job.data, delay: job.delay, priority: job.priority, attempts: job.attemptsMade } : { id, state: 'missing' };
+        return job
+          ? { id, state: await job.getState(), data: job.data, delay: job.delay, priority: job.priority, attempts: job.attemptsMade }
+          : { id, state: 'missing' };
       }),
     );
     return {

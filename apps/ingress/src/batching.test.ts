@@ -19,7 +19,9 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
 
   beforeAll(async () => {
     // The hook the lead plugs WAIT into; each test sets what it does.
-    ingress = await startTestIngress('ingress-batching', inject('redisUrl'), 2_000, { afterBatchWrite: (connection) => hook?.(connection) ?? Promise.resolve() });
+    ingress = await startTestIngress('ingress-batching', inject('redisUrl'), 2_000, {
+      afterBatchWrite: (connection) => hook?.(connection) ?? Promise.resolve(),
+    });
     worker = startTestWorker(ingress.queue, inject('redisUrl'));
   });
   afterEach(() => {
@@ -55,7 +57,11 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
     await worker.until(failed.event.id, 'failed');
     await ingress.queue.pause();
     expect((await ingress.postSigned(queued.body)).json()).toEqual({ received: true });
-    const before = { batches: await batches(ingress), retried: await outcome(ingress, 'retried'), duplicate: await outcome(ingress, 'duplicate') };
+    const before = {
+      batches: await batches(ingress),
+      retried: await outcome(ingress, 'retried'),
+      duplicate: await outcome(ingress, 'duplicate'),
+    };
 
     const answers = await Promise.all([fresh, queued, twice, failed, twice].map((d) => ingress.postSigned(d.body)));
 

@@ -39,16 +39,32 @@ describe('ingress env', () => {
     ['a malformed REDIS_URL', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a URL'],
     ['a non-numeric PORT', { STRIPE_WEBHOOK_SECRET: 'whsec_a', PORT: 'eighty' }, 'PORT'],
     ['a queue name with ":"', { STRIPE_WEBHOOK_SECRET: 'whsec_a', QUEUE_NAME: 'a:b' }, 'QUEUE_NAME must be'],
-    ['a negative replica count', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: '-1' }, 'REDIS_MIN_REPLICAS_ACK must be at least 0'],
-    ['a replica count that is not a number', { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: 'one' }, 'REDIS_MIN_REPLICAS_ACK must be a number'],
+    [
+      'a negative replica count',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: '-1' },
+      'REDIS_MIN_REPLICAS_ACK must be at least 0',
+    ],
+    [
+      'a replica count that is not a number',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_MIN_REPLICAS_ACK: 'one' },
+      'REDIS_MIN_REPLICAS_ACK must be a number',
+    ],
     [
       'a cluster with a prefix that has no hash tag',
       { STRIPE_WEBHOOK_SECRET: 'whsec_a', REDIS_CLUSTER_NODES: '127.0.0.1:7000' },
       'QUEUE_PREFIX must contain a {hash-tag}',
     ],
-    ['a metrics port out of range', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_METRICS_PORT: '70000' }, 'INGRESS_METRICS_PORT must be at most 65535'],
+    [
+      'a metrics port out of range',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_METRICS_PORT: '70000' },
+      'INGRESS_METRICS_PORT must be at most 65535',
+    ],
     ['zero connections', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_MAX_CONNECTIONS: '0' }, 'INGRESS_MAX_CONNECTIONS must be at least 1'],
-    ['a request timeout that is not a number', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_REQUEST_TIMEOUT_MS: '10s' }, 'INGRESS_REQUEST_TIMEOUT_MS must be a number'],
+    [
+      'a request timeout that is not a number',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_REQUEST_TIMEOUT_MS: '10s' },
+      'INGRESS_REQUEST_TIMEOUT_MS must be a number',
+    ],
   ])('rejects %s with one line naming the variable', (_name, source, expected) => {
     const text = message(source);
     expect(text.split('\n')).toHaveLength(1);

@@ -15,7 +15,12 @@ export interface IngressMetrics {
 export function createIngressMetrics(registry: Registry): IngressMetrics {
   const registers = [registry];
   return {
-    requests: new Counter({ name: 'billing_ingress_requests_total', help: 'Webhook requests by outcome', labelNames: ['outcome'], registers }),
+    requests: new Counter({
+      name: 'billing_ingress_requests_total',
+      help: 'Webhook requests by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
     signatureFailures: new Counter({
       name: 'billing_ingress_signature_failures_total',
       help: 'Webhook requests rejected by signature verification, by reason',

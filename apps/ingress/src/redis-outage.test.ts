@@ -97,7 +97,6 @@ describe('Redis killed while batches are in flight (private redis-server, AOF fs
   });
 });
 
-
 describe('Redis stops acknowledging (connection open, no answers)', () => {
   let proxy: TcpProxy;
   let ingress: TestIngress;

@@ -38,13 +38,19 @@ afterAll(async () => {
 
 async function startIngress(): Promise<{ app: AppProcess; url: string }> {
   running = await startApp('ingress', env, /"msg":"ingress listening"/);
-  const line = running.output().split('\n').find((l) => l.includes('"msg":"ingress listening"')) ?? '';
+  const line =
+    running
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"msg":"ingress listening"')) ?? '';
   const { url } = JSON.parse(line) as { url: string };
   return { app: running, url };
 }
 
 /** Runs the server to its exit with `overrides` on top of `env`; the exit code and what it printed. */
-async function runToExit(overrides: Record<string, string | undefined>): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
+async function runToExit(
+  overrides: Record<string, string | undefined>,
+): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
   const { status, stdout, stderr } = await runScript('apps/ingress/src/server.ts', [], { ...env, ...overrides }, 30_000);
   return { code: status, stdout, stderr };
 }
@@ -127,7 +133,12 @@ describe('server.ts (a real process)', () => {
 
   it('serves /metrics on its own port, on 127.0.0.1 by default, and not on the webhook port', async () => {
     const { app, url } = await startIngress();
-    const line = JSON.parse(app.output().split('\n').find((l) => l.includes('"msg":"ingress listening"')) ?? '{}') as { metrics?: string };
+    const line = JSON.parse(
+      app
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"ingress listening"')) ?? '{}',
+    ) as { metrics?: string };
     expect(line.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect(new URL(line.metrics as string).port).not.toBe(new URL(url).port);
     const { body } = invoiceEvent();

@@ -41,7 +41,10 @@ let metricsServer: Awaited<ReturnType<typeof serveMetrics>>;
 try {
   metricsServer = await serveMetrics(registry, env.INGRESS_METRICS_PORT, env.INGRESS_METRICS_HOST);
 } catch (error) {
-  logger.fatal({ err: error }, `ingress failed to start: cannot listen on INGRESS_METRICS_PORT ${env.INGRESS_METRICS_PORT} (INGRESS_METRICS_HOST ${env.INGRESS_METRICS_HOST})`);
+  logger.fatal(
+    { err: error },
+    `ingress failed to start: cannot listen on INGRESS_METRICS_PORT ${env.INGRESS_METRICS_PORT} (INGRESS_METRICS_HOST ${env.INGRESS_METRICS_HOST})`,
+  );
   process.exit(1);
 }
 const metricsUrl = `http://${env.INGRESS_METRICS_HOST}:${(metricsServer.address() as AddressInfo).port}/metrics`;
@@ -66,7 +69,14 @@ try {
   await queue.waitUntilReady();
   const url = await app.listen({ port: env.PORT, host: env.HOST });
   logger.info(
-    { url, metrics: metricsUrl, queue: env.QUEUE_NAME, secrets: env.STRIPE_WEBHOOK_SECRET.length, redis: describeRedis(redisConfig), minReplicasAck: env.REDIS_MIN_REPLICAS_ACK },
+    {
+      url,
+      metrics: metricsUrl,
+      queue: env.QUEUE_NAME,
+      secrets: env.STRIPE_WEBHOOK_SECRET.length,
+      redis: describeRedis(redisConfig),
+      minReplicasAck: env.REDIS_MIN_REPLICAS_ACK,
+    },
     'ingress listening',
   );
 } catch (error) {

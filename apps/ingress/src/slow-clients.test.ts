@@ -114,7 +114,9 @@ describe('slow clients against a real ingress process (request timeout 2 s)', ()
     await waitFor(() => bodies.closed() >= 8, 'the bodies over the budget refused');
     const answer = await new Promise<string>((resolve, reject) => {
       const socket = net.connect({ host: '127.0.0.1', port }, () =>
-        socket.write(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nStripe-Signature: t=1,v1=00\r\nContent-Length: 500000\r\n\r\n`),
+        socket.write(
+          `POST ${WEBHOOK_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nStripe-Signature: t=1,v1=00\r\nContent-Length: 500000\r\n\r\n`,
+        ),
       );
       let text = '';
       socket.on('data', (chunk) => (text += chunk.toString()));

@@ -33,42 +33,54 @@ export function openSlowBodies(options: SlowClientOptions): Promise<SlowClients>
     `POST ${options.path ?? '/checkout/webhooks/stripe'} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
     `Content-Type: application/json\r\nStripe-Signature: t=1,v1=00\r\nContent-Length: ${contentLength}\r\n\r\n`;
   const body = Buffer.alloc(contentLength - heldBack, 'x');
-  return open(options, (socket) => {
-    socket.write(head);
-    socket.write(body);
-  }, (socket) => socket.write('x'));
+  return open(
+    options,
+    (socket) => {
+      socket.write(head);
+      socket.write(body);
+    },
+    (socket) => socket.write('x'),
+  );
 }
 
 /** `connections` requests whose headers never end: one more header line per `trickleMs`. */
 export function openSlowHeaders(options: SlowClientOptions): Promise<SlowClients> {
-  return open(options, (socket) => socket.write(`POST ${options.path ?? '/checkout/webhooks/stripe'} HTTP/1.1\r\nHost: 127.0.0.1\r\n`), (socket) =>
-    socket.write(`X-Slow-${Math.random().toString(36).slice(2, 8)}: 1\r\n`),
+  return open(
+    options,
+    (socket) => socket.write(`POST ${options.path ?? '/checkout/webhooks/stripe'} HTTP/1.1\r\nHost: 127.0.0.1\r\n`),
+    (socket) => socket.write(`X-Slow-${Math.random().toString(36).slice(2, 8)}: 1\r\n`),
   );
 }
 
-async function open(options: SlowClientOptions, start: (socket: net.Socket) => void, trickle: (socket: net.Socket) => void): Promise<SlowClients> {
+async function open(
+  options: SlowClientOptions,
+  start: (socket: net.Socket) => void,
+  trickle: (socket: net.Socket) => void,
+): Promise<SlowClients> {
   const sockets = new Set<net.Socket>();
   let closed = 0;
   let opened = 0;
   let stopping = false;
   await Promise.all(
-    Array.from({ length: options.connections }, () =>
-      new Promise<void>((resolve) => {
-        const socket = net.connect({ host: options.host ?? '127.0.0.1', port: options.port });
-        sockets.add(socket);
-        socket.on('error', () => {});
-        socket.on('data', () => {}); // a 408/413/503 answer, if any, is read and dropped
-        socket.once('close', () => {
-          sockets.delete(socket);
-          if (!stopping) closed += 1;
-          resolve();
-        });
-        socket.once('connect', () => {
-          opened += 1;
-          start(socket);
-          resolve();
-        });
-      }),
+    Array.from(
+      { length: options.connections },
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = net.connect({ host: options.host ?? '127.0.0.1', port: options.port });
+          sockets.add(socket);
+          socket.on('error', () => {});
+          socket.on('data', () => {}); // a 408/413/503 answer, if any, is read and dropped
+          socket.once('close', () => {
+            sockets.delete(socket);
+            if (!stopping) closed += 1;
+            resolve();
+          });
+          socket.once('connect', () => {
+            opened += 1;
+            start(socket);
+            resolve();
+          });
+        }),
     ),
   );
   const timer = setInterval(() => {

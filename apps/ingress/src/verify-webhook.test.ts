@@ -22,7 +22,10 @@ describe('verifyWebhook', () => {
   });
 
   it.each([
-    ['several v1 signatures where only the last is right', `t=${now},v1=${'0'.repeat(64)},v1=${goodSig(body, 'whsec_other')},v1=${goodSig()}`],
+    [
+      'several v1 signatures where only the last is right',
+      `t=${now},v1=${'0'.repeat(64)},v1=${goodSig(body, 'whsec_other')},v1=${goodSig()}`,
+    ],
     ['several v1 signatures where only the first is right', `t=${now},v1=${goodSig()},v1=${'f'.repeat(64)}`],
     ['a v0 signature next to the v1', `t=${now},v0=${goodSig()},v1=${goodSig()}`],
     ['a timestamp in the future (only age is checked)', `t=${now + 120},v1=${goodSig(body, SECRETS[0], now + 120)}`],
@@ -36,7 +39,12 @@ describe('verifyWebhook', () => {
     ['a header with only v0 signatures', `t=${now},v0=${goodSig()}`, body, 'malformed_header'],
     ['a header without a timestamp', `v1=${goodSig()}`, body, 'malformed_header'],
     ['garbage', 'not a signature', body, 'malformed_header'],
-    ['t=NaN with an HMAC over "NaN.<body>" (would skip the age check)', `t=NaN,v1=${hmac(body, SECRETS[0], 'NaN')}`, body, 'malformed_header'],
+    [
+      't=NaN with an HMAC over "NaN.<body>" (would skip the age check)',
+      `t=NaN,v1=${hmac(body, SECRETS[0], 'NaN')}`,
+      body,
+      'malformed_header',
+    ],
     ['a timestamp with a fraction', `t=${now}.5,v1=${goodSig()}`, body, 'malformed_header'],
     ['two timestamps', `t=${now},t=${now - 600},v1=${goodSig()}`, body, 'malformed_header'],
     ['a negative timestamp', `t=-1,v1=${goodSig(body, SECRETS[0], -1)}`, body, 'malformed_header'],

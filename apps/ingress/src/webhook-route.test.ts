@@ -78,13 +78,28 @@ describe('POST /checkout/webhooks/stripe', () => {
   it.each([
     ['no signature header', (body: string) => ({ 'content-type': 'application/json', body })],
     ['only a v0 signature', (body: string) => ({ 'stripe-signature': `t=${t()},v0=${hmac(body, SECRETS[0], t())}`, body })],
-    ['several v1 signatures, none right', (body: string) => ({ 'stripe-signature': `t=${t()},v1=${hmac(body, 'whsec_x', t())},v1=${'0'.repeat(64)}`, body })],
+    [
+      'several v1 signatures, none right',
+      (body: string) => ({ 'stripe-signature': `t=${t()},v1=${hmac(body, 'whsec_x', t())},v1=${'0'.repeat(64)}`, body }),
+    ],
     ['a timestamp 10 minutes old', (body: string) => ({ 'stripe-signature': signatureHeader(body, SECRETS[0], t() - 600), body })],
-    ['a body changed after signing', (body: string) => ({ 'stripe-signature': signatureHeader(body, SECRETS[0]), body: body.replace('"livemode":false', '"livemode":true') })],
+    [
+      'a body changed after signing',
+      (body: string) => ({
+        'stripe-signature': signatureHeader(body, SECRETS[0]),
+        body: body.replace('"livemode":false', '"livemode":true'),
+      }),
+    ],
     ['a secret we do not have', (body: string) => ({ 'stripe-signature': signatureHeader(body, 'whsec_attacker'), body })],
     ['a text/plain body', (body: string) => ({ 'content-type': 'text/plain', 'stripe-signature': 'bogus', body })],
-    ['a form body', (body: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'stripe-signature': 'bogus', body: `a=${body}` })],
-    ['a content type that is not a media type', (body: string) => ({ 'content-type': 'definitely not a type', 'stripe-signature': 'bogus', body })],
+    [
+      'a form body',
+      (body: string) => ({ 'content-type': 'application/x-www-form-urlencoded', 'stripe-signature': 'bogus', body: `a=${body}` }),
+    ],
+    [
+      'a content type that is not a media type',
+      (body: string) => ({ 'content-type': 'definitely not a type', 'stripe-signature': 'bogus', body }),
+    ],
     ['an empty content type and no body', () => ({ 'content-type': '', 'stripe-signature': 'bogus', body: '' })],
   ])('answers 400 {"error":"invalid_signature"} to %s and queues nothing', async (_name, make) => {
     const { event, body: original } = invoiceEvent();
@@ -164,7 +179,12 @@ describe('operations routes', () => {
   });
 
   it('answers routes it does not have with 404 {"error":"not_found"}', async () => {
-    const res = await ingress.app.inject({ method: 'POST', url: '/healthz', payload: '{}', headers: { 'content-type': 'application/json' } });
+    const res = await ingress.app.inject({
+      method: 'POST',
+      url: '/healthz',
+      payload: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: 'not_found' });
   });

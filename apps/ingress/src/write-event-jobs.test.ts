@@ -1,4 +1,11 @@
-import { createEventQueue, producerConnection, writeEventJobs, type EventJob, type EventQueue, type WriteEventJobsOptions } from '@billing/queue';
+import {
+  createEventQueue,
+  producerConnection,
+  writeEventJobs,
+  type EventJob,
+  type EventQueue,
+  type WriteEventJobsOptions,
+} from '@billing/queue';
 import { uniqueQueueName } from '@billing/testing/database';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import type { Redis } from 'ioredis';
@@ -123,7 +130,9 @@ describe('writeEventJobs across ingress replicas (two connections)', () => {
     const job = eventJob();
     await h.bring(job, 'fail');
     await h.queue.pause(); // so the retried job stays waiting while we look
-    const answers = (await Promise.all([writeEventJobs(h.queue, [job], { retryFailed: true }), writeEventJobs(other.queue, [job], { retryFailed: true })])).flat();
+    const answers = (
+      await Promise.all([writeEventJobs(h.queue, [job], { retryFailed: true }), writeEventJobs(other.queue, [job], { retryFailed: true })])
+    ).flat();
     expect(answers.sort()).toEqual(['duplicate', 'retried']);
     expect(await h.queue.getJobState(job.jobId)).toBe('waiting');
     await h.queue.resume();

@@ -57,9 +57,15 @@ export function databaseGate(options: DatabaseGateOptions): DatabaseGate {
   return {
     lost: (error) => {
       if (down || closed) return;
-      down = { reason: `postgres unreachable: ${(error as { code?: string; message?: string }).code ?? (error as Error).message}`, since: new Date() };
+      down = {
+        reason: `postgres unreachable: ${(error as { code?: string; message?: string }).code ?? (error as Error).message}`,
+        since: new Date(),
+      };
       options.onChange?.(true);
-      options.logger.warn({ reason: down.reason }, 'postgres unreachable: the worker takes no jobs until it answers (no attempt is spent meanwhile)');
+      options.logger.warn(
+        { reason: down.reason },
+        'postgres unreachable: the worker takes no jobs until it answers (no attempt is spent meanwhile)',
+      );
       void options.pause().catch((pauseError: unknown) => options.logger.error({ err: pauseError }, 'could not pause the worker'));
       probe(first);
     },

@@ -32,16 +32,28 @@ export const workerEnvShape = {
   PLAN_SLUGS: z
     .string()
     .default(DEFAULT_PLAN_SLUGS.join(','))
-    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
     .refine((list) => list.length > 0, { message: 'must list at least one plan slug' }),
   METADATA_PREFIX: z.string().default(DEFAULT_METADATA_PREFIX),
   /** `price_id=slug` pairs, comma-separated: the explicit price → plan map. */
   PLAN_PRICES: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((pair) => pair.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((pair) => pair.trim())
+        .filter(Boolean),
+    )
     .refine((pairs) => pairs.every((pair) => /^[^=\s]+=[^=\s]+$/.test(pair)), { message: 'must be comma-separated price_id=slug pairs' })
-    .transform((pairs) => new Map(pairs.map((pair) => pair.split('=') as [string, string]).map(([price, slug]) => [price, slug.toLowerCase()]))),
+    .transform(
+      (pairs) => new Map(pairs.map((pair) => pair.split('=') as [string, string]).map(([price, slug]) => [price, slug.toLowerCase()])),
+    ),
   /** Between sweeps of `unresolved` events whose user became findable (0: no sweep). */
   WORKER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
   /** Days a job is kept after it failed for good, then removed (past Stripe's 3 days of retries and 30 of event retention). */

@@ -20,14 +20,21 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const asJob = (event: StripeEvent) => ({ data: signedJob(event), attemptsMade: 0 }) as unknown as Job<StripeEventJobData, StripeEventJobResult>;
+const asJob = (event: StripeEvent) =>
+  ({ data: signedJob(event), attemptsMade: 0 }) as unknown as Job<StripeEventJobData, StripeEventJobResult>;
 
 describe('processor', () => {
   it('re-runs the job of an unresolved event recorded without its payload once its customer is linked; a failure is logged and the event stays completed', async () => {
     await t.db.insert(users).values({ email: 'rerun-fails@example.com' });
     const [checkout] = lifecycle({ email: 'rerun-fails@example.com', subscriptionId: 'sub_rerunfail', customerId: 'cus_rerunfail' });
     // A row written before the ledger kept unresolved events: only its job can bring it back.
-    await t.db.insert(webhookEvents).values({ stripeEventId: 'evt_legacyunresolved', eventType: 'customer.subscription.created', stripeCustomerId: 'cus_rerunfail', stripeSubscriptionId: 'sub_rerunfail', outcome: 'unresolved' });
+    await t.db.insert(webhookEvents).values({
+      stripeEventId: 'evt_legacyunresolved',
+      eventType: 'customer.subscription.created',
+      stripeCustomerId: 'cus_rerunfail',
+      stripeSubscriptionId: 'sub_rerunfail',
+      outcome: 'unresolved',
+    });
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
     const rerun = vi.fn(async () => {
       throw new Error('Redis went away');
@@ -68,6 +75,8 @@ describe('processor', () => {
     });
     const outcomes = await Promise.all([...events.slice().reverse(), events[0]!].map((e) => process(asJob(e))));
     expect(outcomes.map((o) => o.outcome)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'applied', 'duplicate']);
-    expect(await registry.getSingleMetricAsString('billing_worker_batch_events')).toMatch(/^billing_worker_batch_events_count\{app="processor-batch"\} 1$/m);
+    expect(await registry.getSingleMetricAsString('billing_worker_batch_events')).toMatch(
+      /^billing_worker_batch_events_count\{app="processor-batch"\} 1$/m,
+    );
   });
 });

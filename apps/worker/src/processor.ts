@@ -1,5 +1,13 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { applyEvents, InvalidEventError, isConnectionError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
+import {
+  applyEvents,
+  InvalidEventError,
+  isConnectionError,
+  isHandled,
+  type ApplyOptions,
+  type ApplyResult,
+  type BillingConfig,
+} from '@billing/billing';
 import type { Sql } from '@billing/db/client';
 import { invalidEventReason, type JobSigner, type StripeEvent, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
@@ -60,7 +68,10 @@ export function createProcessor(deps: ProcessorDeps) {
       const batch = await applyEvents(connection, events, config, applyOptions).finally(() => idle.push(connection));
       for (const [eventId, result] of batch.reapplied) {
         metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
-        logger.info({ eventId, outcome: result.outcome, subscription: result.subscriptionId, customer: result.customerId }, 'unresolved event applied: its customer is known now');
+        logger.info(
+          { eventId, outcome: result.outcome, subscription: result.subscriptionId, customer: result.customerId },
+          'unresolved event applied: its customer is known now',
+        );
       }
       if (batch.withoutEvent.length > 0) void rerunStored(batch.withoutEvent);
       return batch.results;

@@ -14,6 +14,10 @@ export interface StripeApiOptions {
  * (short timeout, at most one SDK retry); the billing domain applies it as a snapshot.
  */
 export function stripeSubscriptionFetcher(options: StripeApiOptions): NonNullable<ApplyOptions['fetchSubscription']> {
-  const stripe = createStripeClient(options.secretKey, { apiBase: options.apiBase, timeoutMs: options.timeoutMs ?? 3_000, maxNetworkRetries: 1 });
+  const stripe = createStripeClient(options.secretKey, {
+    apiBase: options.apiBase,
+    timeoutMs: options.timeoutMs ?? 3_000,
+    maxNetworkRetries: 1,
+  });
   return async (subscriptionId) => (await stripe.subscriptions.retrieve(subscriptionId)) as unknown as Record<string, unknown>;
 }

@@ -47,7 +47,10 @@ export function startUnresolvedSweep(options: SweepOptions): { stop: () => void;
     const result = await sweepUnresolved(options.connection);
     for (const [eventId, r] of result.reapplied) {
       metrics.events.inc({ type: 'reapplied', outcome: r.outcome });
-      logger.info({ eventId, outcome: r.outcome, subscription: r.subscriptionId, customer: r.customerId }, 'unresolved event applied by the sweep: its user is known now');
+      logger.info(
+        { eventId, outcome: r.outcome, subscription: r.subscriptionId, customer: r.customerId },
+        'unresolved event applied by the sweep: its user is known now',
+      );
     }
     if (result.withoutEvent.length > 0) await options.recover(result.withoutEvent);
   };

@@ -49,7 +49,9 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup
   const queue = createEventQueue(producer, { name: queueName });
   const registry = createRegistry('unresolved-test');
   const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger('unresolved-test', 'info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = createLogger('unresolved-test', 'info', {
+    write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+  });
   const handle = await startWorker({
     redis: { url: redisUrl },
     queueName,
@@ -71,8 +73,10 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup
 }
 
 const ledgerRow = async (id: string) => (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0];
-const subscriptionRow = async (id: string) => (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0];
-const addUser = async (email: string, stripeCustomerId: string | null = null) => (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
+const subscriptionRow = async (id: string) =>
+  (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0];
+const addUser = async (email: string, stripeCustomerId: string | null = null) =>
+  (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
 const T0 = 1_790_000_000;
 
 describe('unresolved events', () => {
@@ -80,11 +84,19 @@ describe('unresolved events', () => {
     const { send, queue } = await setup();
     const user = await addUser('linked@example.com');
     // Recorded unresolved without any job in Redis at all (gone, or still held active elsewhere).
-    const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_linked', customer: 'cus_linked', status: 'trialing' }), { created: T0 });
+    const created = event(
+      'customer.subscription.created',
+      subscriptionObject({ id: 'sub_linked', customer: 'cus_linked', status: 'trialing' }),
+      { created: T0 },
+    );
     const connection = t.connection();
     expect((await applyEvent(connection, created, defaultBillingConfig)).outcome).toBe('unresolved');
     expect(await queue.getJob(created.id)).toBeUndefined();
-    const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_linked', customer: 'cus_linked', customerEmail: 'linked@example.com' }), { created: T0 + 1 });
+    const checkout = event(
+      'checkout.session.completed',
+      checkoutSessionObject({ subscription: 'sub_linked', customer: 'cus_linked', customerEmail: 'linked@example.com' }),
+      { created: T0 + 1 },
+    );
     await send(checkout);
     await waitFor(async () => (await ledgerRow(created.id))?.outcome === 'applied', 'the unresolved event applied');
     const [a, b] = [await ledgerRow(created.id), await ledgerRow(checkout.id)];
@@ -96,7 +108,9 @@ describe('unresolved events', () => {
 
   it('are applied by the sweep once the host application binds the customer, with no event of theirs since', async () => {
     const { handle } = await setup({ sweepIntervalMs: 0 });
-    const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_host', customer: 'cus_host', status: 'active' }), { created: T0 });
+    const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_host', customer: 'cus_host', status: 'active' }), {
+      created: T0,
+    });
     expect((await applyEvent(t.connection(), created, defaultBillingConfig)).outcome).toBe('unresolved');
     await handle.sweep();
     expect((await ledgerRow(created.id))?.outcome).toBe('unresolved'); // nobody has that customer yet
@@ -113,12 +127,16 @@ describe('unresolved events', () => {
     expect((await applyEvent(t.connection(), created, defaultBillingConfig)).outcome).toBe('unresolved');
     await addUser('once@example.com', 'cus_once');
     // Two workers of one queue: the first takes the sweep for the interval; the second skips.
-    const second = await setup({ queueName: (first.queue as unknown as { name: string }).name, sweepIntervalMs: 60_000 } as Partial<StartWorkerOptions>);
+    const second = await setup({
+      queueName: (first.queue as unknown as { name: string }).name,
+      sweepIntervalMs: 60_000,
+    } as Partial<StartWorkerOptions>);
     const held: string[] = [];
     const watch = setInterval(() => void producer.get(first.queue.toKey('unresolved-sweep')).then((v) => v && held.push(v)), 1);
     await Promise.all([first.handle.sweep(), second.handle.sweep()]);
     clearInterval(watch);
-    const swept = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.eventId === created.id && String(l.msg).includes('by the sweep'));
+    const swept = (lines: Array<Record<string, unknown>>) =>
+      lines.filter((l) => l.eventId === created.id && String(l.msg).includes('by the sweep'));
     expect(swept(first.lines).length + swept(second.lines).length).toBe(1);
     expect(new Set(held).size).toBeLessThanOrEqual(1); // one owner of the sweep at any moment
     expect((await ledgerRow(created.id))?.outcome).toBe('applied');
@@ -126,16 +144,30 @@ describe('unresolved events', () => {
 
   describe('recorded before the ledger kept their event', () => {
     const legacyRow = async (id: string, customer: string, subscription: string) =>
-      t.db.insert(webhookEvents).values({ stripeEventId: id, eventType: 'customer.subscription.created', stripeCustomerId: customer, stripeSubscriptionId: subscription, outcome: 'unresolved' });
+      t.db.insert(webhookEvents).values({
+        stripeEventId: id,
+        eventType: 'customer.subscription.created',
+        stripeCustomerId: customer,
+        stripeSubscriptionId: subscription,
+        outcome: 'unresolved',
+      });
 
     it('run again from their job when it is still in Redis', async () => {
       const { queue, send } = await setup();
       await addUser('legacyjob@example.com');
-      const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyjob', customer: 'cus_legacyjob' }), { created: T0 });
+      const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyjob', customer: 'cus_legacyjob' }), {
+        created: T0,
+      });
       await legacyRow(created.id, 'cus_legacyjob', 'sub_legacyjob');
       await queue.add(created.type, signedJob(created), { jobId: created.id }); // completed long ago, say
       await waitFor(async () => (await queue.getJobState(created.id)) === 'completed', 'the old job completed');
-      await send(event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_legacyjob', customer: 'cus_legacyjob', customerEmail: 'legacyjob@example.com' }), { created: T0 + 1 }));
+      await send(
+        event(
+          'checkout.session.completed',
+          checkoutSessionObject({ subscription: 'sub_legacyjob', customer: 'cus_legacyjob', customerEmail: 'legacyjob@example.com' }),
+          { created: T0 + 1 },
+        ),
+      );
       await waitFor(async () => (await ledgerRow(created.id))?.outcome === 'applied', 'applied from its job');
       expect((await subscriptionRow('sub_legacyjob'))?.snapshotAt).toEqual(new Date(T0 * 1000));
     });
@@ -147,7 +179,10 @@ describe('unresolved events', () => {
       beforeAll(async () => {
         server = createServer((req, res) => {
           const found = stored.get(req.url?.split('/').pop() ?? '');
-          if (!found) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error","message":"No such event"}}');
+          if (!found)
+            return void res
+              .writeHead(404, { 'content-type': 'application/json' })
+              .end('{"error":{"type":"invalid_request_error","message":"No such event"}}');
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(found));
         });
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -158,10 +193,18 @@ describe('unresolved events', () => {
       it('are fetched from the Events API and applied', async () => {
         const { send } = await setup({ fetchEvent: stripeEventFetcher({ secretKey: 'sk_test_events', apiBase: base }) });
         await addUser('legacyapi@example.com');
-        const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyapi', customer: 'cus_legacyapi' }), { created: T0 });
+        const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyapi', customer: 'cus_legacyapi' }), {
+          created: T0,
+        });
         stored.set(created.id, created);
         await legacyRow(created.id, 'cus_legacyapi', 'sub_legacyapi');
-        await send(event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_legacyapi', customer: 'cus_legacyapi', customerEmail: 'legacyapi@example.com' }), { created: T0 + 1 }));
+        await send(
+          event(
+            'checkout.session.completed',
+            checkoutSessionObject({ subscription: 'sub_legacyapi', customer: 'cus_legacyapi', customerEmail: 'legacyapi@example.com' }),
+            { created: T0 + 1 },
+          ),
+        );
         await waitFor(async () => (await ledgerRow(created.id))?.outcome === 'applied', 'applied from the Events API');
       });
 
@@ -169,10 +212,16 @@ describe('unresolved events', () => {
         const { send, lines, registry } = await setup();
         await addUser('legacylost@example.com');
         await legacyRow('evt_legacylost', 'cus_legacylost', 'sub_legacylost');
-        const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_legacylost', customer: 'cus_legacylost', customerEmail: 'legacylost@example.com' }), { created: T0 + 1 });
+        const checkout = event(
+          'checkout.session.completed',
+          checkoutSessionObject({ subscription: 'sub_legacylost', customer: 'cus_legacylost', customerEmail: 'legacylost@example.com' }),
+          { created: T0 + 1 },
+        );
         await send(checkout);
         await waitFor(async () => lines.some((l) => l.alert === 'unresolved_event_unrecoverable'), 'the alert line');
-        expect(lines.filter((l) => l.alert === 'unresolved_event_unrecoverable')).toEqual([expect.objectContaining({ eventId: 'evt_legacylost' })]);
+        expect(lines.filter((l) => l.alert === 'unresolved_event_unrecoverable')).toEqual([
+          expect.objectContaining({ eventId: 'evt_legacylost' }),
+        ]);
         expect(await registry.getSingleMetricAsString('billing_worker_unresolved_unrecoverable_total')).toMatch(/ 1$/m);
         expect((await ledgerRow(checkout.id))?.outcome).toBe('applied');
       });

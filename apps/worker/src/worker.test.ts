@@ -8,13 +8,7 @@ import { createEventQueue, enqueueEvent, producerConnection, type EventQueue, ty
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
 import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
-import {
-  checkoutSessionObject,
-  event,
-  lifecycle,
-  subscriptionObject,
-  type StripeEvent,
-} from '@billing/testing/stripe-events';
+import { checkoutSessionObject, event, lifecycle, subscriptionObject, type StripeEvent } from '@billing/testing/stripe-events';
 import { startTcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
@@ -39,7 +33,9 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ queue: EventQueue; handle: WorkerHandle; send: (e: StripeEvent) => Promise<void> }> {
+async function setup(
+  overrides: Partial<StartWorkerOptions> = {},
+): Promise<{ queue: EventQueue; handle: WorkerHandle; send: (e: StripeEvent) => Promise<void> }> {
   const queueName = uniqueQueueName('worker');
   const queue = createEventQueue(producer, { name: queueName });
   const handle = await startWorker({
@@ -64,7 +60,8 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<{ que
 
 const jobState = (queue: EventQueue, id: string) => queue.getJobState(id);
 const outcomeOf = async (id: string) => (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0]?.outcome;
-const subscriptionRow = async (id: string) => (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0];
+const subscriptionRow = async (id: string) =>
+  (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0];
 const addUser = async (email: string, stripeCustomerId: string | null = null) =>
   (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
 
@@ -87,21 +84,34 @@ describe('worker', () => {
     const { queue } = await setup({ registry });
     await addUser('victim@example.com');
     // A paid subscription minted by hand: no Stripe signature, no ingress.
-    const forged = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_forged', customer: 'cus_forged', customerEmail: 'victim@example.com' }));
+    const forged = event(
+      'checkout.session.completed',
+      checkoutSessionObject({ subscription: 'sub_forged', customer: 'cus_forged', customerEmail: 'victim@example.com' }),
+    );
     await queue.add(forged.type, forged as StripeEventJobData, { jobId: forged.id });
     // A signed job whose event was edited in Redis afterwards (Bull Board's update-data, or HSET).
-    const genuine = event('customer.subscription.created', subscriptionObject({ id: 'sub_edited', customer: 'cus_edited', status: 'incomplete' }));
+    const genuine = event(
+      'customer.subscription.created',
+      subscriptionObject({ id: 'sub_edited', customer: 'cus_edited', status: 'incomplete' }),
+    );
     const added = await queue.add(genuine.type, signedJob(genuine), { jobId: genuine.id, delay: 60_000 });
     await added.updateData({ ...signedJob(genuine), data: { object: { ...genuine.data.object, status: 'active' } } });
     await added.promote();
-    await waitFor(async () => (await jobState(queue, forged.id)) === 'failed' && (await jobState(queue, genuine.id)) === 'failed', 'both refused');
+    await waitFor(
+      async () => (await jobState(queue, forged.id)) === 'failed' && (await jobState(queue, genuine.id)) === 'failed',
+      'both refused',
+    );
     expect((await queue.getJob(forged.id))!.failedReason).toBe('refused: the job is not signed by the ingress');
-    expect((await queue.getJob(genuine.id))!.failedReason).toBe('refused: the job’s signature does not match its event (changed since the ingress signed it, or another key)');
+    expect((await queue.getJob(genuine.id))!.failedReason).toBe(
+      'refused: the job’s signature does not match its event (changed since the ingress signed it, or another key)',
+    );
     expect((await queue.getJob(forged.id))!.attemptsMade).toBe(1);
     expect(await outcomeOf(forged.id)).toBeUndefined();
     expect(await outcomeOf(genuine.id)).toBeUndefined();
     expect(await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, 'sub_forged'))).toEqual([]);
-    expect(await registry.getSingleMetricAsString('billing_worker_failures_total')).toMatch(/type="checkout\.session\.completed",kind="final",app="worker-forged"\} 1$/m);
+    expect(await registry.getSingleMetricAsString('billing_worker_failures_total')).toMatch(
+      /type="checkout\.session\.completed",kind="final",app="worker-forged"\} 1$/m,
+    );
   });
 
   it('fails an invalid event at once, without retries, with a readable reason', async () => {
@@ -129,7 +139,8 @@ describe('worker', () => {
       event('customer.subscription.created', subscriptionObject({ id: `sub_outage${i}`, customer: 'cus_outage' })),
     );
     // A retry window of about 0.7 s (3 attempts, 100 ms doubling), for an outage of 5 s.
-    for (const e of events) await queue.add(e.type, signedJob(e), { jobId: e.id, attempts: 3, backoff: { type: 'exponential', delay: 100 } });
+    for (const e of events)
+      await queue.add(e.type, signedJob(e), { jobId: e.id, attempts: 3, backoff: { type: 'exponential', delay: 100 } });
     await waitFor(async () => !handle.readiness().ready, 'the worker reports itself paused');
     expect(handle.readiness()).toMatchObject({ ready: false, reason: expect.stringMatching(/^postgres unreachable: /) });
     expect(await registry.getSingleMetricAsString('billing_worker_paused')).toMatch(/billing_worker_paused\{app="worker-outage"\} 1$/m);
@@ -171,16 +182,22 @@ describe('Stripe API enrichment against a local fake', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
-      if (failing) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom","type":"api_error"}}');
+      if (failing)
+        return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom","type":"api_error"}}');
       const id = req.url?.split('/').pop() ?? '';
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(subscriptionObject({ id, customer: 'cus_fake', currentPeriodEnd: END })));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(subscriptionObject({ id, customer: 'cus_fake', currentPeriodEnd: END })));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const applyOptions = () => ({ fetchSubscription: stripeSubscriptionFetcher({ secretKey: 'sk_test_fake', apiBase: base, timeoutMs: 1_000 }), onEnrichmentError: () => {} });
+  const applyOptions = () => ({
+    fetchSubscription: stripeSubscriptionFetcher({ secretKey: 'sk_test_fake', apiBase: base, timeoutMs: 1_000 }),
+    onEnrichmentError: () => {},
+  });
 
   it('fills current_period_end on checkout from GET /v1/subscriptions/:id', async () => {
     const { send, queue } = await setup({ applyOptions: applyOptions() });

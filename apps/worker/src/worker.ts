@@ -73,7 +73,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const failedRetentionMs = options.failedRetentionMs ?? 30 * 86_400_000;
   registerQueueGauges(registry, queue, failedRetentionMs);
 
-  const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () => createConnection(options.databaseUrl, 'billing-worker'));
+  const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () =>
+    createConnection(options.databaseUrl, 'billing-worker'),
+  );
   // Probes and sweeps on a connection of their own, so neither waits behind a batch.
   const probeConnection = createConnection(options.databaseUrl, 'billing-worker-probe');
   // The gate pauses the worker it is created before.
@@ -118,7 +120,10 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     const fields = { eventId: job.id, eventType: type, attemptsMade: job.attemptsMade, reason: error.message };
     if (final) {
       metrics.failures.inc({ type: metricType(type), kind: 'final' });
-      logger.error({ ...fields, alert: 'event_failed_permanently' }, 'ALERT: event failed permanently; retry it from the dashboard or with npm run replay');
+      logger.error(
+        { ...fields, alert: 'event_failed_permanently' },
+        'ALERT: event failed permanently; retry it from the dashboard or with npm run replay',
+      );
     } else {
       metrics.failures.inc({ type: metricType(type), kind: 'retry' });
       logger.warn({ ...fields, err: error }, 'event failed; will retry with backoff');

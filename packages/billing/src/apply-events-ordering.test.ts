@@ -50,7 +50,9 @@ describe('out of order', () => {
 
   it('a newer updated then an older payment_failed → stays active, last_event_at does not move back', async () => {
     await apply(sub('customer.subscription.updated', 'active', T0 + 10));
-    const failed = event('invoice.payment_failed', invoiceObject({ subscription: 'sub_order', customer: 'cus_order', status: 'open' }), { created: T0 + 5 });
+    const failed = event('invoice.payment_failed', invoiceObject({ subscription: 'sub_order', customer: 'cus_order', status: 'open' }), {
+      created: T0 + 5,
+    });
     expect((await apply(failed)).outcome).toBe('stale');
     expect(await subscriptionRow('sub_order')).toMatchObject({ status: 'active', lastEventAt: new Date((T0 + 10) * 1000) });
     expect(await transitions('sub_order')).toEqual([[null, 'active']]);
@@ -66,16 +68,40 @@ describe('out of order', () => {
   });
 
   it('the first snapshot replaces a provisional status whatever its time', async () => {
-    await apply(event('invoice.payment_failed', invoiceObject({ subscription: 'sub_order', customer: 'cus_order', status: 'open' }), { created: T0 + 10 }));
+    await apply(
+      event('invoice.payment_failed', invoiceObject({ subscription: 'sub_order', customer: 'cus_order', status: 'open' }), {
+        created: T0 + 10,
+      }),
+    );
     expect(await subscriptionRow('sub_order')).toMatchObject({ status: 'past_due', currentPeriodEnd: null, snapshotAt: null });
     expect((await apply(sub('customer.subscription.created', 'active', T0))).outcome).toBe('applied');
-    expect(await subscriptionRow('sub_order')).toMatchObject({ status: 'active', currentPeriodEnd: new Date(END * 1000), statusAt: new Date(T0 * 1000) });
+    expect(await subscriptionRow('sub_order')).toMatchObject({
+      status: 'active',
+      currentPeriodEnd: new Date(END * 1000),
+      statusAt: new Date(T0 * 1000),
+    });
   });
 
   it('an older snapshot is stale and only fills what the row does not know', async () => {
-    await apply(event('customer.subscription.updated', { ...subscriptionObject({ id: 'sub_order', customer: 'cus_order', status: 'active', currentPeriodEnd: END }), items: { data: [] } }, { created: T0 + 10 }));
+    await apply(
+      event(
+        'customer.subscription.updated',
+        { ...subscriptionObject({ id: 'sub_order', customer: 'cus_order', status: 'active', currentPeriodEnd: END }), items: { data: [] } },
+        { created: T0 + 10 },
+      ),
+    );
     expect(await subscriptionRow('sub_order')).toMatchObject({ currentPeriodEnd: null, stripePriceId: null, planSlug: 'unknown' });
-    const older = event('customer.subscription.created', subscriptionObject({ id: 'sub_order', customer: 'cus_order', status: 'incomplete', currentPeriodEnd: END, metadata: md({ planSlug: 'pro' }) }), { created: T0 });
+    const older = event(
+      'customer.subscription.created',
+      subscriptionObject({
+        id: 'sub_order',
+        customer: 'cus_order',
+        status: 'incomplete',
+        currentPeriodEnd: END,
+        metadata: md({ planSlug: 'pro' }),
+      }),
+      { created: T0 },
+    );
     expect((await apply(older)).outcome).toBe('stale');
     expect(await subscriptionRow('sub_order')).toMatchObject({ status: 'active', currentPeriodEnd: new Date(END * 1000), planSlug: 'pro' });
   });

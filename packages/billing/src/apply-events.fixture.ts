@@ -41,8 +41,7 @@ export function useApplyFixture(name: string) {
     apply,
     addUser: async (email: string, stripeCustomerId: string | null = null) =>
       (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!,
-    subscriptionRow: async (id: string) =>
-      (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0],
+    subscriptionRow: async (id: string) => (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0],
     userRow: async (id: number) => (await t.db.select().from(users).where(eq(users.id, id)))[0]!,
     ledger: async () => t.db.select().from(webhookEvents).orderBy(asc(webhookEvents.id)),
     transitions: async (id: string) =>

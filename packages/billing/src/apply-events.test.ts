@@ -21,28 +21,58 @@ describe.each<ApiShape>(['legacy', 'basil'])('lifecycle table, %s payload shape'
   const sub = 'sub_shape1';
   const meta = md({ planSlug: 'business', period: 'yearly' });
   const subEvent = (type: string, status: string, created: number, end = END) =>
-    event(type, subscriptionObject({ id: sub, customer, status, metadata: meta, currentPeriodEnd: end, interval: 'year', shape }), { created, shape });
+    event(type, subscriptionObject({ id: sub, customer, status, metadata: meta, currentPeriodEnd: end, interval: 'year', shape }), {
+      created,
+      shape,
+    });
   const invoiceEvent = (type: string, created: number) =>
-    event(type, invoiceObject({ subscription: sub, customer, metadata: meta, shape, status: type === 'invoice.payment_failed' ? 'open' : 'paid' }), { created, shape });
+    event(
+      type,
+      invoiceObject({ subscription: sub, customer, metadata: meta, shape, status: type === 'invoice.payment_failed' ? 'open' : 'paid' }),
+      { created, shape },
+    );
 
   it('checkout.session.completed: subscription active with plan/period, user active, customer bound', async () => {
     const user = await addUser('ada@example.com');
     const result = await apply(
-      event('checkout.session.completed', checkoutSessionObject({ subscription: sub, customer, customerEmail: 'Ada@Example.com ', metadata: meta }), { created: T0, shape }),
+      event(
+        'checkout.session.completed',
+        checkoutSessionObject({ subscription: sub, customer, customerEmail: 'Ada@Example.com ', metadata: meta }),
+        { created: T0, shape },
+      ),
     );
     expect(result).toMatchObject({ outcome: 'applied', statusChange: { from: null, to: 'active' }, userVia: 'email' });
-    expect(await subscriptionRow(sub)).toMatchObject({ userId: user.id, status: 'active', planSlug: 'business', period: 'yearly', stripeCustomerId: customer, currentPeriodEnd: null });
+    expect(await subscriptionRow(sub)).toMatchObject({
+      userId: user.id,
+      status: 'active',
+      planSlug: 'business',
+      period: 'yearly',
+      stripeCustomerId: customer,
+      currentPeriodEnd: null,
+    });
     expect(await userRow(user.id)).toMatchObject({ subscriptionStatus: 'active', stripeCustomerId: customer });
   });
 
   it('customer.subscription.created / .updated: copy status and current_period_end; user follows', async () => {
     const user = await addUser('ada@example.com', customer);
     await apply(subEvent('customer.subscription.created', 'trialing', T0));
-    expect(await subscriptionRow(sub)).toMatchObject({ status: 'trialing', currentPeriodEnd: new Date(END * 1000), planSlug: 'business', period: 'yearly' });
+    expect(await subscriptionRow(sub)).toMatchObject({
+      status: 'trialing',
+      currentPeriodEnd: new Date(END * 1000),
+      planSlug: 'business',
+      period: 'yearly',
+    });
     await apply(subEvent('customer.subscription.updated', 'active', T0 + 1, END + 100));
-    expect(await subscriptionRow(sub)).toMatchObject({ status: 'active', currentPeriodEnd: new Date((END + 100) * 1000), lastEventAt: new Date((T0 + 1) * 1000) });
+    expect(await subscriptionRow(sub)).toMatchObject({
+      status: 'active',
+      currentPeriodEnd: new Date((END + 100) * 1000),
+      lastEventAt: new Date((T0 + 1) * 1000),
+    });
     expect((await userRow(user.id)).subscriptionStatus).toBe('active');
-    expect(await transitions(sub)).toEqual([[null, 'trialing'], ['trialing', 'active']]);
+    expect(await transitions(sub)).toEqual([
+      [null, 'trialing'],
+      ['trialing', 'active'],
+    ]);
   });
 
   it('customer.subscription.deleted: canceled; user canceled', async () => {
@@ -65,7 +95,11 @@ describe.each<ApiShape>(['legacy', 'basil'])('lifecycle table, %s payload shape'
     expect(after.status).toBe('active');
     expect(after.updatedAt.getTime()).toBeGreaterThan(before.getTime());
     expect((await userRow(user.id)).subscriptionStatus).toBe('active');
-    expect(await transitions(sub)).toEqual([[null, 'active'], ['active', 'past_due'], ['past_due', 'active']]);
+    expect(await transitions(sub)).toEqual([
+      [null, 'active'],
+      ['active', 'past_due'],
+      ['past_due', 'active'],
+    ]);
   });
 
   it('invoice paid on an active subscription sets nothing, not even the time of the status', async () => {
@@ -76,7 +110,11 @@ describe.each<ApiShape>(['legacy', 'basil'])('lifecycle table, %s payload shape'
     expect(result.outcome).toBe('applied');
     expect(result).not.toHaveProperty('statusChange');
     const after = (await subscriptionRow(sub))!;
-    expect({ status: after.status, statusAt: after.statusAt, snapshotAt: after.snapshotAt }).toEqual({ status: 'active', statusAt: before.statusAt, snapshotAt: before.snapshotAt });
+    expect({ status: after.status, statusAt: after.statusAt, snapshotAt: after.snapshotAt }).toEqual({
+      status: 'active',
+      statusAt: before.statusAt,
+      snapshotAt: before.snapshotAt,
+    });
     expect(after.lastEventAt).toEqual(new Date((T0 + 1) * 1000));
     expect(await transitions(sub)).toEqual([[null, 'active']]);
   });
@@ -95,14 +133,28 @@ describe.each<ApiShape>(['legacy', 'basil'])('lifecycle table, %s payload shape'
     expect(row).toMatchObject({ status: 'canceled', planSlug: 'pro', period: 'monthly', userId: user.id });
     expect(row.currentPeriodEnd?.getTime()).toBe((T0 + 60 * 86_400) * 1000);
     expect((await ledger()).map((r) => r.outcome)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'applied']);
-    expect(await transitions(sub)).toEqual([[null, 'active'], ['active', 'past_due'], ['past_due', 'active'], ['active', 'canceled']]);
+    expect(await transitions(sub)).toEqual([
+      [null, 'active'],
+      ['active', 'past_due'],
+      ['past_due', 'active'],
+      ['active', 'canceled'],
+    ]);
   });
 });
 
 describe("the seed's own cases", () => {
   it('unknown plan → unknown; bad period → monthly', async () => {
     await addUser('ada@example.com', 'cus_seed');
-    await apply(event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_seed', customer: 'cus_seed', metadata: md({ planSlug: 'platinum', period: 'fortnightly' }) })));
+    await apply(
+      event(
+        'checkout.session.completed',
+        checkoutSessionObject({
+          subscription: 'sub_seed',
+          customer: 'cus_seed',
+          metadata: md({ planSlug: 'platinum', period: 'fortnightly' }),
+        }),
+      ),
+    );
     expect(await subscriptionRow('sub_seed')).toMatchObject({ planSlug: 'unknown', period: 'monthly' });
   });
 
@@ -116,7 +168,9 @@ describe("the seed's own cases", () => {
 
   it('checkout in payment mode is recorded and ignored', async () => {
     await addUser('ada@example.com', 'cus_seed');
-    const result = await apply(event('checkout.session.completed', checkoutSessionObject({ subscription: null, customer: 'cus_seed', mode: 'payment' })));
+    const result = await apply(
+      event('checkout.session.completed', checkoutSessionObject({ subscription: null, customer: 'cus_seed', mode: 'payment' })),
+    );
     expect(result.outcome).toBe('ignored');
     expect(await database().db.select().from(subscriptions)).toEqual([]);
   });
@@ -124,12 +178,22 @@ describe("the seed's own cases", () => {
   it('no user → unresolved, nothing else written', async () => {
     await addUser('someone-else@example.com');
     const result = await apply(
-      event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_nouser', customer: 'cus_nouser', customerEmail: 'ghost@example.com', metadata: md({ userId: 999, planSlug: 'pro' }) })),
+      event(
+        'checkout.session.completed',
+        checkoutSessionObject({
+          subscription: 'sub_nouser',
+          customer: 'cus_nouser',
+          customerEmail: 'ghost@example.com',
+          metadata: md({ userId: 999, planSlug: 'pro' }),
+        }),
+      ),
     );
     expect(result.outcome).toBe('unresolved');
     expect(await database().db.select().from(subscriptions)).toEqual([]);
     expect((await database().db.select().from(users))[0]).toMatchObject({ stripeCustomerId: null, subscriptionStatus: null });
-    expect((await ledger()).map((r) => [r.outcome, r.stripeCustomerId, r.stripeSubscriptionId])).toEqual([['unresolved', 'cus_nouser', 'sub_nouser']]);
+    expect((await ledger()).map((r) => [r.outcome, r.stripeCustomerId, r.stripeSubscriptionId])).toEqual([
+      ['unresolved', 'cus_nouser', 'sub_nouser'],
+    ]);
   });
 
   it.each([

@@ -46,7 +46,12 @@ export class CommitFailedError extends Error {
  *
  * `connection` is a client of one connection (`createConnection`), used by one call at a time.
  */
-export async function applyEvents(connection: Sql, events: readonly StripeEvent[], config: BillingConfig, options: ApplyOptions = {}): Promise<BatchResult> {
+export async function applyEvents(
+  connection: Sql,
+  events: readonly StripeEvent[],
+  config: BillingConfig,
+  options: ApplyOptions = {},
+): Promise<BatchResult> {
   if (connection.options.max !== 1) throw new TypeError('applyEvents: pass a client of one connection (createConnection), not a pool');
   const results: Array<ApplyResult | Error | undefined> = new Array(events.length);
   const normalised: Array<{ index: number; event: NormalisedEvent }> = [];
@@ -62,12 +67,24 @@ export async function applyEvents(connection: Sql, events: readonly StripeEvent[
       results[index] = error;
     }
   }
-  await enrich(normalised.map((n) => n.event), config, options);
+  await enrich(
+    normalised.map((n) => n.event),
+    config,
+    options,
+  );
 
   const batch: BatchResult = { results: [], reapplied: new Map(), withoutEvent: [] };
   const run = async (group: typeof normalised) => {
-    const outcome = await transaction(connection, group.map((n) => n.event));
-    for (const { index, event } of group) results[index] = outcome.results.get(event.id) ?? { outcome: 'duplicate', subscriptionId: event.subscriptionId, customerId: event.customerId };
+    const outcome = await transaction(
+      connection,
+      group.map((n) => n.event),
+    );
+    for (const { index, event } of group)
+      results[index] = outcome.results.get(event.id) ?? {
+        outcome: 'duplicate',
+        subscriptionId: event.subscriptionId,
+        customerId: event.customerId,
+      };
     for (const [id, result] of outcome.reapplied) batch.reapplied.set(id, result);
     batch.withoutEvent.push(...outcome.withoutEvent);
   };
@@ -93,7 +110,12 @@ export async function applyEvents(connection: Sql, events: readonly StripeEvent[
 }
 
 /** One event: its result, or the error that failed it thrown. */
-export async function applyEvent(connection: Sql, event: StripeEvent, config: BillingConfig, options: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyEvent(
+  connection: Sql,
+  event: StripeEvent,
+  config: BillingConfig,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const { results } = await applyEvents(connection, [event], config, options);
   const result = results[0]!;
   if (result instanceof Error) throw result;
@@ -149,19 +171,29 @@ interface TransactionOutcome {
  * (after a reconnect they would autocommit), and what `commit` answered is checked: a COMMIT that
  * reaches an aborted transaction answers ROLLBACK without an error, and the batch must fail.
  */
-async function transaction(connection: Sql, events: NormalisedEvent[], extra: Parameters<typeof scopeOf>[1] = {}): Promise<TransactionOutcome> {
+async function transaction(
+  connection: Sql,
+  events: NormalisedEvent[],
+  extra: Parameters<typeof scopeOf>[1] = {},
+): Promise<TransactionOutcome> {
   const token = randomBytes(12).toString('hex');
   const scope = scopeOf(events, extra);
   try {
     const { fresh, world } = loadedFrom(await connection.unsafe(loadMessage(events, scope, token)), scope);
-    const effects = reduceEvents(world, events.filter((e) => fresh.has(e.id)));
+    const effects = reduceEvents(
+      world,
+      events.filter((e) => fresh.has(e.id)),
+    );
     const written = await connection.unsafe(writeMessage(effects, token));
     const command = lastCommand(written);
     if (command !== 'COMMIT') throw new CommitFailedError(`COMMIT answered ${String(command)}: the transaction did not commit`);
 
     const results = new Map<string, ApplyResult>();
     for (const event of events) {
-      results.set(event.id, effects.results.get(event.id) ?? { outcome: 'duplicate', subscriptionId: event.subscriptionId, customerId: event.customerId });
+      results.set(
+        event.id,
+        effects.results.get(event.id) ?? { outcome: 'duplicate', subscriptionId: event.subscriptionId, customerId: event.customerId },
+      );
     }
     return { results, reapplied: effects.reapplied, withoutEvent: effects.withoutEvent };
   } catch (error) {

@@ -1,4 +1,14 @@
-export { applyEvent, applyEvents, CommitFailedError, isConnectionError, sweepUnresolved, type ApplyOptions, type ApplyResult, type BatchResult, type SweepResult } from './apply-events';
+export {
+  applyEvent,
+  applyEvents,
+  CommitFailedError,
+  isConnectionError,
+  sweepUnresolved,
+  type ApplyOptions,
+  type ApplyResult,
+  type BatchResult,
+  type SweepResult,
+} from './apply-events';
 export { defaultBillingConfig, DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS, type BillingConfig } from './config';
 export { InvalidEventError } from './invalid-event-error';
 export { applyInput, type StepOutcome, type SubscriptionState } from './lifecycle';

@@ -5,11 +5,29 @@ import { applyInput, type SubscriptionState } from './lifecycle';
 /** The rules of DESIGN.md "Lifecycle rules", one input against one stored row, no database. */
 
 const T = 1_790_000_000;
-const FACTS: SubscriptionFacts = { currentPeriodEnd: T + 30 * 86_400, priceId: 'price_pro', planSlug: 'pro', period: 'monthly', cancelAt: null, trialEnd: null };
+const FACTS: SubscriptionFacts = {
+  currentPeriodEnd: T + 30 * 86_400,
+  priceId: 'price_pro',
+  planSlug: 'pro',
+  period: 'monthly',
+  cancelAt: null,
+  trialEnd: null,
+};
 const ids = { subscriptionId: 'sub_1', customerId: 'cus_1', userId: 1 };
 
-const snapshot = (status: string, from: ChangedFrom = {}, facts: Partial<SubscriptionFacts> = {}): Snapshot => ({ kind: 'snapshot', status, facts: { ...FACTS, ...facts }, from });
-const hint = (kind: Hint['hint'], extra: Partial<Hint> = {}): Hint => ({ kind: 'hint', hint: kind, plan: {}, firstInvoice: false, ...extra });
+const snapshot = (status: string, from: ChangedFrom = {}, facts: Partial<SubscriptionFacts> = {}): Snapshot => ({
+  kind: 'snapshot',
+  status,
+  facts: { ...FACTS, ...facts },
+  from,
+});
+const hint = (kind: Hint['hint'], extra: Partial<Hint> = {}): Hint => ({
+  kind: 'hint',
+  hint: kind,
+  plan: {},
+  firstInvoice: false,
+  ...extra,
+});
 
 /** A row as the given inputs leave it, applied in that order. */
 function row(...steps: Array<[Snapshot | Hint, number]>): SubscriptionState {
@@ -20,14 +38,78 @@ function row(...steps: Array<[Snapshot | Hint, number]>): SubscriptionState {
 
 describe('snapshots', () => {
   it.each([
-    ['a newer snapshot sets status and facts', row([snapshot('active'), T]), snapshot('past_due', {}, { currentPeriodEnd: T + 99 }), T + 10, 'applied', 'past_due', T + 99],
-    ['an older snapshot is stale and changes nothing known', row([snapshot('past_due'), T + 10]), snapshot('active', {}, { currentPeriodEnd: T + 99 }), T, 'stale', 'past_due', FACTS.currentPeriodEnd],
-    ['same second: the update that says it changed from the stored status is later', row([snapshot('active', { status: 'incomplete' }), T]), snapshot('incomplete'), T, 'stale', 'active', FACTS.currentPeriodEnd],
-    ['same second, delivered the other way round', row([snapshot('incomplete'), T]), snapshot('active', { status: 'incomplete' }), T, 'applied', 'active', FACTS.currentPeriodEnd],
-    ['same second: the stored one says it changed from the incoming status (resumed after paused)', row([snapshot('active', { status: 'paused' }), T]), snapshot('paused', { status: 'trialing' }), T, 'stale', 'active', FACTS.currentPeriodEnd],
-    ['same second, nothing said: further along the lifecycle wins', row([snapshot('active'), T]), snapshot('canceled'), T, 'applied', 'canceled', FACTS.currentPeriodEnd],
-    ['same second and status: the one that changed a fact from the stored value is later', row([snapshot('active'), T]), snapshot('active', { cancelAt: null }, { cancelAt: T + 5 }), T, 'applied', 'active', FACTS.currentPeriodEnd],
-    ['terminal: nothing moves a canceled subscription', row([snapshot('canceled'), T]), snapshot('active'), T + 60, 'ignored', 'canceled', FACTS.currentPeriodEnd],
+    [
+      'a newer snapshot sets status and facts',
+      row([snapshot('active'), T]),
+      snapshot('past_due', {}, { currentPeriodEnd: T + 99 }),
+      T + 10,
+      'applied',
+      'past_due',
+      T + 99,
+    ],
+    [
+      'an older snapshot is stale and changes nothing known',
+      row([snapshot('past_due'), T + 10]),
+      snapshot('active', {}, { currentPeriodEnd: T + 99 }),
+      T,
+      'stale',
+      'past_due',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'same second: the update that says it changed from the stored status is later',
+      row([snapshot('active', { status: 'incomplete' }), T]),
+      snapshot('incomplete'),
+      T,
+      'stale',
+      'active',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'same second, delivered the other way round',
+      row([snapshot('incomplete'), T]),
+      snapshot('active', { status: 'incomplete' }),
+      T,
+      'applied',
+      'active',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'same second: the stored one says it changed from the incoming status (resumed after paused)',
+      row([snapshot('active', { status: 'paused' }), T]),
+      snapshot('paused', { status: 'trialing' }),
+      T,
+      'stale',
+      'active',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'same second, nothing said: further along the lifecycle wins',
+      row([snapshot('active'), T]),
+      snapshot('canceled'),
+      T,
+      'applied',
+      'canceled',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'same second and status: the one that changed a fact from the stored value is later',
+      row([snapshot('active'), T]),
+      snapshot('active', { cancelAt: null }, { cancelAt: T + 5 }),
+      T,
+      'applied',
+      'active',
+      FACTS.currentPeriodEnd,
+    ],
+    [
+      'terminal: nothing moves a canceled subscription',
+      row([snapshot('canceled'), T]),
+      snapshot('active'),
+      T + 60,
+      'ignored',
+      'canceled',
+      FACTS.currentPeriodEnd,
+    ],
   ] as const)('%s', (_name, stored, input, at, outcome, status, periodEnd) => {
     const step = applyInput(stored, input, at, ids);
     expect(step.outcome).toBe(outcome);
@@ -67,14 +149,42 @@ describe('hints', () => {
   it.each([
     ['payment failed: active → past_due', row([snapshot('active'), T]), hint('payment_failed'), T + 1, 'applied', 'past_due'],
     ['payment failed: trialing → past_due', row([snapshot('trialing'), T]), hint('payment_failed'), T + 1, 'applied', 'past_due'],
-    ['payment failed on the first invoice: Stripe keeps it incomplete', row([snapshot('incomplete'), T]), hint('payment_failed', { firstInvoice: true }), T + 1, 'applied', 'incomplete'],
-    ['payment failed on the first invoice of an active row changes nothing', row([snapshot('active'), T]), hint('payment_failed', { firstInvoice: true }), T + 1, 'applied', 'active'],
+    [
+      'payment failed on the first invoice: Stripe keeps it incomplete',
+      row([snapshot('incomplete'), T]),
+      hint('payment_failed', { firstInvoice: true }),
+      T + 1,
+      'applied',
+      'incomplete',
+    ],
+    [
+      'payment failed on the first invoice of an active row changes nothing',
+      row([snapshot('active'), T]),
+      hint('payment_failed', { firstInvoice: true }),
+      T + 1,
+      'applied',
+      'active',
+    ],
     ['payment failed leaves unpaid as it is', row([snapshot('unpaid'), T]), hint('payment_failed'), T + 1, 'applied', 'unpaid'],
     ['an older failure than the status is stale', row([snapshot('active'), T + 10]), hint('payment_failed'), T, 'stale', 'active'],
     ['paid: past_due → active', row([snapshot('past_due'), T]), hint('paid'), T + 1, 'applied', 'active'],
     ['paid leaves trialing alone', row([snapshot('trialing'), T]), hint('paid'), T + 1, 'applied', 'trialing'],
-    ['paid in the second of a past_due update is the later (it changes from past_due)', row([snapshot('past_due'), T]), hint('paid'), T, 'applied', 'active'],
-    ['a failure in the second of an update that recovered from past_due is the earlier', row([snapshot('active', { status: 'past_due' }), T]), hint('payment_failed'), T, 'stale', 'active'],
+    [
+      'paid in the second of a past_due update is the later (it changes from past_due)',
+      row([snapshot('past_due'), T]),
+      hint('paid'),
+      T,
+      'applied',
+      'active',
+    ],
+    [
+      'a failure in the second of an update that recovered from past_due is the earlier',
+      row([snapshot('active', { status: 'past_due' }), T]),
+      hint('payment_failed'),
+      T,
+      'stale',
+      'active',
+    ],
     ['checkout after the first snapshot sets no status', row([snapshot('trialing'), T]), hint('checkout'), T + 1, 'applied', 'trialing'],
     ['a hint on a terminal subscription is ignored', row([snapshot('canceled'), T]), hint('payment_failed'), T + 1, 'ignored', 'canceled'],
   ] as const)('%s', (_name, stored, input, at, outcome, status) => {

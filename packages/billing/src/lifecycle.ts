@@ -120,9 +120,24 @@ function newRow(input: Snapshot | Hint, at: Seconds, ids: NewRow): SubscriptionS
       snapshotFrom: input.from,
     };
   }
-  const unknown: SubscriptionFacts = { currentPeriodEnd: null, priceId: null, planSlug: 'unknown', period: 'monthly', cancelAt: null, trialEnd: null };
+  const unknown: SubscriptionFacts = {
+    currentPeriodEnd: null,
+    priceId: null,
+    planSlug: 'unknown',
+    period: 'monthly',
+    cancelAt: null,
+    trialEnd: null,
+  };
   const provisional = input.hint === 'payment_failed' ? (input.firstInvoice ? 'incomplete' : 'past_due') : 'active';
-  return { ...base, status: provisional, statusFrom: null, facts: withMetadataPlan(unknown, input.plan), snapshotAt: null, snapshotStatus: null, snapshotFrom: null };
+  return {
+    ...base,
+    status: provisional,
+    statusFrom: null,
+    facts: withMetadataPlan(unknown, input.plan),
+    snapshotAt: null,
+    snapshotStatus: null,
+    snapshotFrom: null,
+  };
 }
 
 /**
@@ -193,13 +208,18 @@ function withStatus(row: SubscriptionState, status: string, at: Seconds, from: s
 function fillUnknownFacts(row: SubscriptionState, facts: SubscriptionFacts): SubscriptionState {
   const next = { ...row.facts };
   if (next.currentPeriodEnd === null) next.currentPeriodEnd = facts.currentPeriodEnd;
-  if (next.priceId === null && facts.priceId !== null) Object.assign(next, { priceId: facts.priceId, planSlug: facts.planSlug, period: facts.period });
+  if (next.priceId === null && facts.priceId !== null)
+    Object.assign(next, { priceId: facts.priceId, planSlug: facts.planSlug, period: facts.period });
   if (next.planSlug === 'unknown') next.planSlug = facts.planSlug;
   return { ...row, facts: next };
 }
 
 function withMetadataPlan(facts: SubscriptionFacts, plan: Hint['plan']): SubscriptionFacts {
-  return { ...facts, ...(plan.planSlug !== undefined && { planSlug: plan.planSlug }), ...(plan.period !== undefined && { period: plan.period }) };
+  return {
+    ...facts,
+    ...(plan.planSlug !== undefined && { planSlug: plan.planSlug }),
+    ...(plan.period !== undefined && { period: plan.period }),
+  };
 }
 
 function latest(a: Seconds | null, b: Seconds): Seconds {

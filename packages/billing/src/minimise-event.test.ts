@@ -7,12 +7,16 @@ import { normaliseEvent } from './normalise-event';
 /** What the ingress queues of an event (`minimiseEvent`) is all the worker reads of it, and no personal data. */
 
 const histories = LIFECYCLE_CORPUS.flatMap((c) =>
-  (['basil', 'legacy'] as const).map((shape) => ({ name: `${c.name} (${shape})`, events: c.build({ tag: 'min', start: 1_790_000_000, user: { id: 7, email: 'ada@example.com' }, shape, customer: 'cus_min' }).events })),
+  (['basil', 'legacy'] as const).map((shape) => ({
+    name: `${c.name} (${shape})`,
+    events: c.build({ tag: 'min', start: 1_790_000_000, user: { id: 7, email: 'ada@example.com' }, shape, customer: 'cus_min' }).events,
+  })),
 );
 
 describe.each(histories)('$name', ({ events }) => {
   it('normalises to the same lifecycle input after minimisation', () => {
-    for (const event of events) expect(normaliseEvent(minimiseEvent(event), defaultBillingConfig)).toEqual(normaliseEvent(event, defaultBillingConfig));
+    for (const event of events)
+      expect(normaliseEvent(minimiseEvent(event), defaultBillingConfig)).toEqual(normaliseEvent(event, defaultBillingConfig));
   });
 
   it('keeps no name, address, phone or contact email (only a checkout’s emails, which find its user)', () => {
@@ -25,6 +29,12 @@ describe.each(histories)('$name', ({ events }) => {
 });
 
 it('an expanded customer keeps only its id', () => {
-  const event = { id: 'evt_x', object: 'event' as const, type: 'invoice.paid', created: 1, data: { object: { id: 'in_x', object: 'invoice', customer: { id: 'cus_x', email: 'a@b.c', name: 'A' } } } };
+  const event = {
+    id: 'evt_x',
+    object: 'event' as const,
+    type: 'invoice.paid',
+    created: 1,
+    data: { object: { id: 'in_x', object: 'invoice', customer: { id: 'cus_x', email: 'a@b.c', name: 'A' } } },
+  };
   expect(minimiseEvent(event).data.object).toEqual({ id: 'in_x', object: 'invoice', customer: { id: 'cus_x' } });
 });

@@ -12,9 +12,20 @@ const config: BillingConfig = { ...defaultBillingConfig, planPrices: new Map([['
 
 describe('subscriptionPeriodEnd: both API shapes', () => {
   it.each([
-    ['legacy: top-level current_period_end', subscriptionObject({ id: 'sub_1', customer: 'cus_1', currentPeriodEnd: END, shape: 'legacy' }), END],
+    [
+      'legacy: top-level current_period_end',
+      subscriptionObject({ id: 'sub_1', customer: 'cus_1', currentPeriodEnd: END, shape: 'legacy' }),
+      END,
+    ],
     ['basil: on the item', subscriptionObject({ id: 'sub_1', customer: 'cus_1', currentPeriodEnd: END, shape: 'basil' }), END],
-    ['basil: the latest of several items', { object: 'subscription', items: { data: [{ current_period_end: END - 10 }, { current_period_end: END }, { current_period_end: END - 5 }] } }, END],
+    [
+      'basil: the latest of several items',
+      {
+        object: 'subscription',
+        items: { data: [{ current_period_end: END - 10 }, { current_period_end: END }, { current_period_end: END - 5 }] },
+      },
+      END,
+    ],
     ['neither', { object: 'subscription', items: { data: [{}] } }, null],
     ['garbage value', { object: 'subscription', current_period_end: 'soon' }, null],
   ])('%s', (_name, subscription, expected) => {
@@ -24,8 +35,18 @@ describe('subscriptionPeriodEnd: both API shapes', () => {
 
 describe('invoiceSubscription: both API shapes', () => {
   it.each([
-    ['legacy invoice.subscription', invoiceObject({ subscription: 'sub_L', customer: 'cus_1', shape: 'legacy', metadata: { a: '1' } }), 'sub_L', { a: '1' }],
-    ['basil parent.subscription_details', invoiceObject({ subscription: 'sub_B', customer: 'cus_1', shape: 'basil', metadata: { b: '2' } }), 'sub_B', { b: '2' }],
+    [
+      'legacy invoice.subscription',
+      invoiceObject({ subscription: 'sub_L', customer: 'cus_1', shape: 'legacy', metadata: { a: '1' } }),
+      'sub_L',
+      { a: '1' },
+    ],
+    [
+      'basil parent.subscription_details',
+      invoiceObject({ subscription: 'sub_B', customer: 'cus_1', shape: 'basil', metadata: { b: '2' } }),
+      'sub_B',
+      { b: '2' },
+    ],
     ['expanded legacy subscription object', { object: 'invoice', subscription: { id: 'sub_X', object: 'subscription' } }, 'sub_X', {}],
     ['one-off invoice (no subscription)', { object: 'invoice', parent: null, subscription: null }, null, {}],
   ])('%s', (_name, invoice, subscriptionId, metadata) => {
@@ -34,17 +55,60 @@ describe('invoiceSubscription: both API shapes', () => {
 });
 
 describe('plan and period follow the price', () => {
-  const price = (fields: Record<string, unknown>) => ({ id: 'price_x', object: 'price', lookup_key: null, metadata: {}, recurring: { interval: 'month' }, ...fields });
-  const subscription = (prices: unknown[], metadata: Record<string, string> = {}) => ({ object: 'subscription', metadata, items: { data: prices.map((p) => ({ price: p })) } });
+  const price = (fields: Record<string, unknown>) => ({
+    id: 'price_x',
+    object: 'price',
+    lookup_key: null,
+    metadata: {},
+    recurring: { interval: 'month' },
+    ...fields,
+  });
+  const subscription = (prices: unknown[], metadata: Record<string, string> = {}) => ({
+    object: 'subscription',
+    metadata,
+    items: { data: prices.map((p) => ({ price: p })) },
+  });
   it.each([
-    ['PLAN_PRICES first', subscription([price({ id: 'price_mapped', metadata: { dictia_plan_slug: 'pro' } })]), { priceId: 'price_mapped', planSlug: 'business', period: 'monthly' }],
-    ['then the price metadata', subscription([price({ metadata: { dictia_plan_slug: 'Pro' } })], md({ planSlug: 'starter' })), { priceId: 'price_x', planSlug: 'pro', period: 'monthly' }],
-    ['then a lookup key that is a catalog slug', subscription([price({ lookup_key: 'starter', recurring: { interval: 'year' } })]), { priceId: 'price_x', planSlug: 'starter', period: 'yearly' }],
-    ['a lookup key that is not a slug says nothing: the subscription metadata', subscription([price({ lookup_key: 'pro_yearly' })], md({ planSlug: 'pro' })), { priceId: 'price_x', planSlug: 'pro', period: 'monthly' }],
-    ['price metadata outside the catalog → unknown', subscription([price({ metadata: { dictia_plan_slug: 'platinum' } })], md({ planSlug: 'pro' })), { priceId: 'price_x', planSlug: 'unknown', period: 'monthly' }],
-    ['the price says nothing and no metadata → unknown', subscription([price({})]), { priceId: 'price_x', planSlug: 'unknown', period: 'monthly' }],
-    ['a base plan beside an add-on', subscription([price({ id: 'price_addon' }), price({ id: 'price_base', lookup_key: 'business', recurring: { interval: 'year' } })]), { priceId: 'price_base', planSlug: 'business', period: 'yearly' }],
-    ['no price at all: the metadata names plan and period', subscription([], md({ planSlug: 'pro', period: 'yearly' })), { priceId: null, planSlug: 'pro', period: 'yearly' }],
+    [
+      'PLAN_PRICES first',
+      subscription([price({ id: 'price_mapped', metadata: { dictia_plan_slug: 'pro' } })]),
+      { priceId: 'price_mapped', planSlug: 'business', period: 'monthly' },
+    ],
+    [
+      'then the price metadata',
+      subscription([price({ metadata: { dictia_plan_slug: 'Pro' } })], md({ planSlug: 'starter' })),
+      { priceId: 'price_x', planSlug: 'pro', period: 'monthly' },
+    ],
+    [
+      'then a lookup key that is a catalog slug',
+      subscription([price({ lookup_key: 'starter', recurring: { interval: 'year' } })]),
+      { priceId: 'price_x', planSlug: 'starter', period: 'yearly' },
+    ],
+    [
+      'a lookup key that is not a slug says nothing: the subscription metadata',
+      subscription([price({ lookup_key: 'pro_yearly' })], md({ planSlug: 'pro' })),
+      { priceId: 'price_x', planSlug: 'pro', period: 'monthly' },
+    ],
+    [
+      'price metadata outside the catalog → unknown',
+      subscription([price({ metadata: { dictia_plan_slug: 'platinum' } })], md({ planSlug: 'pro' })),
+      { priceId: 'price_x', planSlug: 'unknown', period: 'monthly' },
+    ],
+    [
+      'the price says nothing and no metadata → unknown',
+      subscription([price({})]),
+      { priceId: 'price_x', planSlug: 'unknown', period: 'monthly' },
+    ],
+    [
+      'a base plan beside an add-on',
+      subscription([price({ id: 'price_addon' }), price({ id: 'price_base', lookup_key: 'business', recurring: { interval: 'year' } })]),
+      { priceId: 'price_base', planSlug: 'business', period: 'yearly' },
+    ],
+    [
+      'no price at all: the metadata names plan and period',
+      subscription([], md({ planSlug: 'pro', period: 'yearly' })),
+      { priceId: null, planSlug: 'pro', period: 'yearly' },
+    ],
   ])('%s', (_name, object, expected) => {
     expect(subscriptionPlan(object as Record<string, unknown>, config)).toEqual(expected);
   });
@@ -59,7 +123,9 @@ describe('snapshots: what previous_attributes say changed', () => {
     expect(s.from).toEqual({ status: 'trialing', currentPeriodEnd: END - 100 });
   });
   it('a scheduled cancellation: cancel_at, else the period end while cancel_at_period_end', () => {
-    expect(subscriptionSnapshot({ ...object, cancel_at_period_end: true }, { cancel_at_period_end: false }, config, 'active')).toMatchObject({ facts: { cancelAt: END }, from: { cancelAt: null } });
+    expect(
+      subscriptionSnapshot({ ...object, cancel_at_period_end: true }, { cancel_at_period_end: false }, config, 'active'),
+    ).toMatchObject({ facts: { cancelAt: END }, from: { cancelAt: null } });
     expect(subscriptionSnapshot({ ...object, cancel_at: END - 7 }, {}, config, 'active').facts.cancelAt).toBe(END - 7);
   });
   it('an update naming only keys we do not track says nothing changed', () => {
@@ -77,10 +143,19 @@ describe('normaliseEvent', () => {
     'customer.subscription.pending_update_applied',
     'customer.subscription.pending_update_expired',
   ])('%s is a snapshot', (type) => {
-    expect(normaliseEvent(event(type, subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'past_due' })), config)).toMatchObject({ subscriptionId: 'sub_1', customerId: 'cus_1', input: { kind: 'snapshot', status: 'past_due' } });
+    expect(normaliseEvent(event(type, subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'past_due' })), config)).toMatchObject({
+      subscriptionId: 'sub_1',
+      customerId: 'cus_1',
+      input: { kind: 'snapshot', status: 'past_due' },
+    });
   });
   it('deleted is a snapshot of canceled, whatever the object says (older API versions)', () => {
-    expect(normaliseEvent(event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'active' })), config)).toMatchObject({ input: { status: 'canceled' } });
+    expect(
+      normaliseEvent(
+        event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'active' })),
+        config,
+      ),
+    ).toMatchObject({ input: { status: 'canceled' } });
   });
   it.each([
     ['invoice.payment_failed', 'subscription_cycle', { hint: 'payment_failed', firstInvoice: false }],
@@ -88,25 +163,65 @@ describe('normaliseEvent', () => {
     ['invoice.paid', 'subscription_cycle', { hint: 'paid' }],
     ['invoice.payment_succeeded', 'subscription_create', { hint: 'paid' }],
   ])('%s (%s) is a hint', (type, billingReason, expected) => {
-    const invoice = { ...invoiceObject({ subscription: 'sub_1', customer: 'cus_1', metadata: md({ userId: 7, planSlug: 'pro' }) }), billing_reason: billingReason };
-    expect(normaliseEvent(event(type, invoice), config)).toMatchObject({ subscriptionId: 'sub_1', user: { customerId: 'cus_1', metadataUserId: 7 }, input: { kind: 'hint', plan: { planSlug: 'pro' }, ...expected } });
+    const invoice = {
+      ...invoiceObject({ subscription: 'sub_1', customer: 'cus_1', metadata: md({ userId: 7, planSlug: 'pro' }) }),
+      billing_reason: billingReason,
+    };
+    expect(normaliseEvent(event(type, invoice), config)).toMatchObject({
+      subscriptionId: 'sub_1',
+      user: { customerId: 'cus_1', metadataUserId: 7 },
+      input: { kind: 'hint', plan: { planSlug: 'pro' }, ...expected },
+    });
   });
   it('checkout in subscription mode is a hint with the emails in order', () => {
-    const session = checkoutSessionObject({ subscription: 'sub_1', customer: 'cus_1', customerEmail: ' Ada@Example.com', detailsEmail: 'other@example.com', metadata: md({ planSlug: 'starter' }) });
-    expect(normaliseEvent(event('checkout.session.completed', session), config)).toMatchObject({ user: { emails: ['ada@example.com', 'other@example.com'] }, input: { hint: 'checkout', plan: { planSlug: 'starter' } } });
+    const session = checkoutSessionObject({
+      subscription: 'sub_1',
+      customer: 'cus_1',
+      customerEmail: ' Ada@Example.com',
+      detailsEmail: 'other@example.com',
+      metadata: md({ planSlug: 'starter' }),
+    });
+    expect(normaliseEvent(event('checkout.session.completed', session), config)).toMatchObject({
+      user: { emails: ['ada@example.com', 'other@example.com'] },
+      input: { hint: 'checkout', plan: { planSlug: 'starter' } },
+    });
   });
   it.each([
-    ['checkout in payment mode', event('checkout.session.completed', checkoutSessionObject({ customer: 'cus_1', mode: 'payment' })), 'checkout in payment mode'],
-    ['a one-off invoice', event('invoice.paid', { id: 'in_1', object: 'invoice', customer: 'cus_1', parent: null }), 'invoice without a subscription'],
+    [
+      'checkout in payment mode',
+      event('checkout.session.completed', checkoutSessionObject({ customer: 'cus_1', mode: 'payment' })),
+      'checkout in payment mode',
+    ],
+    [
+      'a one-off invoice',
+      event('invoice.paid', { id: 'in_1', object: 'invoice', customer: 'cus_1', parent: null }),
+      'invoice without a subscription',
+    ],
     ['an unhandled type', event('customer.created', { id: 'cus_1', object: 'customer' }), 'no handler for customer.created'],
   ])('%s is ignored', (_name, e, reason) => {
     expect(normaliseEvent(e, config)).toMatchObject({ ignored: reason });
   });
   it.each([
-    ['a subscription event whose object is an invoice', event('customer.subscription.updated', { id: 'in_1', object: 'invoice' }), 'customer.subscription.updated: data.object is a invoice, expected subscription'],
-    ['a subscription without an id', event('customer.subscription.updated', { object: 'subscription', status: 'active' }), 'customer.subscription.updated: the subscription has no id'],
-    ['a subscription without a status', event('customer.subscription.updated', { id: 'sub_1', object: 'subscription' }), 'customer.subscription.updated: the subscription has no status'],
-    ['checkout without its subscription', event('checkout.session.completed', checkoutSessionObject({ subscription: null, customer: 'cus_1' })), 'checkout.session.completed: subscription-mode checkout without a subscription id'],
+    [
+      'a subscription event whose object is an invoice',
+      event('customer.subscription.updated', { id: 'in_1', object: 'invoice' }),
+      'customer.subscription.updated: data.object is a invoice, expected subscription',
+    ],
+    [
+      'a subscription without an id',
+      event('customer.subscription.updated', { object: 'subscription', status: 'active' }),
+      'customer.subscription.updated: the subscription has no id',
+    ],
+    [
+      'a subscription without a status',
+      event('customer.subscription.updated', { id: 'sub_1', object: 'subscription' }),
+      'customer.subscription.updated: the subscription has no status',
+    ],
+    [
+      'checkout without its subscription',
+      event('checkout.session.completed', checkoutSessionObject({ subscription: null, customer: 'cus_1' })),
+      'checkout.session.completed: subscription-mode checkout without a subscription id',
+    ],
   ])('%s is invalid, with a readable reason', (_name, e, reason) => {
     expect(() => normaliseEvent(e, config)).toThrow(new InvalidEventError(reason));
   });
@@ -114,14 +229,29 @@ describe('normaliseEvent', () => {
 
 describe('metadata', () => {
   it.each([
-    ['catalog plan and period', { dictia_plan_slug: 'pro', dictia_period: 'yearly', dictia_user_id: '42' }, { userId: 42, planSlug: 'pro', period: 'yearly' }],
-    ['plan not in catalog → unknown; bad period → monthly', { dictia_plan_slug: 'enterprise', dictia_period: 'weekly' }, { userId: null, planSlug: 'unknown', period: 'monthly' }],
+    [
+      'catalog plan and period',
+      { dictia_plan_slug: 'pro', dictia_period: 'yearly', dictia_user_id: '42' },
+      { userId: 42, planSlug: 'pro', period: 'yearly' },
+    ],
+    [
+      'plan not in catalog → unknown; bad period → monthly',
+      { dictia_plan_slug: 'enterprise', dictia_period: 'weekly' },
+      { userId: null, planSlug: 'unknown', period: 'monthly' },
+    ],
     ['no keys: nothing said', { other: 'x' }, { userId: null, planSlug: undefined, period: undefined }],
-    ['a user id that is not a number is ignored', { dictia_user_id: '42; drop table users' }, { userId: null, planSlug: undefined, period: undefined }],
+    [
+      'a user id that is not a number is ignored',
+      { dictia_user_id: '42; drop table users' },
+      { userId: null, planSlug: undefined, period: undefined },
+    ],
   ])('%s', (_name, metadata, expected) => {
     expect(billingMetadata(metadata, config)).toEqual(expected);
   });
   it('emails: lower-cased, trimmed, no blanks or repeats, in order', () => {
-    expect(normaliseEmails('  Ada@Example.COM ', null, 'ada@example.com', 'bob@example.com', '', 'not-an-email')).toEqual(['ada@example.com', 'bob@example.com']);
+    expect(normaliseEmails('  Ada@Example.COM ', null, 'ada@example.com', 'bob@example.com', '', 'not-an-email')).toEqual([
+      'ada@example.com',
+      'bob@example.com',
+    ]);
   });
 });

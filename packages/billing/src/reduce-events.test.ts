@@ -24,7 +24,10 @@ const T0 = 1_790_000_000;
 class MemoryStore {
   readonly subscriptions = new Map<string, SubscriptionState>();
   readonly users = new Map<number, UserRecord>();
-  readonly ledger = new Map<string, { outcome: string; customerId: string | null; subscriptionId: string | null; created: number; event: LifecycleEvent | null }>();
+  readonly ledger = new Map<
+    string,
+    { outcome: string; customerId: string | null; subscriptionId: string | null; created: number; event: LifecycleEvent | null }
+  >();
 
   apply(batch: readonly StripeEvent[]): void {
     const seen = new Set<string>();
@@ -33,7 +36,14 @@ class MemoryStore {
       const row = this.ledger.get(e.id);
       return row === undefined || row.outcome === 'unresolved';
     });
-    for (const e of fresh) this.ledger.set(e.id, { outcome: isIgnored(e) ? 'ignored' : 'applied', customerId: e.customerId, subscriptionId: e.subscriptionId, created: e.created, event: null });
+    for (const e of fresh)
+      this.ledger.set(e.id, {
+        outcome: isIgnored(e) ? 'ignored' : 'applied',
+        customerId: e.customerId,
+        subscriptionId: e.subscriptionId,
+        created: e.created,
+        event: null,
+      });
     const customers = new Set(fresh.map((e) => e.customerId));
     const subscriptionIds = new Set(fresh.map((e) => e.subscriptionId));
     const unresolved: StoredUnresolved[] = [];
@@ -46,10 +56,14 @@ class MemoryStore {
       if (s.userId === null) continue;
       userSubscriptions.set(s.userId, (userSubscriptions.get(s.userId) ?? new Map()).set(s.subscriptionId, s.status));
     }
-    const effects = reduceEvents({ subscriptions: new Map(this.subscriptions), users: userDirectory(this.users.values()), userSubscriptions, unresolved }, fresh);
+    const effects = reduceEvents(
+      { subscriptions: new Map(this.subscriptions), users: userDirectory(this.users.values()), userSubscriptions, unresolved },
+      fresh,
+    );
     for (const [id, state] of effects.subscriptions) this.subscriptions.set(id, state);
     for (const [id, change] of effects.users) this.users.set(id, { ...this.users.get(id)!, ...change });
-    for (const change of effects.ledger) Object.assign(this.ledger.get(change.eventId)!, { outcome: change.outcome, event: change.unresolvedEvent });
+    for (const change of effects.ledger)
+      Object.assign(this.ledger.get(change.eventId)!, { outcome: change.outcome, event: change.unresolvedEvent });
   }
 }
 
@@ -67,12 +81,22 @@ function run(c: HistoryCase, schedule: Parameters<typeof deliveryLanes>[1]): str
     const want = expectedSubscription(h);
     const got = store.subscriptions.get(want.subscriptionId);
     const actual = got && { subscriptionId: got.subscriptionId, status: got.status, ...got.facts };
-    const expected = { subscriptionId: want.subscriptionId, status: want.status, currentPeriodEnd: want.currentPeriodEnd, priceId: want.priceId, planSlug: want.planSlug, period: want.period, cancelAt: want.cancelAt, trialEnd: want.trialEnd };
+    const expected = {
+      subscriptionId: want.subscriptionId,
+      status: want.status,
+      currentPeriodEnd: want.currentPeriodEnd,
+      priceId: want.priceId,
+      planSlug: want.planSlug,
+      period: want.period,
+      cancelAt: want.cancelAt,
+      trialEnd: want.trialEnd,
+    };
     if (JSON.stringify(actual) !== JSON.stringify(expected)) differences.push(`${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
     if (got?.userId !== 1) differences.push(`${want.subscriptionId}.userId: ${String(got?.userId)} ≠ 1`);
   }
   const wantStatus = expectedUserStatus(built.subscriptions.map((h) => expectedSubscription(h).status));
-  if (store.users.get(1)?.status !== wantStatus) differences.push(`user status: ${String(store.users.get(1)?.status)} ≠ ${String(wantStatus)}`);
+  if (store.users.get(1)?.status !== wantStatus)
+    differences.push(`user status: ${String(store.users.get(1)?.status)} ≠ ${String(wantStatus)}`);
   const left = [...store.ledger.values()].filter((r) => r.outcome === 'unresolved').length;
   if (left > 0) differences.push(`${left} events left unresolved`);
   return differences;
@@ -80,15 +104,21 @@ function run(c: HistoryCase, schedule: Parameters<typeof deliveryLanes>[1]): str
 
 describe.each(LIFECYCLE_CORPUS)('$name (functional core, in memory)', (c) => {
   const length = c.build({ tag: 'p', start: T0, user: { id: 1, email: 'pure@example.com' }, shape: c.shape ?? 'basil' }).events.length;
-  test.prop([deliverySchedule(length, { maxLanes: 1, maxBatch: 6 })], { numRuns: RUNS })('any order and batching ends in Stripe’s final object', (schedule) => {
-    expect(run(c, schedule)).toEqual([]);
-  });
+  test.prop([deliverySchedule(length, { maxLanes: 1, maxBatch: 6 })], { numRuns: RUNS })(
+    'any order and batching ends in Stripe’s final object',
+    (schedule) => {
+      expect(run(c, schedule)).toEqual([]);
+    },
+  );
 });
 
 describe('delivery schedules', () => {
   test.prop([fc.constantFrom(...LIFECYCLE_CORPUS)])('collisions keep Stripe’s order and never move time backwards', (c) => {
     const events = c.build({ tag: 'p', start: T0, user: { id: 1, email: 'pure@example.com' }, shape: c.shape ?? 'basil' }).events;
-    const collided = withCollisions(events, events.map(() => true));
+    const collided = withCollisions(
+      events,
+      events.map(() => true),
+    );
     expect(collided.map((e) => e.id)).toEqual(events.map((e) => e.id));
     for (let i = 1; i < collided.length; i += 1) expect(collided[i]!.created).toBeGreaterThanOrEqual(collided[i - 1]!.created);
   });

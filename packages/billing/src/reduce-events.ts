@@ -94,7 +94,9 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
   };
   const touchedUsers = new Set<number>();
   const batchIds = new Set(events.map((e) => e.id));
-  const pending: Array<StoredUnresolved & { inBatch: boolean }> = world.unresolved.filter((row) => !batchIds.has(row.eventId)).map((row) => ({ ...row, inBatch: false }));
+  const pending: Array<StoredUnresolved & { inBatch: boolean }> = world.unresolved
+    .filter((row) => !batchIds.has(row.eventId))
+    .map((row) => ({ ...row, inBatch: false }));
 
   const apply = (event: LifecycleEvent): EventResult => {
     const ids = { subscriptionId: event.subscriptionId, customerId: event.customerId };
@@ -104,7 +106,12 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
 
     // A user found by metadata or email gets the customer id bound if it has none.
     let linkedCustomerId: string | undefined;
-    if ((found.via === 'metadata' || found.via === 'email') && event.customerId !== null && found.user.customerId === null && !users.byCustomer.has(event.customerId)) {
+    if (
+      (found.via === 'metadata' || found.via === 'email') &&
+      event.customerId !== null &&
+      found.user.customerId === null &&
+      !users.byCustomer.has(event.customerId)
+    ) {
       users.byId.set(found.user.id, { ...found.user, customerId: event.customerId });
       users.byCustomer.set(event.customerId, found.user.id);
       linkedCustomerId = event.customerId;
@@ -114,13 +121,22 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
     const newRow = { ...ids, userId: found.user.id };
     const steps: Array<Step & { at: Seconds }> = [];
     let state = row;
-    for (const [input, at] of [[event.input, event.created], ...(event.fetched ? [[event.fetched.snapshot, event.fetched.at] as const] : [])] as const) {
+    for (const [input, at] of [
+      [event.input, event.created],
+      ...(event.fetched ? [[event.fetched.snapshot, event.fetched.at] as const] : []),
+    ] as const) {
       const before = state;
       const step = applyInput(state, input, at, newRow);
       steps.push({ ...step, at });
       state = step.state;
       if (before?.status !== state.status) {
-        effects.transitions.push({ subscriptionId: event.subscriptionId, from: before?.status ?? null, to: state.status, eventId: event.id, eventCreatedAt: at });
+        effects.transitions.push({
+          subscriptionId: event.subscriptionId,
+          from: before?.status ?? null,
+          to: state.status,
+          eventId: event.id,
+          eventCreatedAt: at,
+        });
       }
     }
     state = state as SubscriptionState;
@@ -152,7 +168,14 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
     const result = apply(event);
     effects.results.set(event.id, result);
     if (result.outcome === 'unresolved') {
-      pending.push({ eventId: event.id, created: event.created, customerId: event.customerId, subscriptionId: event.subscriptionId, event, inBatch: true });
+      pending.push({
+        eventId: event.id,
+        created: event.created,
+        customerId: event.customerId,
+        subscriptionId: event.subscriptionId,
+        event,
+        inBatch: true,
+      });
     }
   }
 
@@ -161,8 +184,9 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
   //    another waits for, so until nothing more applies; in `created` order.
   pending.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
   const resolvable = (row: StoredUnresolved) =>
-    (row.customerId !== null && users.byCustomer.has(row.customerId)) || (row.subscriptionId !== null && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
-  for (let progress = true; progress; ) {
+    (row.customerId !== null && users.byCustomer.has(row.customerId)) ||
+    (row.subscriptionId !== null && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
+  for (let progress = true; progress;) {
     progress = false;
     for (const row of pending.splice(0)) {
       if (!resolvable(row)) {
@@ -186,14 +210,19 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
     for (const state of subscriptions.values()) if (state.userId === userId) statuses.set(state.subscriptionId, state.status);
     const status = mostFavourable(statuses.values());
     const original = world.users.byId.get(userId);
-    if (status !== original?.status || user.customerId !== original?.customerId) effects.users.set(userId, { customerId: user.customerId, status });
+    if (status !== original?.status || user.customerId !== original?.customerId)
+      effects.users.set(userId, { customerId: user.customerId, status });
   }
 
   // The ledger: the shell inserted every new event as `applied` (and reset re-processed `unresolved` rows to it).
   for (const event of events) {
     const result = effects.results.get(event.id)!;
     if (result.outcome === 'applied') continue;
-    effects.ledger.push({ eventId: event.id, outcome: result.outcome, unresolvedEvent: result.outcome === 'unresolved' && !isIgnored(event) ? storable(event) : null });
+    effects.ledger.push({
+      eventId: event.id,
+      outcome: result.outcome,
+      unresolvedEvent: result.outcome === 'unresolved' && !isIgnored(event) ? storable(event) : null,
+    });
   }
   for (const [eventId, result] of effects.reapplied) {
     if (result.outcome !== 'unresolved') effects.ledger.push({ eventId, outcome: result.outcome, unresolvedEvent: null });

@@ -53,7 +53,11 @@ describe('the batch transaction', () => {
     const connection = t.connection();
     const other = t.connection();
     const e = created();
-    const { results } = await applyEvents(routed(connection, (text) => other.unsafe(text)), [e], defaultBillingConfig);
+    const { results } = await applyEvents(
+      routed(connection, (text) => other.unsafe(text)),
+      [e],
+      defaultBillingConfig,
+    );
     expect(results[0]).toMatchObject({ code: '40003', message: 'billing: the batch transaction was lost (connection changed)' });
     expect(await ledgerRows(e.id)).toBe(0);
     expect((await t.sql`select 1 from subscriptions where stripe_subscription_id = ${e.data.object.id as string}`).length).toBe(0);

@@ -53,7 +53,9 @@ async function applyMigrations(sql: postgres.Sql): Promise<void> {
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
     await tx`create schema if not exists drizzle`;
     await tx`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`;
-    const [last] = await tx<Array<{ created_at: string }>>`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`;
+    const [last] = await tx<
+      Array<{ created_at: string }>
+    >`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`;
     for (const migration of migrations) {
       if (last && Number(last.created_at) >= migration.folderMillis) continue;
       for (const statement of migration.sql) if (statement.trim()) await tx.unsafe(statement);
@@ -87,7 +89,10 @@ function isPgError(error: unknown, code: string): boolean {
 
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (!/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code === '28P01' || code === '28000' || code === '3D000');
+  return (
+    typeof code === 'string' &&
+    (!/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code === '28P01' || code === '28000' || code === '3D000')
+  );
 }
 
 function where(url: URL): string {

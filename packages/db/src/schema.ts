@@ -1,15 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
-  bigserial,
-  check,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  serial,
-  text,
-  timestamp,
-} from 'drizzle-orm/pg-core';
+import { bigserial, check, index, integer, jsonb, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** Ledger outcomes, as DESIGN.md names them. */
 export const OUTCOMES = ['applied', 'ignored', 'stale', 'unresolved'] as const;
@@ -62,10 +52,7 @@ export const subscriptions = pgTable(
     createdAt: timestamp('created_at', tz).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
   },
-  (t) => [
-    index('subscriptions_user_id_idx').on(t.userId),
-    index('subscriptions_stripe_customer_id_idx').on(t.stripeCustomerId),
-  ],
+  (t) => [index('subscriptions_user_id_idx').on(t.userId), index('subscriptions_stripe_customer_id_idx').on(t.stripeCustomerId)],
 );
 
 /** Idempotency ledger: one row per Stripe event ever processed. */
@@ -85,13 +72,12 @@ export const webhookEvents = pgTable(
     unresolvedInput: jsonb('unresolved_input'),
   },
   (t) => [
-    check(
-      'webhook_events_outcome_known',
-      sql`${t.outcome} in ('applied', 'ignored', 'stale', 'unresolved')`,
-    ),
+    check('webhook_events_outcome_known', sql`${t.outcome} in ('applied', 'ignored', 'stale', 'unresolved')`),
     index('webhook_events_stripe_subscription_id_idx').on(t.stripeSubscriptionId),
     // Finds a customer's unresolved events to re-run once a checkout links the customer to a user.
-    index('webhook_events_unresolved_customer_idx').on(t.stripeCustomerId).where(sql`${t.outcome} = 'unresolved'`),
+    index('webhook_events_unresolved_customer_idx')
+      .on(t.stripeCustomerId)
+      .where(sql`${t.outcome} = 'unresolved'`),
   ],
 );
 

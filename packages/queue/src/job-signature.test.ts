@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { StripeEvent } from './contract';
 import { jobSigner } from './job-signature';
 
-const event: StripeEvent = { id: 'evt_1', object: 'event', type: 'invoice.paid', created: 1_790_000_000, data: { object: { id: 'in_1', object: 'invoice', customer: 'cus_1' } } };
+const event: StripeEvent = {
+  id: 'evt_1',
+  object: 'event',
+  type: 'invoice.paid',
+  created: 1_790_000_000,
+  data: { object: { id: 'in_1', object: 'invoice', customer: 'cus_1' } },
+};
 const KEY = 'k'.repeat(32);
 const OTHER = 'o'.repeat(32);
 
@@ -15,8 +21,16 @@ describe('jobSigner', () => {
 
   it.each([
     ['an unsigned job (added through the dashboard, or written into Redis)', event, 'the job is not signed by the ingress'],
-    ['a changed event', { ...jobSigner([KEY]).sign(event), type: 'checkout.session.completed' }, 'the job’s signature does not match its event (changed since the ingress signed it, or another key)'],
-    ['a changed object', { ...jobSigner([KEY]).sign(event), data: { object: { id: 'in_1', object: 'invoice', customer: 'cus_2' } } }, 'the job’s signature does not match its event (changed since the ingress signed it, or another key)'],
+    [
+      'a changed event',
+      { ...jobSigner([KEY]).sign(event), type: 'checkout.session.completed' },
+      'the job’s signature does not match its event (changed since the ingress signed it, or another key)',
+    ],
+    [
+      'a changed object',
+      { ...jobSigner([KEY]).sign(event), data: { object: { id: 'in_1', object: 'invoice', customer: 'cus_2' } } },
+      'the job’s signature does not match its event (changed since the ingress signed it, or another key)',
+    ],
     ['another key', jobSigner([OTHER]).sign(event), 'the job’s signature names no key of this worker'],
     ['no data', null, 'the job has no data'],
   ])('refuses %s', (_name, data, reason) => {

@@ -40,10 +40,12 @@ export function jobSigner(keys: readonly string[]): JobSigner {
       const { _signature: signature, ...event } = data as SignedJobData;
       if (typeof signature !== 'object' || signature === null) return { ok: false, reason: 'the job is not signed by the ingress' };
       const key = typeof signature.kid === 'string' ? byKid.get(signature.kid) : undefined;
-      if (signature.v !== 1 || key === undefined || typeof signature.mac !== 'string') return { ok: false, reason: 'the job’s signature names no key of this worker' };
+      if (signature.v !== 1 || key === undefined || typeof signature.mac !== 'string')
+        return { ok: false, reason: 'the job’s signature names no key of this worker' };
       const expected = Buffer.from(mac(key, event as StripeEvent), 'hex');
       const given = Buffer.from(signature.mac, 'hex');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'the job’s signature does not match its event (changed since the ingress signed it, or another key)' };
+      if (given.length !== expected.length || !timingSafeEqual(given, expected))
+        return { ok: false, reason: 'the job’s signature does not match its event (changed since the ingress signed it, or another key)' };
       return { ok: true, event: event as StripeEvent };
     },
   };

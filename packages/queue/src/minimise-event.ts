@@ -13,8 +13,28 @@ type Shape = { [key: string]: true | Shape | [Shape] };
 /** An id that may come expanded (`{ id, … }`): only its id is kept. */
 const ID: Shape = { id: true };
 
-const PRICE: Shape = { id: true, object: true, lookup_key: true, metadata: true, recurring: { interval: true, interval_count: true }, product: ID };
-const ITEMS: Shape = { object: true, data: [{ id: true, object: true, price: PRICE, plan: { id: true, interval: true }, current_period_start: true, current_period_end: true, quantity: true }] };
+const PRICE: Shape = {
+  id: true,
+  object: true,
+  lookup_key: true,
+  metadata: true,
+  recurring: { interval: true, interval_count: true },
+  product: ID,
+};
+const ITEMS: Shape = {
+  object: true,
+  data: [
+    {
+      id: true,
+      object: true,
+      price: PRICE,
+      plan: { id: true, interval: true },
+      current_period_start: true,
+      current_period_end: true,
+      quantity: true,
+    },
+  ],
+};
 
 /** The subscription's fields the lifecycle reads, for its object and its `previous_attributes`. */
 const SUBSCRIPTION: Shape = {

@@ -45,8 +45,16 @@ describe.skipIf(skip)('connections on a node that answers READONLY (a demoted pr
       admin.disconnect();
       const producer = producerConnection(replica.url);
       const queue = createEventQueue(producer, { name: 'readonly-backoff' });
-      await queue.add('invoice.paid', { id: 'evt_backoff', object: 'event', type: 'invoice.paid', created: 1, data: { object: {} } }, { jobId: 'evt_backoff' });
-      await waitFor(async () => (await queue.getJobState('evt_backoff')) === 'completed', 'the job to complete on the promoted node', 20_000);
+      await queue.add(
+        'invoice.paid',
+        { id: 'evt_backoff', object: 'event', type: 'invoice.paid', created: 1, data: { object: {} } },
+        { jobId: 'evt_backoff' },
+      );
+      await waitFor(
+        async () => (await queue.getJobState('evt_backoff')) === 'completed',
+        'the job to complete on the promoted node',
+        20_000,
+      );
       await queue.obliterate({ force: true });
       await queue.close();
       producer.disconnect();

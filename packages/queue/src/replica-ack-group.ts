@@ -25,17 +25,19 @@ export function replicaAckGroup(connection: RedisConnection, count: number, key?
     inFlight = true;
     // The batch's longest remaining bound: callers whose own bound ends sooner give up on their own.
     const timeoutMs = Math.max(...batch.map((w) => w.deadline)) - performance.now();
-    waitForReplicas(connection, count, timeoutMs, key).then(
-      () => {
-        for (const w of batch) w.resolve();
-      },
-      (error: unknown) => {
-        for (const w of batch) w.reject(error);
-      },
-    ).finally(() => {
-      inFlight = false;
-      issue();
-    });
+    waitForReplicas(connection, count, timeoutMs, key)
+      .then(
+        () => {
+          for (const w of batch) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of batch) w.reject(error);
+        },
+      )
+      .finally(() => {
+        inFlight = false;
+        issue();
+      });
   };
 
   return (deadline) =>

@@ -37,7 +37,7 @@ describe.skipIf(skip)('waitForReplicas and isWritablePrimary (a private primary 
     await primary?.dispose();
   });
 
-  it('resolves once the replica holds the connection\'s earlier writes, and the replica has them', async () => {
+  it("resolves once the replica holds the connection's earlier writes, and the replica has them", async () => {
     link.setDelay({ toClientMs: 150 });
     try {
       await connection.set('wfr:a', '1');

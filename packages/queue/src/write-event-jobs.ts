@@ -74,7 +74,11 @@ const FAILED = 2;
  * it failed, or if a failed job vanished before it could be retried (the caller then treats the
  * whole batch as not acknowledged; a redelivery adds the event again).
  */
-export async function writeEventJobs(queue: EventQueue, jobs: readonly EventJob[], options: WriteEventJobsOptions = {}): Promise<EnqueueOutcome[]> {
+export async function writeEventJobs(
+  queue: EventQueue,
+  jobs: readonly EventJob[],
+  options: WriteEventJobsOptions = {},
+): Promise<EnqueueOutcome[]> {
   if (jobs.length === 0) return [];
   const backend = queue.backend;
   const client = await backend.client;
@@ -83,7 +87,9 @@ export async function writeEventJobs(queue: EventQueue, jobs: readonly EventJob[
   const transport = options.transport ?? (isCluster(connection) ? 'pipeline' : 'inline');
   const run = async (queueCommands: (target: RedisClient | IRedisTransaction) => void, count: number) => {
     try {
-      return await (transport === 'inline' ? inlineTransaction(connection as Redis, () => queueCommands(client), count) : pipelineTransaction(client, queueCommands, count));
+      return await (transport === 'inline'
+        ? inlineTransaction(connection as Redis, () => queueCommands(client), count)
+        : pipelineTransaction(client, queueCommands, count));
     } catch (error) {
       await reloadScripts(connection);
       throw error;
@@ -157,7 +163,11 @@ async function inlineTransaction(connection: Redis, queueCommands: () => void, c
   return unwrap(await executed, count);
 }
 
-async function pipelineTransaction(client: RedisClient, queueCommands: (target: IRedisTransaction) => void, count: number): Promise<unknown[]> {
+async function pipelineTransaction(
+  client: RedisClient,
+  queueCommands: (target: IRedisTransaction) => void,
+  count: number,
+): Promise<unknown[]> {
   const multi = client.multi();
   queueCommands(multi);
   return unwrap(await multi.exec(), count);

@@ -28,8 +28,15 @@ export const envFields = {
   /** The key(s) the ingress signs jobs with and the worker verifies them by; several while rotating (the first signs). */
   QUEUE_SIGNING_KEY: z
     .string()
-    .transform((value) => value.split(',').map((key) => key.trim()).filter(Boolean))
-    .refine((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), { message: 'must be one or more comma-separated keys of at least 32 characters' }),
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+    )
+    .refine((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), {
+      message: 'must be one or more comma-separated keys of at least 32 characters',
+    }),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], DEFAULT_DATABASE_URL),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], DEFAULT_REDIS_URL),
   QUEUE_NAME: z
@@ -37,7 +44,11 @@ export const envFields = {
     .trim()
     .default('stripe-events')
     .refine((v) => v.length > 0 && !v.includes(':'), { message: 'must be non-empty and contain no ":"' }),
-  QUEUE_PREFIX: z.string().trim().default('bull').refine((v) => v.length > 0, { message: 'must be non-empty' }),
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .default('bull')
+    .refine((v) => v.length > 0, { message: 'must be non-empty' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   host: (fallback: string) => z.string().trim().min(1).default(fallback),

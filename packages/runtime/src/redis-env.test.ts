@@ -25,7 +25,9 @@ describe('Redis environment', () => {
       ],
       REDIS_SENTINEL_NAME: 'billing-master',
     });
-    expect(load({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{billing}' }).REDIS_CLUSTER_NODES).toEqual([{ host: '127.0.0.1', port: 7000 }]);
+    expect(load({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{billing}' }).REDIS_CLUSTER_NODES).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+    ]);
   });
 
   it('reads the TLS files at start', () => {
@@ -42,13 +44,25 @@ describe('Redis environment', () => {
 
   it.each([
     [{ REDIS_SENTINELS: 's1' }, 'REDIS_SENTINELS must be comma-separated host:port pairs (bad entry "s1") (got "s1")'],
-    [{ REDIS_SENTINELS: 's1:26379,,s2:26379' }, 'REDIS_SENTINELS must be comma-separated host:port pairs (bad entry "") (got "s1:26379,,s2:26379")'],
-    [{ REDIS_CLUSTER_NODES: 'n1:99999', QUEUE_PREFIX: '{b}' }, 'REDIS_CLUSTER_NODES must be comma-separated host:port pairs (bad entry "n1:99999") (got "n1:99999")'],
-    [{ REDIS_SENTINELS: 's1:26379' }, 'REDIS_SENTINEL_NAME is required when REDIS_SENTINELS is set (the name of the master the sentinels monitor)'],
-    [{ REDIS_SENTINEL_NAME: 'mymaster' }, 'REDIS_SENTINELS is required when REDIS_SENTINEL_NAME is set (comma-separated host:port of the sentinels) '],
+    [
+      { REDIS_SENTINELS: 's1:26379,,s2:26379' },
+      'REDIS_SENTINELS must be comma-separated host:port pairs (bad entry "") (got "s1:26379,,s2:26379")',
+    ],
+    [
+      { REDIS_CLUSTER_NODES: 'n1:99999', QUEUE_PREFIX: '{b}' },
+      'REDIS_CLUSTER_NODES must be comma-separated host:port pairs (bad entry "n1:99999") (got "n1:99999")',
+    ],
+    [
+      { REDIS_SENTINELS: 's1:26379' },
+      'REDIS_SENTINEL_NAME is required when REDIS_SENTINELS is set (the name of the master the sentinels monitor)',
+    ],
+    [
+      { REDIS_SENTINEL_NAME: 'mymaster' },
+      'REDIS_SENTINELS is required when REDIS_SENTINEL_NAME is set (comma-separated host:port of the sentinels) ',
+    ],
     [
       { REDIS_CLUSTER_NODES: 'n1:7000' },
-      'QUEUE_PREFIX must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue\'s keys live in one cluster slot',
+      "QUEUE_PREFIX must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue's keys live in one cluster slot",
     ],
     [
       { REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: 'bull{}' },
@@ -62,7 +76,10 @@ describe('Redis environment', () => {
       { REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: '{b}', REDIS_URL: 'redis://:pw@n1:7000/2' },
       'REDIS_URL must not select a database (/2) with REDIS_CLUSTER_NODES: a cluster has only database 0 (got "redis://***@n1:7000/2")',
     ],
-    [{ REDIS_TLS_CA_FILE: join(dir, 'missing.pem'), REDIS_URL: 'rediss://h' }, `REDIS_TLS_CA_FILE must name a readable file (ENOENT) (got "${join(dir, 'missing.pem')}")`],
+    [
+      { REDIS_TLS_CA_FILE: join(dir, 'missing.pem'), REDIS_URL: 'rediss://h' },
+      `REDIS_TLS_CA_FILE must name a readable file (ENOENT) (got "${join(dir, 'missing.pem')}")`,
+    ],
     [{ REDIS_TLS_KEY_FILE: dir, REDIS_URL: 'rediss://h' }, `REDIS_TLS_KEY_FILE must name a readable file (EISDIR) (got "${dir}")`],
   ])('%o → one line naming the variable', (source, line) => {
     expect(() => load(source)).toThrow(EnvError);
@@ -76,7 +93,7 @@ describe('Redis environment', () => {
       new EnvError(`REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL (TLS); REDIS_URL starts with redis:// (got "${ca}")`),
     );
     expect(() => load({ REDIS_URL: 'rediss://h', REDIS_TLS_CERT_FILE: cert })).toThrow(
-      new EnvError('REDIS_TLS_KEY_FILE is required with REDIS_TLS_CERT_FILE (the client certificate\'s private key)'),
+      new EnvError("REDIS_TLS_KEY_FILE is required with REDIS_TLS_CERT_FILE (the client certificate's private key)"),
     );
   });
 

@@ -92,22 +92,35 @@ export interface RedisEnv {
 export function checkRedisEnv(env: RedisEnv): EnvProblem[] {
   const problems: EnvProblem[] = [];
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
-    problems.push({ name: 'REDIS_SENTINEL_NAME', problem: 'is required when REDIS_SENTINELS is set (the name of the master the sentinels monitor)' });
+    problems.push({
+      name: 'REDIS_SENTINEL_NAME',
+      problem: 'is required when REDIS_SENTINELS is set (the name of the master the sentinels monitor)',
+    });
   }
   if (env.REDIS_SENTINEL_NAME && !env.REDIS_SENTINELS) {
-    problems.push({ name: 'REDIS_SENTINELS', problem: 'is required when REDIS_SENTINEL_NAME is set (comma-separated host:port of the sentinels)' });
+    problems.push({
+      name: 'REDIS_SENTINELS',
+      problem: 'is required when REDIS_SENTINEL_NAME is set (comma-separated host:port of the sentinels)',
+    });
   }
   if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
-    problems.push({ name: 'REDIS_CLUSTER_NODES', problem: 'cannot be combined with REDIS_SENTINELS: a Redis Cluster fails over by itself, without sentinels' });
+    problems.push({
+      name: 'REDIS_CLUSTER_NODES',
+      problem: 'cannot be combined with REDIS_SENTINELS: a Redis Cluster fails over by itself, without sentinels',
+    });
   }
   const url = new URL(env.REDIS_URL);
   if (env.REDIS_CLUSTER_NODES && url.pathname.length > 1 && url.pathname !== '/0') {
-    problems.push({ name: 'REDIS_URL', problem: `must not select a database (${url.pathname}) with REDIS_CLUSTER_NODES: a cluster has only database 0` });
+    problems.push({
+      name: 'REDIS_URL',
+      problem: `must not select a database (${url.pathname}) with REDIS_CLUSTER_NODES: a cluster has only database 0`,
+    });
   }
   if (env.REDIS_CLUSTER_NODES && env.QUEUE_PREFIX !== undefined && !hasHashTag(env.QUEUE_PREFIX)) {
     problems.push({
       name: 'QUEUE_PREFIX',
-      problem: 'must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue\'s keys live in one cluster slot',
+      problem:
+        "must contain a {hash-tag}, such as {billing}, when REDIS_CLUSTER_NODES is set, so that all of a queue's keys live in one cluster slot",
     });
   }
   for (const name of ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'] as const) {
@@ -116,7 +129,7 @@ export function checkRedisEnv(env: RedisEnv): EnvProblem[] {
     }
   }
   if (env.REDIS_TLS_CERT_FILE && !env.REDIS_TLS_KEY_FILE) {
-    problems.push({ name: 'REDIS_TLS_KEY_FILE', problem: 'is required with REDIS_TLS_CERT_FILE (the client certificate\'s private key)' });
+    problems.push({ name: 'REDIS_TLS_KEY_FILE', problem: "is required with REDIS_TLS_CERT_FILE (the client certificate's private key)" });
   }
   if (env.REDIS_TLS_KEY_FILE && !env.REDIS_TLS_CERT_FILE) {
     problems.push({ name: 'REDIS_TLS_CERT_FILE', problem: 'is required with REDIS_TLS_KEY_FILE (the client certificate)' });

@@ -95,15 +95,21 @@ describe('scrubError', () => {
   });
 
   it.each([
-    ['a name set in the constructor', new (class UnrecoverableError extends Error {
-      constructor(message: string) {
-        super(message);
-        this.name = this.constructor.name;
-      }
-    })('invalid event: no id')],
-    ['a name as a class field', new (class InvalidEventError extends Error {
-      override name = 'InvalidEventError';
-    })('customer.subscription.updated: no id')],
+    [
+      'a name set in the constructor',
+      new (class UnrecoverableError extends Error {
+        constructor(message: string) {
+          super(message);
+          this.name = this.constructor.name;
+        }
+      })('invalid event: no id'),
+    ],
+    [
+      'a name as a class field',
+      new (class InvalidEventError extends Error {
+        override name = 'InvalidEventError';
+      })('customer.subscription.updated: no id'),
+    ],
   ])('keeps an error class recognisable (%s): instanceof, name, message', (_, original) => {
     const scrubbed = scrubError(original);
     expect(scrubbed).toBeInstanceOf(original.constructor);

@@ -16,7 +16,13 @@ export const PRICES = {
   /** Mapped by `PLAN_PRICES` (its lookup key is not a slug). */
   proYearly: { id: 'price_corpus_pro_yearly', interval: 'year', unitAmount: 29_000, lookupKey: 'pro_yearly', plan: 'pro' },
   /** Its metadata names the plan; yearly. */
-  businessYearly: { id: 'price_corpus_business_yearly', interval: 'year', unitAmount: 99_000, metadata: { dictia_plan_slug: 'business' }, plan: 'business' },
+  businessYearly: {
+    id: 'price_corpus_business_yearly',
+    interval: 'year',
+    unitAmount: 99_000,
+    metadata: { dictia_plan_slug: 'business' },
+    plan: 'business',
+  },
 } as const satisfies Record<string, CatalogPrice>;
 
 /** `PLAN_PRICES` of the corpus's configuration. */
@@ -56,7 +62,11 @@ export interface HistoryCase {
   build: (ctx: HistoryContext) => BuiltHistory;
 }
 
-export const ids = (ctx: HistoryContext, n = 1) => ({ subscription: `sub_${ctx.tag}${n}`, customer: ctx.customer ?? `cus_${ctx.tag}`, tag: `${ctx.tag}${n}` });
+export const ids = (ctx: HistoryContext, n = 1) => ({
+  subscription: `sub_${ctx.tag}${n}`,
+  customer: ctx.customer ?? `cus_${ctx.tag}`,
+  tag: `${ctx.tag}${n}`,
+});
 export const userMetadata = (ctx: HistoryContext, route: UserRoute, plan?: string) => ({
   ...(route === 'metadata' && { dictia_user_id: String(ctx.user.id) }),
   ...(plan !== undefined && { dictia_plan_slug: plan }),
@@ -67,22 +77,45 @@ export const userMetadata = (ctx: HistoryContext, route: UserRoute, plan?: strin
  * created `incomplete`, its first invoice created, finalized and paid, the subscription
  * updated to `active`, then the session completed, with the payment's own events around.
  */
-export function cardCheckout(h: SubscriptionHistory, ctx: HistoryContext, at: number, price: CatalogPrice, route: UserRoute, plan?: string): SubscriptionHistory {
+export function cardCheckout(
+  h: SubscriptionHistory,
+  ctx: HistoryContext,
+  at: number,
+  price: CatalogPrice,
+  route: UserRoute,
+  plan?: string,
+): SubscriptionHistory {
   const customer = h.ids.customer;
   h.other(at, 'customer.created', { id: customer, object: 'customer', email: ctx.user.email, name: 'Ada Lovelace' })
     .create(at, { status: 'incomplete', price, metadata: userMetadata(ctx, route, plan) })
     .invoice(at, 'invoice.created', { billingReason: 'subscription_create', paid: false })
     .invoice(at, 'invoice.finalized', { billingReason: 'subscription_create', paid: false })
     .other(at, 'payment_intent.succeeded', { id: `pi_${h.ids.tag}`, object: 'payment_intent', customer, status: 'succeeded' })
-    .other(at, 'charge.succeeded', { id: `ch_${h.ids.tag}`, object: 'charge', customer, billing_details: { email: ctx.user.email, name: 'Ada Lovelace' } })
+    .other(at, 'charge.succeeded', {
+      id: `ch_${h.ids.tag}`,
+      object: 'charge',
+      customer,
+      billing_details: { email: ctx.user.email, name: 'Ada Lovelace' },
+    })
     .invoice(at, 'invoice.paid', { billingReason: 'subscription_create', paid: true })
     .invoice(at, 'invoice.payment_succeeded', { billingReason: 'subscription_create', paid: true })
     .update(at, { status: 'active' });
   return checkoutFor(h, ctx, at, route, plan);
 }
 
-export function checkoutFor(h: SubscriptionHistory, ctx: HistoryContext, at: number, route: UserRoute, plan?: string, paymentStatus?: 'paid' | 'no_payment_required'): SubscriptionHistory {
-  return h.checkout(at, { email: route === 'checkout-email' ? ctx.user.email : null, metadata: userMetadata(ctx, route, plan), ...(paymentStatus && { paymentStatus }) });
+export function checkoutFor(
+  h: SubscriptionHistory,
+  ctx: HistoryContext,
+  at: number,
+  route: UserRoute,
+  plan?: string,
+  paymentStatus?: 'paid' | 'no_payment_required',
+): SubscriptionHistory {
+  return h.checkout(at, {
+    email: route === 'checkout-email' ? ctx.user.email : null,
+    metadata: userMetadata(ctx, route, plan),
+    ...(paymentStatus && { paymentStatus }),
+  });
 }
 
 export function renewalInvoicePaid(h: SubscriptionHistory, at: number): SubscriptionHistory {

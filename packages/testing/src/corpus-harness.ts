@@ -32,17 +32,19 @@ export interface ObservedSubscription extends ExpectedSubscription {
 
 export async function observedRows(sql: Sql, built: BuiltHistory): Promise<Map<string, ObservedSubscription>> {
   const ids = built.subscriptions.map((s) => s.ids.subscription);
-  const rows = await sql<Array<{
-    stripe_subscription_id: string;
-    status: string;
-    current_period_end: number | null;
-    stripe_price_id: string | null;
-    plan_slug: string;
-    period: string;
-    cancel_at: number | null;
-    trial_end: number | null;
-    user_id: number | null;
-  }>>`
+  const rows = await sql<
+    Array<{
+      stripe_subscription_id: string;
+      status: string;
+      current_period_end: number | null;
+      stripe_price_id: string | null;
+      plan_slug: string;
+      period: string;
+      cancel_at: number | null;
+      trial_end: number | null;
+      user_id: number | null;
+    }>
+  >`
     select stripe_subscription_id, status, stripe_price_id, plan_slug, period, user_id,
       extract(epoch from current_period_end)::float8 as current_period_end, extract(epoch from cancel_at)::float8 as cancel_at,
       extract(epoch from trial_end)::float8 as trial_end
@@ -85,8 +87,10 @@ export async function historyDifferences(sql: Sql, prepared: PreparedHistory): P
   const [row] = await sql<Array<{ subscription_status: string | null; stripe_customer_id: string | null }>>`
     select subscription_status, stripe_customer_id from users where id = ${user.id}`;
   const wantStatus = expectedUserStatus(built.subscriptions.map((s) => expectedSubscription(s).status));
-  if (row?.subscription_status !== wantStatus) differences.push(`user.subscription_status: ${String(row?.subscription_status)} ≠ ${String(wantStatus)}`);
-  if (row?.stripe_customer_id !== built.customer) differences.push(`user.stripe_customer_id: ${String(row?.stripe_customer_id)} ≠ ${built.customer}`);
+  if (row?.subscription_status !== wantStatus)
+    differences.push(`user.subscription_status: ${String(row?.subscription_status)} ≠ ${String(wantStatus)}`);
+  if (row?.stripe_customer_id !== built.customer)
+    differences.push(`user.stripe_customer_id: ${String(row?.stripe_customer_id)} ≠ ${built.customer}`);
   if (differences.length > 0) {
     // What each event of the history did, in Stripe's order, to read a failure by.
     const outcomes = await ledgerOutcomes(sql, built.events);

@@ -19,7 +19,10 @@ export interface TestDatabase {
 /** A fresh, migrated database of this test file's own; call `drop()` in `afterAll`. */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
   const admin = inject('adminDatabaseUrl');
-  const name = `bw_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const name = `bw_${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const url = databaseUrl(admin, name);
   await migrateDatabase(url);
   const { db, sql } = createDatabase(url, { max: 10, applicationName: 'billing-webhooks-test' });

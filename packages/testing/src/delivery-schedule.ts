@@ -23,7 +23,10 @@ export function deliverySchedule(length: number, options: { maxLanes?: number; m
   const indices = Array.from({ length }, (_, i) => i);
   return fc.record({
     order: fc.shuffledSubarray(indices, { minLength: length, maxLength: length }),
-    duplicates: fc.array(fc.record({ index: fc.nat({ max: length - 1 }), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }), { maxLength: 4 }),
+    duplicates: fc.array(
+      fc.record({ index: fc.nat({ max: length - 1 }), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }),
+      { maxLength: 4 },
+    ),
     collapse: fc.array(fc.boolean(), { minLength: length, maxLength: length }),
     lanes: fc.integer({ min: 1, max: options.maxLanes ?? 3 }),
     batch: fc.integer({ min: 1, max: options.maxBatch ?? 4 }),

@@ -12,7 +12,15 @@ import {
   type HistoryCase,
 } from './corpus-builders';
 
-export { CORPUS_PLAN_PRICES, PRICES, type BuiltHistory, type CorpusUser, type HistoryCase, type HistoryContext, type UserRoute } from './corpus-builders';
+export {
+  CORPUS_PLAN_PRICES,
+  PRICES,
+  type BuiltHistory,
+  type CorpusUser,
+  type HistoryCase,
+  type HistoryContext,
+  type UserRoute,
+} from './corpus-builders';
 
 /**
  * Subscription histories shaped the way Stripe emits them (events of one change sharing a
@@ -79,8 +87,11 @@ export const LIFECYCLE_CORPUS: HistoryCase[] = [
     build: (ctx) => {
       const h = new SubscriptionHistory(ids(ctx), ctx.shape);
       const t = ctx.start;
-      h.create(t, { status: 'trialing', price: PRICES.proYearly, trialEnd: t + 30 * DAY, metadata: userMetadata(ctx, 'metadata') })
-        .invoice(t, 'invoice.paid', { billingReason: 'subscription_create', paid: true, amount: 0 });
+      h.create(t, { status: 'trialing', price: PRICES.proYearly, trialEnd: t + 30 * DAY, metadata: userMetadata(ctx, 'metadata') }).invoice(
+        t,
+        'invoice.paid',
+        { billingReason: 'subscription_create', paid: true, amount: 0 },
+      );
       return single(checkoutFor(h, ctx, t + 1, 'metadata', undefined, 'no_payment_required'));
     },
   },
@@ -185,7 +196,11 @@ export const LIFECYCLE_CORPUS: HistoryCase[] = [
       const t = ctx.start;
       const h = cardCheckout(new SubscriptionHistory(ids(ctx), ctx.shape), ctx, t, PRICES.proMonthly, 'checkout-email');
       const end = h.finalModel.periodEnd;
-      h.update(t + 5 * DAY, { cancelAtPeriodEnd: true, cancelAt: end, canceledAt: t + 5 * DAY }).update(t + 6 * DAY, { cancelAtPeriodEnd: false, cancelAt: null, canceledAt: null });
+      h.update(t + 5 * DAY, { cancelAtPeriodEnd: true, cancelAt: end, canceledAt: t + 5 * DAY }).update(t + 6 * DAY, {
+        cancelAtPeriodEnd: false,
+        cancelAt: null,
+        canceledAt: null,
+      });
       return single(h);
     },
   },
@@ -218,7 +233,13 @@ export const LIFECYCLE_CORPUS: HistoryCase[] = [
       const old = cardCheckout(new SubscriptionHistory(ids(ctx, 1), ctx.shape), ctx, t, PRICES.starterMonthly, 'checkout-email');
       const end = old.finalModel.periodEnd;
       old.update(t + 5 * DAY, { cancelAtPeriodEnd: true, cancelAt: end, canceledAt: t + 5 * DAY });
-      const fresh = cardCheckout(new SubscriptionHistory(ids(ctx, 2), ctx.shape), ctx, t + 20 * DAY, PRICES.businessYearly, 'checkout-email');
+      const fresh = cardCheckout(
+        new SubscriptionHistory(ids(ctx, 2), ctx.shape),
+        ctx,
+        t + 20 * DAY,
+        PRICES.businessYearly,
+        'checkout-email',
+      );
       old.delete(end);
       const events = [...old.events, ...fresh.events].sort((a, b) => a.created - b.created);
       return { events, subscriptions: [old, fresh], customer: old.ids.customer };

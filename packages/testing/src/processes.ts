@@ -128,7 +128,12 @@ export interface ScriptRun {
 }
 
 /** Runs a root script to its end as `npm run <x>` would (node + tsx), without blocking this process. */
-export async function runScript(script: string, args: string[], env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<ScriptRun> {
+export async function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 60_000,
+): Promise<ScriptRun> {
   const { exitCode, stdout, stderr } = await execa(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: REPO_ROOT,
     env: childEnv(env),

@@ -50,7 +50,9 @@ export async function startPrivateCluster(masters = 3): Promise<PrivateCluster> 
     await waitFor(
       async () => {
         const infos = await Promise.all(nodes.map((n) => n.admin.call('CLUSTER', 'INFO')));
-        return infos.every((info) => /cluster_state:ok/.test(String(info)) && new RegExp(`cluster_known_nodes:${masters}\\b`).test(String(info)));
+        return infos.every(
+          (info) => /cluster_state:ok/.test(String(info)) && new RegExp(`cluster_known_nodes:${masters}\\b`).test(String(info)),
+        );
       },
       'the cluster to form (cluster_state:ok on every node)',
       20_000,

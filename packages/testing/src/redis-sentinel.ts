@@ -129,7 +129,12 @@ export async function startSentinelTopology(options: SentinelTopologyOptions = {
 }
 
 /** One `redis-server <conf> --sentinel` monitoring the primary (quorum 2). */
-async function startSentinel(options: { name: string; primaryPort: number; password: string; downAfterMs: number }): Promise<PrivateSentinel> {
+async function startSentinel(options: {
+  name: string;
+  primaryPort: number;
+  password: string;
+  downAfterMs: number;
+}): Promise<PrivateSentinel> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bw-sentinel-'));
   const conf = join(dir, 'sentinel.conf');

@@ -65,19 +65,50 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     lazyConnect: true,
   };
   const args = [
-    '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-    '--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'always',
-    '--maxmemory-policy', 'noeviction',
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--dir',
+    dir,
+    '--appendonly',
+    options.appendOnly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
     // A replica syncs at once instead of after the default 5 s wait for others to join it.
-    '--repl-diskless-sync-delay', '0',
+    '--repl-diskless-sync-delay',
+    '0',
     ...(tls
-      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
-        '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ? 'yes' : 'no', '--tls-replication', 'yes']
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          tls.certFile,
+          '--tls-key-file',
+          tls.keyFile,
+          '--tls-ca-cert-file',
+          tls.caFile,
+          '--tls-auth-clients',
+          tls.authClients ? 'yes' : 'no',
+          '--tls-replication',
+          'yes',
+        ]
       : ['--port', String(port)]),
     ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
     ...(options.replicaOf ? ['--replicaof', options.replicaOf.host, String(options.replicaOf.port)] : []),
     ...(options.cluster
-      ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(options.cluster.nodeTimeoutMs)]
+      ? [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          String(options.cluster.nodeTimeoutMs),
+        ]
       : []),
   ];
 

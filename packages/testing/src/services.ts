@@ -21,19 +21,33 @@ export async function resolveTestServices(env: Record<string, string | undefined
   const stops: Array<() => Promise<void>> = [];
   const notes: string[] = [];
 
-  const postgresUrl = await pick('Postgres', env.TEST_DATABASE_URL, LOCAL_POSTGRES, postgresAnswers, async () => {
-    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
-    const container = await new PostgreSqlContainer('postgres:16-alpine').start();
-    stops.push(async () => void (await container.stop()));
-    return container.getConnectionUri();
-  }, notes);
+  const postgresUrl = await pick(
+    'Postgres',
+    env.TEST_DATABASE_URL,
+    LOCAL_POSTGRES,
+    postgresAnswers,
+    async () => {
+      const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+      const container = await new PostgreSqlContainer('postgres:16-alpine').start();
+      stops.push(async () => void (await container.stop()));
+      return container.getConnectionUri();
+    },
+    notes,
+  );
 
-  const redisUrl = await pick('Redis', env.TEST_REDIS_URL, LOCAL_REDIS, redisAnswers, async () => {
-    const { RedisContainer } = await import('@testcontainers/redis');
-    const container = await new RedisContainer('redis:7-alpine').start();
-    stops.push(async () => void (await container.stop()));
-    return container.getConnectionUrl();
-  }, notes);
+  const redisUrl = await pick(
+    'Redis',
+    env.TEST_REDIS_URL,
+    LOCAL_REDIS,
+    redisAnswers,
+    async () => {
+      const { RedisContainer } = await import('@testcontainers/redis');
+      const container = await new RedisContainer('redis:7-alpine').start();
+      stops.push(async () => void (await container.stop()));
+      return container.getConnectionUrl();
+    },
+    notes,
+  );
 
   return {
     adminDatabaseUrl: postgresUrl,

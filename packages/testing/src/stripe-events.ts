@@ -206,7 +206,10 @@ export function lifecycle(options: LifecycleOptions): StripeEvent[] {
     subscriptionObject({ id: subscription, customer, status, metadata, currentPeriodEnd, interval, shape });
   const invoice = (status: 'paid' | 'open') => invoiceObject({ subscription, customer, status, metadata, shape });
   return [
-    event('checkout.session.completed', checkoutSessionObject({ subscription, customer, customerEmail: options.email, metadata }), { created: t0, shape }),
+    event('checkout.session.completed', checkoutSessionObject({ subscription, customer, customerEmail: options.email, metadata }), {
+      created: t0,
+      shape,
+    }),
     event('customer.subscription.created', sub('active', end1), { created: t0 + 1, shape }),
     event('invoice.payment_failed', invoice('open'), { created: t0 + 2, shape }),
     event('invoice.payment_succeeded', invoice('paid'), { created: t0 + 3, shape }),

@@ -46,7 +46,10 @@ export class SubscriptionHistory {
   }
 
   /** `customer.subscription.created`. */
-  create(at: number, fields: { status: string; price: CatalogPrice; periodEnd?: number; trialEnd?: number | null; metadata?: Record<string, string> }): this {
+  create(
+    at: number,
+    fields: { status: string; price: CatalogPrice; periodEnd?: number; trialEnd?: number | null; metadata?: Record<string, string> },
+  ): this {
     const trialEnd = fields.trialEnd ?? null;
     const periodEnd = fields.periodEnd ?? trialEnd ?? at + (fields.price.interval === 'year' ? 365 : 30) * 86_400;
     this.model = {
@@ -134,7 +137,10 @@ export class SubscriptionHistory {
       pending_webhooks: 1,
       request: { id: null, idempotency_key: null },
       type,
-      data: previous === undefined ? { object: structuredClone(object) } : { object: structuredClone(object), previous_attributes: structuredClone(previous) },
+      data:
+        previous === undefined
+          ? { object: structuredClone(object) }
+          : { object: structuredClone(object), previous_attributes: structuredClone(previous) },
     });
     return this;
   }

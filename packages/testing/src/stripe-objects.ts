@@ -62,7 +62,17 @@ export function renderSubscription(m: SubscriptionModel, ids: HistoryIds, shape:
     created: m.created,
     discounts: [],
     metadata: {},
-    plan: { id: m.price.id, object: 'plan', active: true, amount: m.price.unitAmount, currency: 'usd', interval: m.price.interval, interval_count: 1, product: price.product, usage_type: 'licensed' },
+    plan: {
+      id: m.price.id,
+      object: 'plan',
+      active: true,
+      amount: m.price.unitAmount,
+      currency: 'usd',
+      interval: m.price.interval,
+      interval_count: 1,
+      product: price.product,
+      usage_type: 'licensed',
+    },
     price,
     quantity: 1,
     subscription: ids.subscription,
@@ -94,7 +104,13 @@ export function renderSubscription(m: SubscriptionModel, ids: HistoryIds, shape:
     discounts: [],
     ended_at: m.endedAt,
     invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
-    items: { object: 'list', data: [item], has_more: false, total_count: 1, url: `/v1/subscription_items?subscription=${ids.subscription}` },
+    items: {
+      object: 'list',
+      data: [item],
+      has_more: false,
+      total_count: 1,
+      url: `/v1/subscription_items?subscription=${ids.subscription}`,
+    },
     latest_invoice: m.latestInvoice,
     livemode: false,
     metadata: { ...m.metadata },
@@ -155,8 +171,19 @@ export function renderInvoice(m: SubscriptionModel, ids: HistoryIds, shape: ApiS
           period: { start: m.periodStart, end: m.periodEnd },
           ...(shape === 'basil'
             ? {
-                parent: { type: 'subscription_item_details', subscription_item_details: { subscription: ids.subscription, subscription_item: `si_${ids.subscription.slice(4)}`, proration: false } },
-                pricing: { type: 'price_details', price_details: { price: m.price.id, product: `prod_${m.price.plan}` }, unit_amount_decimal: String(m.price.unitAmount) },
+                parent: {
+                  type: 'subscription_item_details',
+                  subscription_item_details: {
+                    subscription: ids.subscription,
+                    subscription_item: `si_${ids.subscription.slice(4)}`,
+                    proration: false,
+                  },
+                },
+                pricing: {
+                  type: 'price_details',
+                  price_details: { price: m.price.id, product: `prod_${m.price.plan}` },
+                  unit_amount_decimal: String(m.price.unitAmount),
+                },
               }
             : { price: renderPrice(m.price), subscription: ids.subscription, proration: false }),
           quantity: 1,
@@ -174,7 +201,11 @@ export function renderInvoice(m: SubscriptionModel, ids: HistoryIds, shape: ApiS
     total: amount,
   };
   if (shape === 'basil') {
-    invoice.parent = { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...m.metadata }, subscription: ids.subscription } };
+    invoice.parent = {
+      type: 'subscription_details',
+      quote_details: null,
+      subscription_details: { metadata: { ...m.metadata }, subscription: ids.subscription },
+    };
   } else {
     Object.assign(invoice, { subscription: ids.subscription, subscription_details: { metadata: { ...m.metadata } } });
   }
@@ -182,7 +213,12 @@ export function renderInvoice(m: SubscriptionModel, ids: HistoryIds, shape: ApiS
 }
 
 /** A `checkout.session` in subscription mode, completed at `at`. */
-export function renderCheckoutSession(m: SubscriptionModel | undefined, ids: HistoryIds, at: number, fields: CheckoutFields): Record<string, unknown> {
+export function renderCheckoutSession(
+  m: SubscriptionModel | undefined,
+  ids: HistoryIds,
+  at: number,
+  fields: CheckoutFields,
+): Record<string, unknown> {
   return {
     id: `cs_test_${ids.tag}${randomBytes(8).toString('hex')}`,
     object: 'checkout.session',
@@ -195,7 +231,14 @@ export function renderCheckoutSession(m: SubscriptionModel | undefined, ids: His
     currency: 'usd',
     customer: ids.customer,
     customer_creation: 'always',
-    customer_details: { address: { city: 'Montréal', country: 'CA', line1: '1 rue Example', line2: null, postal_code: 'H2X 1Y4', state: 'QC' }, email: fields.detailsEmail ?? fields.email ?? null, name: 'Ada Lovelace', phone: null, tax_exempt: 'none', tax_ids: [] },
+    customer_details: {
+      address: { city: 'Montréal', country: 'CA', line1: '1 rue Example', line2: null, postal_code: 'H2X 1Y4', state: 'QC' },
+      email: fields.detailsEmail ?? fields.email ?? null,
+      name: 'Ada Lovelace',
+      phone: null,
+      tax_exempt: 'none',
+      tax_ids: [],
+    },
     customer_email: fields.email ?? null,
     expires_at: at + 86_400,
     invoice: m?.latestInvoice ?? null,

@@ -32,13 +32,56 @@ export function makeTestCertificates(): TestCertificates {
   const path = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   const ca = (name: string) => {
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1', '-subj', `/CN=${name}`, '-keyout', path(`${name}.key`), '-out', path(`${name}.crt`));
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      path(`${name}.key`),
+      '-out',
+      path(`${name}.crt`),
+    );
   };
   const signed = (name: string, extensions: string) => {
     writeFileSync(path(`${name}.ext`), extensions);
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-subj', `/CN=${name}`, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`));
-    openssl('x509', '-req', '-in', path(`${name}.csr`), '-CA', path('test-ca.crt'), '-CAkey', path('test-ca.key'), '-CAcreateserial',
-      '-days', '1', '-sha256', '-extfile', path(`${name}.ext`), '-out', path(`${name}.crt`));
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      path(`${name}.key`),
+      '-out',
+      path(`${name}.csr`),
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      path(`${name}.csr`),
+      '-CA',
+      path('test-ca.crt'),
+      '-CAkey',
+      path('test-ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-sha256',
+      '-extfile',
+      path(`${name}.ext`),
+      '-out',
+      path(`${name}.crt`),
+    );
   };
   ca('test-ca');
   ca('other-ca');

@@ -69,7 +69,11 @@ export async function measureFigures(
 }
 
 /** The one-line figure summary each scenario prints. */
-export function figureLine(scenario: string, figures: Pick<Figures, 'sent' | 'acknowledged' | 'applied' | 'appliedTwice' | 'lost'>, extra: Record<string, unknown> = {}): string {
+export function figureLine(
+  scenario: string,
+  figures: Pick<Figures, 'sent' | 'acknowledged' | 'applied' | 'appliedTwice' | 'lost'>,
+  extra: Record<string, unknown> = {},
+): string {
   const details = Object.entries(extra)
     .map(([key, value]) => `${key}=${typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)}`)
     .join(' ');

@@ -30,7 +30,11 @@ function mac(secret: string, t: string | number, body: string | Buffer): string 
   return createHmac('sha256', secret).update(`${t}.`).update(body).digest('hex');
 }
 
-function post(signature: string | string[] | undefined, body: string | Buffer, extra: Partial<HostileCase['request']> = {}): HostileCase['request'] {
+function post(
+  signature: string | string[] | undefined,
+  body: string | Buffer,
+  extra: Partial<HostileCase['request']> = {},
+): HostileCase['request'] {
   const headers: HostileCase['request']['headers'] = { ...JSON_TYPE, ...extra.headers };
   if (signature !== undefined) headers['stripe-signature'] = signature;
   return { ...extra, headers, body };
@@ -112,7 +116,10 @@ export function hostileCases(random: () => number, secret: string): Array<() => 
       // parseInt('NaN') is NaN and `${NaN}` is 'NaN': an HMAC over "NaN.<body>" matches, and the
       // age check `now - NaN > tolerance` is false, so the timestamp is never checked.
       const body = eventBody();
-      return { kind: 'non-numeric t=NaN, HMAC over "NaN.<body>" (no timestamp check)', request: post(`t=NaN,v1=${mac(secret, 'NaN', body)}`, body) };
+      return {
+        kind: 'non-numeric t=NaN, HMAC over "NaN.<body>" (no timestamp check)',
+        request: post(`t=NaN,v1=${mac(secret, 'NaN', body)}`, body),
+      };
     },
     () => {
       const body = eventBody();
@@ -143,14 +150,24 @@ export function hostileCases(random: () => number, secret: string): Array<() => 
         { data: null },
         { data: { object: 'subscription' } },
       ]);
-      return { kind: 'signed JSON that is not a valid event', request: signed(JSON.stringify({ ...JSON.parse(eventBody()), ...tampered })) };
+      return {
+        kind: 'signed JSON that is not a valid event',
+        request: signed(JSON.stringify({ ...JSON.parse(eventBody()), ...tampered })),
+      };
     },
     () => ({
       kind: 'signed JSON with prototype keys, not an event',
       request: signed('{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}'),
     }),
     () => {
-      const type = pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ';;;', 'application/json; charset=utf-16', 'application/*+json']);
+      const type = pick([
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        ';;;',
+        'application/json; charset=utf-16',
+        'application/*+json',
+      ]);
       return { kind: 'odd content type, wrong signature', request: post(wrong(), eventBody(), { headers: { 'content-type': type } }) };
     },
     () => ({ kind: 'two signature headers, both wrong', request: post([wrong(), wrong()], eventBody()) }),

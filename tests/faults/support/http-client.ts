@@ -50,22 +50,22 @@ export function httpRequest(options: HttpRequest): Promise<HttpAnswer> {
     let request: http.ClientRequest;
     try {
       request = http.request(
-      {
-        host: '127.0.0.1',
-        port: options.port,
-        method: options.method ?? 'POST',
-        path: options.path ?? WEBHOOK_PATH,
-        headers,
-        agent: options.agent ?? keepAliveAgent,
-        timeout: options.timeoutMs ?? 15_000,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => finish(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
-        response.on('error', (error) => finish(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), error.message));
-      },
-    );
+        {
+          host: '127.0.0.1',
+          port: options.port,
+          method: options.method ?? 'POST',
+          path: options.path ?? WEBHOOK_PATH,
+          headers,
+          agent: options.agent ?? keepAliveAgent,
+          timeout: options.timeoutMs ?? 15_000,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => finish(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+          response.on('error', (error) => finish(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), error.message));
+        },
+      );
     } catch (error) {
       // Node refused to send it at all (e.g. a header it considers invalid): not the server's answer.
       finish(0, '', `not sent: ${(error as Error).message}`);

@@ -93,10 +93,23 @@ export async function runSentinelFailover(fault: Fault, cleanup: CleanupStack): 
       const s = await openScenario(label, { redisUrl: topology.url, redis, cleanup });
       const histories = await historiesTotalling(s.db.sql, EVENTS);
       const [ingress, worker] = await Promise.all([
-        startIngress(cleanup, { redisUrl: topology.url, queueName: s.queueName, secret: s.secret, env: { ...env, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) } }),
+        startIngress(cleanup, {
+          redisUrl: topology.url,
+          queueName: s.queueName,
+          secret: s.secret,
+          env: { ...env, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) },
+        }),
         startWorker(cleanup, { databaseUrl: s.db.url, redisUrl: topology.url, queueName: s.queueName, env }),
       ]);
-      return { minReplicasAck, s, events: interleaved(histories), ...(minReplicasAck > 0 && { histories }), ingress, worker, deliveries: [] };
+      return {
+        minReplicasAck,
+        s,
+        events: interleaved(histories),
+        ...(minReplicasAck > 0 && { histories }),
+        ingress,
+        worker,
+        deliveries: [],
+      };
     }),
   );
   const pids = sides.map((side) => [side.ingress.app.child.pid, side.worker.child.pid]);
@@ -118,10 +131,20 @@ export async function runSentinelFailover(fault: Fault, cleanup: CleanupStack): 
     await sentinel?.call('SENTINEL', 'FAILOVER', topology.name);
     sentinel?.disconnect();
   }
-  await waitFor(async () => (await topology.masterPort().catch(() => -1)) === topology.replica.port, 'the sentinels to promote the replica', 30_000, 50);
+  await waitFor(
+    async () => (await topology.masterPort().catch(() => -1)) === topology.replica.port,
+    'the sentinels to promote the replica',
+    30_000,
+    50,
+  );
   const promotedMs = performance.now() - faultAt;
   if (fault === 'primary SIGKILLed') await topology.primary.start();
-  await waitFor(() => replicatesFrom(topology.primary, topology.replica.port), 'the old primary to replicate from the new one', 40_000, 100);
+  await waitFor(
+    () => replicatesFrom(topology.primary, topology.replica.port),
+    'the old primary to replicate from the new one',
+    40_000,
+    100,
+  );
   const replicaBackMs = performance.now() - faultAt;
   const firstTries = await Promise.all(streams);
 
@@ -147,8 +170,12 @@ export async function runSentinelFailover(fault: Fault, cleanup: CleanupStack): 
       const missingFromNewPrimary = acknowledged.filter((id) => !onNewPrimary.has(id));
       const lostForGood = new Set(missingFromNewPrimary);
       // A job Redis lost cannot be waited for; everything else must reach the ledger.
-      const settle = await waitForSettled(side.s.db.sql, side.s.queue, acknowledged.filter((id) => !lostForGood.has(id)), 30_000, () =>
-        deadApp([side.worker, side.ingress.app]),
+      const settle = await waitForSettled(
+        side.s.db.sql,
+        side.s.queue,
+        acknowledged.filter((id) => !lostForGood.has(id)),
+        30_000,
+        () => deadApp([side.worker, side.ingress.app]),
       );
       await waitFor(async () => (await pendingJobs(side.s.queue)) === 0, 'nothing pending', 20_000).catch(() => undefined);
       const figures = await measureFigures(side.s.db.sql, { sent: side.events.map((e) => e.id), acknowledged, workers: [side.worker] });

@@ -99,22 +99,39 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
 export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
   const [, , ...rest] = results; // begin, token
   if (isLedgerOnly(scope)) {
-    return { fresh: idsOf(rest[0]), world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] } };
+    return {
+      fresh: idsOf(rest[0]),
+      world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] },
+    };
   }
   const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
   const byUser = new Map<number, Map<string, string>>();
   for (const row of userSubscriptions as Array<{ user_id: number; stripe_subscription_id: string; status: string }>) {
     byUser.set(row.user_id, (byUser.get(row.user_id) ?? new Map<string, string>()).set(row.stripe_subscription_id, row.status));
   }
-  const stored = (unresolved as Array<{ stripe_event_id: string; stripe_customer_id: string | null; stripe_subscription_id: string | null; event_created_at: number | null; unresolved_input: LifecycleEvent | null }>).map(
-    (row): StoredUnresolved => ({ eventId: row.stripe_event_id, customerId: row.stripe_customer_id, subscriptionId: row.stripe_subscription_id, created: row.event_created_at, event: row.unresolved_input }),
-  );
+  const stored = (
+    unresolved as Array<{
+      stripe_event_id: string;
+      stripe_customer_id: string | null;
+      stripe_subscription_id: string | null;
+      event_created_at: number | null;
+      unresolved_input: LifecycleEvent | null;
+    }>
+  ).map((row): StoredUnresolved => ({
+    eventId: row.stripe_event_id,
+    customerId: row.stripe_customer_id,
+    subscriptionId: row.stripe_subscription_id,
+    created: row.event_created_at,
+    event: row.unresolved_input,
+  }));
   const userRows = users as Array<{ id: number; email: string; stripe_customer_id: string | null; subscription_status: string | null }>;
   return {
     fresh: idsOf(ledger),
     world: {
       subscriptions: new Map((subscriptions as unknown as SubscriptionRow[]).map((row) => [row.stripe_subscription_id, stateFromRow(row)])),
-      users: userDirectory(userRows.map((u) => ({ id: u.id, email: u.email, customerId: u.stripe_customer_id, status: u.subscription_status }))),
+      users: userDirectory(
+        userRows.map((u) => ({ id: u.id, email: u.email, customerId: u.stripe_customer_id, status: u.subscription_status })),
+      ),
       userSubscriptions: byUser,
       unresolved: stored,
     },

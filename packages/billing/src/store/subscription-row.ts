@@ -22,10 +22,23 @@ export interface SubscriptionRow {
 }
 
 const TIME_COLUMNS = ['current_period_end', 'cancel_at', 'trial_end', 'status_at', 'snapshot_at', 'last_event_at'];
-const OTHER_COLUMNS = ['stripe_subscription_id', 'stripe_customer_id', 'user_id', 'status', 'plan_slug', 'period', 'stripe_price_id', 'status_from', 'snapshot_status', 'snapshot_from'];
+const OTHER_COLUMNS = [
+  'stripe_subscription_id',
+  'stripe_customer_id',
+  'user_id',
+  'status',
+  'plan_slug',
+  'period',
+  'stripe_price_id',
+  'status_from',
+  'snapshot_status',
+  'snapshot_from',
+];
 
 /** The select list of `SubscriptionRow`: times as epoch seconds, whatever the client's date parsing (Drizzle leaves them strings). */
-export const SUBSCRIPTION_SELECT = [...OTHER_COLUMNS, ...TIME_COLUMNS.map((c) => `floor(extract(epoch from ${c}))::float8 as ${c}`)].join(', ');
+export const SUBSCRIPTION_SELECT = [...OTHER_COLUMNS, ...TIME_COLUMNS.map((c) => `floor(extract(epoch from ${c}))::float8 as ${c}`)].join(
+  ', ',
+);
 
 export function stateFromRow(row: SubscriptionRow): SubscriptionState {
   return {

@@ -39,7 +39,13 @@ export function writeMessage(effects: Effects, token: string): string {
       from jsonb_to_recordset(${jsonb(rows)}) as v(id text, outcome text, input jsonb) where w.stripe_event_id = v.id`);
   }
   if (effects.transitions.length > 0) {
-    const rows = effects.transitions.map((t) => ({ subscription: t.subscriptionId, from: t.from, to: t.to, event: t.eventId, at: t.eventCreatedAt }));
+    const rows = effects.transitions.map((t) => ({
+      subscription: t.subscriptionId,
+      from: t.from,
+      to: t.to,
+      event: t.eventId,
+      at: t.eventCreatedAt,
+    }));
     statements.push(`
       insert into subscription_transitions (stripe_subscription_id, from_status, to_status, stripe_event_id, event_created_at)
       select v.subscription, v."from", v."to", v.event, to_timestamp(v.at)
