@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import type { Database } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
 import { enqueueEvent, invalidEventReason, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
+import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
 /** Stripe keeps events for this long; `events.list` returns nothing older. */
@@ -59,18 +59,7 @@ export interface BackfillArgs {
 }
 
 export function parseBackfillArgs(argv: string[], now: Date = new Date()): BackfillArgs {
-  let values: { since?: string; 'dry-run'?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { since: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const values = parseFlags(argv, { since: { type: 'string' }, 'dry-run': { type: 'boolean' } });
   if (values.since === undefined) throw new UsageError('--since is required');
   return { since: parseSince(values.since, now), dryRun: values['dry-run'] === true };
 }

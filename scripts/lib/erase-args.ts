@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
 export type ErasePerson = { email: string } | { customer: string };
@@ -32,24 +32,12 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /** Parses `npm run erase -- …` arguments; throws a `UsageError` naming the problem (empty for --help). */
 export function parseEraseArgs(argv: string[]): EraseArgs {
-  let values: { email?: string; customer?: string; 'dry-run'?: boolean; force?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        email: { type: 'string' },
-        customer: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        force: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const values = parseFlags(argv, {
+    email: { type: 'string' },
+    customer: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    force: { type: 'boolean' },
+  });
   if ((values.email === undefined) === (values.customer === undefined)) {
     throw new UsageError(values.email === undefined ? 'say whom: --email or --customer' : 'choose one of --email, --customer');
   }

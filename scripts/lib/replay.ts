@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { isStripeEventId, type EventQueue, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Job } from 'bullmq';
+import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
 type EventJob = Job<StripeEventJobData, StripeEventJobResult, string>;
@@ -23,24 +23,12 @@ retry schedule again (Bull Board's Retry button gives only one more attempt).
 
 /** Parses `npm run replay -- …` arguments; throws a `UsageError` naming the problem. */
 export function parseReplayArgs(argv: string[]): ReplayArgs {
-  let values: { all?: boolean; type?: string; id?: string; 'dry-run'?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        all: { type: 'boolean' },
-        type: { type: 'string' },
-        id: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const values = parseFlags(argv, {
+    all: { type: 'boolean' },
+    type: { type: 'string' },
+    id: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  });
   const chosen = [
     values.all ? '--all' : undefined,
     values.type !== undefined ? '--type' : undefined,
