@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { migrateDatabase } from '@billing/db/migrate';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { createConcurrently, KillOnSignal, KillOthers, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
+import { createConcurrently, KillOnSignal, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
 import { ensureLocalQueueKey, ensureLocalWebhookSecret, REPO_ROOT } from './lib/local-secret';
 import { portIsFree } from './lib/ports';
 import { PrettyOutput } from './lib/pretty-output';
+import { StopTogether } from './lib/stop-together';
 import { servicesProblem } from './lib/services';
 
 // `npm start`: local use only. Checks Postgres and Redis, migrates, then runs ingress, worker
@@ -99,8 +100,8 @@ const { commands, result } = createConcurrently(
       process.stdout.isTTY ? new PrettyOutput({ logger }) : new LogOutput({ logger }),
       new LogExit({ logger }),
       new KillOnSignal({ process }),
-      // Any one stopping stops the others: half a pipeline is worse than none.
-      new KillOthers({ logger, conditions: ['failure', 'success'], killSignal: 'SIGTERM' }),
+      // Any one stopping on its own stops the others; after Ctrl-C each gets the one signal only.
+      new StopTogether(logger),
     ],
   },
 );
