@@ -1,23 +1,12 @@
-import { createDatabase } from '@billing/db/client';
 import { jobSigner } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs } from './lib/backfill';
-import { UsageError } from './lib/usage-error';
-import { openQueue } from './lib/queue';
-import { postgresServerProblem, START_SERVICES_HINT, where } from './lib/services';
+import { argsOrExit, databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
 import { createStripeClient } from '@billing/runtime/stripe-client';
 
 // `npm run backfill -- --since <ISO date | 6h | 2d> [--dry-run]`
-let args;
-try {
-  args = parseBackfillArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  if (error.message) console.error(`backfill: ${error.message}\n`);
-  console.error(BACKFILL_USAGE);
-  process.exit(error.message ? 2 : 0);
-}
+const args = argsOrExit('backfill', BACKFILL_USAGE, () => parseBackfillArgs(process.argv.slice(2)));
 
 const env = loadEnvOrExit(
   'backfill',
@@ -41,19 +30,8 @@ const env = loadEnvOrExit(
   checkRedisEnv,
 );
 
-const pgProblem = await postgresServerProblem(env.DATABASE_URL);
-if (pgProblem) {
-  console.error(`backfill: Postgres is not answering at ${where(env.DATABASE_URL, 5432)} (${pgProblem}).\n${START_SERVICES_HINT}`);
-  process.exit(1);
-}
-let opened;
-try {
-  opened = await openQueue(env);
-} catch (error) {
-  console.error(`backfill: ${(error as Error).message}`);
-  process.exit(1);
-}
-const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
+const database = await databaseOrExit('backfill', env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
+const opened = await queueOrExit('backfill', env);
 try {
   console.log(
     `backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`,
@@ -61,7 +39,7 @@ try {
   const report = await backfill(
     {
       stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }),
-      db,
+      db: database.db,
       queue: opened.queue,
       signer: jobSigner(env.QUEUE_SIGNING_KEY),
     },
@@ -70,10 +48,9 @@ try {
   console.log(formatBackfillReport(report));
   if (report.invalid.length > 0) process.exitCode = 1;
 } catch (error) {
-  const { type, message } = error as { type?: string; message?: string };
-  console.error(`backfill: ${type ? `${type}: ` : ''}${message ?? String(error)}`);
-  process.exitCode = 1;
+  // A Stripe API error says its type (authentication_error, rate_limit_error…) before its message.
+  reportFailure('backfill', error, (e) => `${'type' in e && e.type ? `${String(e.type)}: ` : ''}${e.message}`);
 } finally {
   await opened.close();
-  await sql.end({ timeout: 5 });
+  await database.close();
 }

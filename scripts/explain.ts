@@ -1,9 +1,7 @@
-import { createDatabase } from '@billing/db/client';
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { explain, EXPLAIN_USAGE, formatExplanation } from './lib/explain';
-import { openQueue } from './lib/queue';
-import { UsageError } from './lib/usage-error';
+import { databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
 
 // `npm run explain -- <sub_…|cus_…|evt_…|email>`: read-only.
 const env = loadEnvOrExit(
@@ -19,20 +17,13 @@ if (!subject || subject === '--help' || subject === '-h') {
   process.exit(subject ? 0 : 2);
 }
 
-let opened;
+const database = await databaseOrExit('explain', env.DATABASE_URL, { max: 1, applicationName: 'billing-explain' });
+const opened = await queueOrExit('explain', env);
 try {
-  opened = await openQueue(env);
+  console.log(formatExplanation(await explain(database.db, opened.queue, subject)));
 } catch (error) {
-  console.error(`explain: ${(error as Error).message}`);
-  process.exit(1);
-}
-const { db, sql } = createDatabase(env.DATABASE_URL, { max: 1, applicationName: 'billing-explain' });
-try {
-  console.log(formatExplanation(await explain(db, opened.queue, subject)));
-} catch (error) {
-  console.error(`explain: ${(error as Error).message}`);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
+  reportFailure('explain', error);
 } finally {
   await opened.close();
-  await sql.end({ timeout: 5 });
+  await database.close();
 }

@@ -1,8 +1,7 @@
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
 import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE } from './lib/replay';
-import { UsageError } from './lib/usage-error';
-import { openQueue } from './lib/queue';
+import { argsOrExit, queueOrExit, reportFailure } from './lib/script-main';
 
 // `npm run replay -- (--all | --type <type> | --id <evt_…>) [--dry-run]`
 const env = loadEnvOrExit(
@@ -16,31 +15,16 @@ const env = loadEnvOrExit(
   checkRedisEnv,
 );
 
-let args;
-try {
-  args = parseReplayArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  if (error.message) console.error(`replay: ${error.message}\n`);
-  console.error(REPLAY_USAGE);
-  process.exit(error.message ? 2 : 0);
-}
+const args = argsOrExit('replay', REPLAY_USAGE, () => parseReplayArgs(process.argv.slice(2)));
 
-let opened;
-try {
-  opened = await openQueue(env);
-} catch (error) {
-  console.error(`replay: ${(error as Error).message}`);
-  process.exit(1);
-}
+const opened = await queueOrExit('replay', env);
 try {
   console.log(`replay: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})`);
   const report = await replayFailed(opened.queue, args);
   console.log(formatReplayReport(report));
   if (!report.dryRun && report.skipped.length > 0 && report.retried.length === 0) process.exitCode = 1;
 } catch (error) {
-  console.error(`replay: ${(error as Error).message}`);
-  process.exitCode = 1;
+  reportFailure('replay', error);
 } finally {
   await opened.close();
 }
