@@ -41,7 +41,7 @@ export type PgbenchResult =
       maxConnections: number;
     };
 
-/** The DESIGN.md per-event transaction as a pgbench script, named from the Drizzle schema. */
+/** The docs/design.md per-event transaction as a pgbench script, named from the Drizzle schema. */
 export function perEventScript(): string {
   const [W, U, S, T] = [webhookEvents, users, subscriptions, subscriptionTransitions].map(getTableName);
   const w = webhookEvents;
@@ -92,7 +92,7 @@ function missing(): string | undefined {
 }
 
 /**
- * Issue item 1: the database's rate for DESIGN.md's per-event transaction, one transaction per
+ * Issue item 1: the database's rate for docs/design.md's per-event transaction, one transaction per
  * event, prepared statements, at each client count of `settings.pgbench.clients`. Leaves the
  * billing tables reset.
  */

@@ -86,7 +86,7 @@ export function pgbenchRows(p: PgbenchResult): Target[] {
   if ('skipped' in p)
     return [
       {
-        figure: "pgbench: DESIGN.md's per-event transaction",
+        figure: "pgbench: docs/design.md's per-event transaction",
         measured: `skipped: ${p.skipped}`,
         baseline: '',
         ratio: '',
@@ -95,7 +95,7 @@ export function pgbenchRows(p: PgbenchResult): Target[] {
       },
     ];
   const row = (run: PgbenchRun, target: string): Target => ({
-    figure: `pgbench: DESIGN.md's per-event transaction, -M ${run.protocol}, ${run.clients} clients`,
+    figure: `pgbench: docs/design.md's per-event transaction, -M ${run.protocol}, ${run.clients} clients`,
     measured: `${Math.round(run.transactionsPerSec).toLocaleString('en-US')} transactions/s (${run.transactions.toLocaleString('en-US')} in ${run.seconds} s, latency ${run.latencyMs} ms, failed ${run.failed}; Postgres CPU ≈ ${run.postgresCpuMsPerTransaction} ms/transaction)`,
     baseline: '',
     ratio: '',

@@ -42,7 +42,7 @@ const post = (payload: string) =>
   });
 
 describe('end to end: signed POST → ingress → Redis → worker → Postgres', () => {
-  it.each(['legacy', 'basil'] as const)('a %s lifecycle ends in the rows DESIGN.md describes', async (shape) => {
+  it.each(['legacy', 'basil'] as const)('a %s lifecycle ends in the rows docs/design.md describes', async (shape) => {
     const [user] = await t.db
       .insert(users)
       .values({ email: `e2e-${shape}@example.com` })

@@ -16,7 +16,7 @@ state of each event's job in Redis (completed, failed with its reason, gone).`;
 export interface Explanation {
   subject: string;
   user: User | undefined;
-  /** The user's status as derived from all of their subscriptions now (DESIGN.md "The user's status"). */
+  /** The user's status as derived from all of their subscriptions now (docs/design.md "The user's status"). */
   derivedStatus: string | null;
   subscriptions: Subscription[];
   ledger: Array<{ eventId: string; type: string; created: Date | null; outcome: string; subscription: string | null; job: string }>;

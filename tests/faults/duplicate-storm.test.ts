@@ -53,7 +53,7 @@ describe('fault: duplicate storm (every event delivered 5 times, concurrently, i
       copies.some((a, i) => copies.some((b, j) => i !== j && a.startedAt < b.endedAt && b.startedAt < a.endedAt)),
     ).length;
     const answeredDuplicate = deliveries.filter((d) => d.duplicate).length;
-    // DESIGN.md: a delivery of an id already queued answers `duplicate: true`. A copy sent after
+    // docs/design.md: a delivery of an id already queued answers `duplicate: true`. A copy sent after
     // another copy was acknowledged must say so; every event has one copy that really added it.
     const missedDuplicates = groups.flatMap((copies) =>
       copies.filter((d) => !d.duplicate && copies.some((e) => e !== d && e.status === 200 && e.endedAt < d.startedAt)),

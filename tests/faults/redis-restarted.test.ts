@@ -18,7 +18,7 @@ const EVENTS = 300;
 /** 40 webhooks a second: the outage below lands mid-stream and lasts long enough to be hit many times. */
 const INTERVAL_MS = 25;
 const OUTAGE_MS = 3_000;
-/** DESIGN.md: 503 when Redis does not acknowledge within ≈2 s; allow scheduling slack on a busy 2-core box. */
+/** docs/design.md: 503 when Redis does not acknowledge within ≈2 s; allow scheduling slack on a busy 2-core box. */
 const ANSWER_BOUND_MS = 3_500;
 /** The ingress reconnects at most 1 s apart (producerConnection's retryStrategy): back to 200 within this after Redis is. */
 const RECOVERY_BOUND_MS = 2_500;

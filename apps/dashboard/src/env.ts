@@ -3,7 +3,7 @@ import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_WINDOW_SECONDS } from './login-limiter';
 import { MIN_PASSWORD_LENGTH } from './password-policy';
 
-/** The dashboard's environment (DESIGN.md "Environment"); the only place it reads `process.env`. */
+/** The dashboard's environment (docs/design.md "Environment"); the only place it reads `process.env`. */
 export const dashboardEnvShape = {
   ...redisEnvFields,
   QUEUE_NAME: envFields.QUEUE_NAME,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDashboard } from './app';
 import { JSON_BODY, OPERATOR, PASSWORD, USER, useLockedBoard } from '../test-support/locked-board';
 
-// The dashboard lets operators read, retry, promote and clean jobs, nothing else (DESIGN.md),
+// The dashboard lets operators read, retry, promote and clean jobs, nothing else (docs/design.md),
 // and says in the log who did what.
 const board = useLockedBoard('dashboard-lockdown');
 

@@ -1,6 +1,6 @@
 import type { JobState, Queue } from 'bullmq';
 
-/** What an operator may do to jobs (DESIGN.md: read, retry, promote and clean; nothing else). */
+/** What an operator may do to jobs (docs/design.md: read, retry, promote and clean; nothing else). */
 export type OperatorAction = 'retry' | 'retry-all' | 'promote' | 'promote-all' | 'clean' | 'clean-all';
 
 /** The request's target, as the audit line names it. */

@@ -1,6 +1,6 @@
 /**
  * What the lifecycle rules read of an event, after normalisation (`normalise-event.ts`):
- * DESIGN.md's two kinds of input, snapshots and hints. Times are Unix seconds, Stripe's
+ * docs/design.md's two kinds of input, snapshots and hints. Times are Unix seconds, Stripe's
  * resolution, so equality means "the same second".
  */
 export type Seconds = number;
@@ -43,7 +43,7 @@ export interface Hint {
   firstInvoice: boolean;
 }
 
-/** Where the user may be found, in DESIGN.md's trust order. */
+/** Where the user may be found, in docs/design.md's trust order. */
 export interface UserHints {
   /** The event's `customer`: server-set, the most trusted route. */
   customerId: string | null;

@@ -9,7 +9,7 @@ import { applyEvents } from './apply-events';
 import { defaultBillingConfig } from './config';
 
 /**
- * DESIGN.md's promise, as a property: once every event of a history has been delivered — in any
+ * docs/design.md's promise, as a property: once every event of a history has been delivered — in any
  * order, with any duplicates, with neighbouring changes in one second, concurrently, several per
  * transaction — the rows equal Stripe's final objects and the user's status follows from them.
  * A failure prints fast-check's seed and path; `PROPERTY_RUNS` sets the runs per history.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangedFrom, Hint, Snapshot, SubscriptionFacts } from './lifecycle-input';
 import { applyInput, type SubscriptionState } from './lifecycle';
 
-/** The rules of DESIGN.md "Lifecycle rules", one input against one stored row, no database. */
+/** The rules of docs/design.md "Lifecycle rules", one input against one stored row, no database. */
 
 const T = 1_790_000_000;
 const FACTS: SubscriptionFacts = {

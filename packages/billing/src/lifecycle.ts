@@ -2,7 +2,7 @@ import type { ChangedFrom, Hint, Seconds, Snapshot, SubscriptionFacts } from './
 import { isTerminal, lifecycleRank } from './statuses';
 
 /**
- * DESIGN.md "Lifecycle rules" for one subscription, as one pure function: the stored row and one
+ * docs/design.md "Lifecycle rules" for one subscription, as one pure function: the stored row and one
  * input (a snapshot or a hint, at its `created` second) → the new row and the ledger outcome.
  * The promise it keeps: once every event of a subscription's history has been applied, in any
  * order and with any duplicates, the row equals Stripe's newest subscription object.

@@ -10,7 +10,7 @@ export interface SubscriptionPlan {
 }
 
 /**
- * DESIGN.md "Plan and period": the plan follows the subscription's price — `PLAN_PRICES`, else
+ * docs/design.md "Plan and period": the plan follows the subscription's price — `PLAN_PRICES`, else
  * the price's `metadata.<prefix>plan_slug`, else its `lookup_key` when that is a catalog slug;
  * only when the price says nothing, the subscription's metadata. The period follows the price's
  * `recurring.interval` (`year` → `yearly`, else `monthly`); only without a price, the metadata.

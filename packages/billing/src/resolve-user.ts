@@ -28,7 +28,7 @@ export function userDirectory(users: Iterable<UserRecord>): UserDirectory {
 }
 
 /**
- * DESIGN.md "User resolution", in trust order: the event's customer id matched to
+ * docs/design.md "User resolution", in trust order: the event's customer id matched to
  * `users.stripe_customer_id` (server-set) → the user already linked to the subscription row →
  * metadata `<prefix>user_id`, re-checked against the table → the checkout's emails.
  */

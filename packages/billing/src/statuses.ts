@@ -1,5 +1,5 @@
 /**
- * The orders DESIGN.md gives Stripe's subscription statuses.
+ * The orders docs/design.md gives Stripe's subscription statuses.
  */
 
 /** Further along the lifecycle wins between events of the same second. */

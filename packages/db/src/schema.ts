@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigserial, check, index, integer, jsonb, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
 
-/** Ledger outcomes, as DESIGN.md names them. */
+/** Ledger outcomes, as docs/design.md names them. */
 export const OUTCOMES = ['applied', 'ignored', 'stale', 'unresolved'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -41,7 +41,7 @@ export const subscriptions = pgTable(
     trialEnd: timestamp('trial_end', tz),
     /** The `created` time of the newest event applied; only ever moves forward. */
     lastEventAt: timestamp('last_event_at', tz),
-    // Watermarks of the ordering rules (DESIGN.md "Lifecycle rules", packages/billing/src/lifecycle.ts):
+    // Watermarks of the ordering rules (docs/design.md "Lifecycle rules", packages/billing/src/lifecycle.ts):
     /** `created` of the event that set `status`, and the status that event said it changed from. */
     statusAt: timestamp('status_at', tz),
     statusFrom: text('status_from'),

@@ -15,7 +15,7 @@ export interface RedisTlsFiles {
 }
 
 /**
- * Where and how to reach Redis, as the environment describes it (DESIGN.md "Environment").
+ * Where and how to reach Redis, as the environment describes it (docs/design.md "Environment").
  * `url` always carries the credentials, the database and TLS (`rediss://`); its host is the
  * server only when neither `sentinels` nor `clusterNodes` is given.
  */

@@ -51,7 +51,7 @@ const readableFile = () =>
     });
 
 /**
- * Where and how the apps reach Redis (DESIGN.md "Environment"): `REDIS_URL` alone, or with
+ * Where and how the apps reach Redis (docs/design.md "Environment"): `REDIS_URL` alone, or with
  * sentinels or cluster seed nodes replacing its host; TLS material for `rediss://`. Spread into
  * an app's shape and pass `checkRedisEnv` to `loadEnv`.
  */

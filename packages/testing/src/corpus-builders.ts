@@ -7,7 +7,7 @@ import type { CatalogPrice, SubscriptionHistory } from './stripe-history';
 export const DAY = 86_400;
 export const HOUR = 3_600;
 
-/** The test catalog: each price names its plan a different way (DESIGN.md "Plan and period"). */
+/** The test catalog: each price names its plan a different way (docs/design.md "Plan and period"). */
 export const PRICES = {
   /** Its `lookup_key` is a catalog slug. */
   starterMonthly: { id: 'price_corpus_starter_monthly', interval: 'month', unitAmount: 900, lookupKey: 'starter', plan: 'starter' },

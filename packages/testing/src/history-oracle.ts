@@ -33,13 +33,13 @@ export function expectedSubscription(history: SubscriptionHistory): ExpectedSubs
     priceId: price.id,
     planSlug: plan,
     period: price.recurring.interval === 'year' ? 'yearly' : 'monthly',
-    // DESIGN.md's column: the subscription's cancel_at, else the period end while cancel_at_period_end.
+    // docs/design.md's column: the subscription's cancel_at, else the period end while cancel_at_period_end.
     cancelAt: (object.cancel_at as number | null) ?? (object.cancel_at_period_end === true ? periodEnd : null),
     trialEnd: object.trial_end as number | null,
   };
 }
 
-/** DESIGN.md "The user's status": the most favourable of the user's subscriptions, in this order. */
+/** docs/design.md "The user's status": the most favourable of the user's subscriptions, in this order. */
 const FAVOUR = ['active', 'trialing', 'past_due', 'unpaid', 'paused', 'incomplete', 'incomplete_expired', 'canceled'];
 
 export function expectedUserStatus(subscriptionStatuses: readonly string[]): string | null {
