@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { freePort } from '@billing/testing/ports';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { startIngress, startWorkerProcess } from './app-processes';
 import { startProcess, type BenchProcess } from './child-process';
 import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';

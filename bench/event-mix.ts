@@ -7,7 +7,7 @@ import {
   subscriptionObject,
   type ApiShape,
   type StripeEvent,
-} from '@billing/testing/stripe-events';
+} from '@billing/stripe-simulator/events';
 import { seededRandom } from '@billing/testing/seeded-random';
 
 export interface EventMixOptions {

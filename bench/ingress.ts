@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { freePort } from '@billing/testing/ports';
 import { startIngress } from './app-processes';
 import { startProcess, type BenchProcess } from './child-process';

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { startIngress, startWorkerProcess } from './app-processes';
 import type { BenchProcess } from './child-process';
 import { resetBillingTables, waitForLedger, type BenchDatabase } from './database';

@@ -1,4 +1,4 @@
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { benchBursts, type BurstComparison } from './burst';
 import { seedUsers, type BenchDatabase } from './database';
 import { eventMix } from './event-mix';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hmac, type StripeEvent } from '@billing/testing/stripe-events';
+import { hmac, type StripeEvent } from '@billing/stripe-simulator/events';
 
 /** Validly signed webhook deliveries, each with an event id of its own, built before a run. */
 export interface SignedRequests {

@@ -7,8 +7,8 @@
  *
  * BENCH_SLOW_CONNECTIONS (default 200), BENCH_SLOW_SECONDS (default 30).
  */
-import { event, invoiceObject, signatureHeader, stripeId } from '@billing/testing/stripe-events';
-import { openSlowBodies, openSlowHeaders, type SlowClients } from '../apps/ingress/src/slow-clients';
+import { event, invoiceObject, signatureHeader, stripeId } from '@billing/stripe-simulator/events';
+import { openSlowBodies, openSlowHeaders, type SlowClients } from '@billing/testing/slow-clients';
 import { startIngress } from './app-processes';
 import { readMemory } from './memory';
 import { WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';

@@ -1,5 +1,5 @@
 import { createEventQueue, jobIdFor, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import type { Redis } from 'ioredis';
 import { settings } from './settings';
 import { signedJob } from '@billing/testing/job-signing';

@@ -1,4 +1,4 @@
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { startWorkerProcess } from './app-processes';
 import type { BenchProcess } from './child-process';
 import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';

@@ -4,7 +4,7 @@ import { subscriptions, users, webhookEvents } from '@billing/db/schema';
 import { createEventQueue, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import type { TestDatabase } from '@billing/testing/database';
 import { signedJob, testSigner } from '@billing/testing/job-signing';
-import { event, stripeId, type StripeEvent } from '@billing/testing/stripe-events';
+import { event, stripeId, type StripeEvent } from '@billing/stripe-simulator/events';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { asc } from 'drizzle-orm';

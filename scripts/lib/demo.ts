@@ -1,8 +1,8 @@
 import { createDatabase, type Database } from '@billing/db/client';
 import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
-import { expectedSubscription } from '@billing/testing/history-oracle';
-import { LIFECYCLE_CORPUS, type BuiltHistory } from '@billing/testing/lifecycle-corpus';
-import { signatureHeader, type ApiShape, type StripeEvent } from '@billing/testing/stripe-events';
+import { expectedSubscription } from '@billing/stripe-simulator/oracle';
+import { LIFECYCLE_CORPUS, type BuiltHistory } from '@billing/stripe-simulator/corpus';
+import { signatureHeader, type ApiShape, type StripeEvent } from '@billing/stripe-simulator/events';
 import { randomBytes } from 'node:crypto';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { formatTable } from './table';

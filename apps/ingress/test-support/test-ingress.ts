@@ -3,7 +3,7 @@ import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
 import { uniqueQueueName } from '@billing/testing/database';
 import { testSigner } from '@billing/testing/job-signing';
-import { event, invoiceObject, signatureHeader, stripeId, type StripeEvent } from '@billing/testing/stripe-events';
+import { event, invoiceObject, signatureHeader, stripeId, type StripeEvent } from '@billing/stripe-simulator/events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 // Brings vitest's `inject('redisUrl')` typing (declared by the global setup) into this program.

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
 import type { Sql } from '@billing/db/client';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { applyEvent, type ApplyOptions } from './apply-events';
 import { defaultBillingConfig } from './config';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { minimiseEvent } from '@billing/queue';
-import { LIFECYCLE_CORPUS } from '@billing/testing/lifecycle-corpus';
+import { LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
 import { defaultBillingConfig } from './config';
 import { normaliseEvent } from './normalise-event';
 

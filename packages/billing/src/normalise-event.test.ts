@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkoutSessionObject, event, invoiceObject, subscriptionObject, billingMetadata as md } from '@billing/testing/stripe-events';
+import { checkoutSessionObject, event, invoiceObject, subscriptionObject, billingMetadata as md } from '@billing/stripe-simulator/events';
 import { defaultBillingConfig, type BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
 import { billingMetadata, normaliseEmails } from './metadata';

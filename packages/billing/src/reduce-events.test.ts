@@ -1,9 +1,9 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import type { StripeEvent } from '@billing/queue';
-import { deliveryLanes, deliverySchedule, withCollisions } from '@billing/testing/delivery-schedule';
-import { expectedSubscription, expectedUserStatus } from '@billing/testing/history-oracle';
-import { CORPUS_PLAN_PRICES, LIFECYCLE_CORPUS, type HistoryCase } from '@billing/testing/lifecycle-corpus';
+import { deliveryLanes, deliverySchedule, withCollisions } from '@billing/stripe-simulator/delivery-schedule';
+import { expectedSubscription, expectedUserStatus } from '@billing/stripe-simulator/oracle';
+import { CORPUS_PLAN_PRICES, LIFECYCLE_CORPUS, type HistoryCase } from '@billing/stripe-simulator/corpus';
 import { defaultBillingConfig } from './config';
 import { isIgnored, type LifecycleEvent } from './lifecycle-input';
 import type { SubscriptionState } from './lifecycle';

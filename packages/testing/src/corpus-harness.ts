@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Sql } from '@billing/db/client';
 import type { StripeEvent } from '@billing/queue';
-import { expectedSubscription, expectedUserStatus, type ExpectedSubscription } from './history-oracle';
-import type { BuiltHistory, CorpusUser, HistoryCase } from './lifecycle-corpus';
+import { expectedSubscription, expectedUserStatus, type ExpectedSubscription } from '@billing/stripe-simulator/oracle';
+import type { BuiltHistory, CorpusUser, HistoryCase } from '@billing/stripe-simulator/corpus';
 
 /**
  * Running a corpus history against a database: a user of its own seeded the way the history

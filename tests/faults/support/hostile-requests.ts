@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { event, hmac, signatureHeader, stripeId, subscriptionObject } from '@billing/testing/stripe-events';
-import type { HttpRequest } from './http-client';
+import { event, hmac, signatureHeader, stripeId, subscriptionObject } from '@billing/stripe-simulator/events';
+import type { HttpRequest } from '@billing/testing/faults/http-client';
 import { seededBytes } from '@billing/testing/seeded-random';
 
 /** A request the ingress must refuse with a 4xx, never enqueue, and survive. */

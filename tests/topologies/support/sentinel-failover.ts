@@ -3,18 +3,18 @@ import type { PrivateRedis } from '@billing/testing/redis-server';
 import { startSentinelTopology, type SentinelTopology } from '@billing/testing/redis-sentinel';
 import type { AppProcess } from '@billing/testing/processes';
 import { waitFor } from '@billing/testing/wait-for';
-import type { CleanupStack } from '../../faults/support/cleanup-stack';
+import type { CleanupStack } from '@billing/testing/faults/cleanup-stack';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { paced } from '../../faults/support/concurrency';
+import { paced } from '@billing/testing/faults/concurrency';
 import pLimit from 'p-limit';
-import { figureLine, measureFigures, type Figures } from '../../faults/support/figures';
-import { countLogs, deadApp, isAlive, logLines, startIngress, startWorker, type IngressProcess } from '../../faults/support/fleet';
-import { deliver, httpRequest, type Delivery } from '../../faults/support/http-client';
-import { openScenario, type ScenarioBase } from '../../faults/support/scenario';
-import { pendingJobs, waitForSettled } from '../../faults/support/settle';
+import { figureLine, measureFigures, type Figures } from '@billing/testing/faults/figures';
+import { countLogs, deadApp, isAlive, logLines, startIngress, startWorker, type IngressProcess } from '@billing/testing/faults/fleet';
+import { deliver, httpRequest, type Delivery } from '@billing/testing/faults/http-client';
+import { openScenario, type ScenarioBase } from '@billing/testing/faults/scenario';
+import { pendingJobs, waitForSettled } from '@billing/testing/faults/settle';
 import type { PreparedHistory } from '@billing/testing/corpus-harness';
-import { differencesFromStripe, historiesTotalling, interleaved } from '../../faults/support/subscriptions';
-import type { StripeEvent } from '@billing/testing/stripe-events';
+import { differencesFromStripe, historiesTotalling, interleaved } from '@billing/testing/faults/subscriptions';
+import type { StripeEvent } from '@billing/stripe-simulator/events';
 
 /** 40 webhooks a second per ingress for 9 s: the fault lands early and the stream outlives the failover. */
 export const EVENTS = 360;

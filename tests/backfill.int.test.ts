@@ -1,0 +1,253 @@
+// Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
+import type {} from '@billing/testing/global-setup';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HANDLED_EVENT_TYPES } from '@billing/billing';
+import { webhookEvents } from '@billing/db/schema';
+import { createEventQueue, enqueueEvent, workerConnection, type EventQueue } from '@billing/queue';
+import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { runScript } from '@billing/testing/processes';
+import { event, invoiceObject, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { backfill, formatBackfillReport } from '../scripts/lib/backfill';
+import { createStripeClient } from '@billing/runtime/stripe-client';
+import { signedJob, testSigner } from '@billing/testing/job-signing';
+
+/** `scripts/backfill.ts` in a child, so the fake Stripe API living here keeps answering. */
+const runBackfill = (args: string[], env: Record<string, string>) => runScript('scripts/backfill.ts', args, env, 30_000);
+
+/**
+ * A tiny stand-in for the Stripe Events API: `GET /v1/events` with `created[gte]`, `types[n]`,
+ * `limit` and `starting_after`, newest first, as the real one pages.
+ */
+interface FakeStripe {
+  url: string;
+  events: StripeEvent[];
+  requests: Array<{ query: URLSearchParams; authorization: string | undefined }>;
+  close: () => Promise<void>;
+}
+
+async function startFakeStripe(): Promise<FakeStripe> {
+  const fake: Omit<FakeStripe, 'url' | 'close'> = { events: [], requests: [] };
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const reply = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' }).end(JSON.stringify(body));
+    if (req.method !== 'GET' || url.pathname !== '/v1/events') {
+      reply(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
+      return;
+    }
+    const query = url.searchParams;
+    fake.requests.push({ query, authorization: req.headers.authorization });
+    if (req.headers.authorization !== 'Bearer sk_test_backfill') {
+      reply(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
+      return;
+    }
+    const gte = Number(query.get('created[gte]') ?? 0);
+    const types = [...query.entries()].filter(([k]) => /^types\[\d*\]$/.test(k)).map(([, v]) => v);
+    const limit = Math.min(Number(query.get('limit') ?? 10), 100);
+    // Newest first; within one second, the later-created first (as Stripe lists them).
+    const matching = fake.events
+      .map((e, index) => ({ e, index }))
+      .filter(({ e }) => e.created >= gte && (types.length === 0 || types.includes(e.type)))
+      .sort((a, b) => b.e.created - a.e.created || b.index - a.index)
+      .map(({ e }) => e);
+    const after = query.get('starting_after');
+    const start = after ? matching.findIndex((e) => e.id === after) + 1 : 0;
+    const page = matching.slice(start, start + limit);
+    reply(200, { object: 'list', url: '/v1/events', has_more: start + limit < matching.length, data: page });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { ...fake, url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
+  let fake: FakeStripe;
+  let t: TestDatabase;
+  let connection: Redis;
+  let queue: EventQueue;
+  const now = Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    fake = await startFakeStripe();
+    t = await createTestDatabase('backfill');
+    connection = workerConnection(inject('redisUrl'));
+  });
+  afterAll(async () => {
+    await fake?.close();
+    await t?.drop();
+    await connection?.quit();
+  });
+  beforeEach(() => {
+    fake.events.length = 0;
+    fake.requests.length = 0;
+    queue = createEventQueue(connection, { name: uniqueQueueName('backfill') });
+  });
+  afterEach(async () => {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+  });
+
+  /** `n` handled events, one every 10 s, starting `ageSeconds` ago, alternating types and shapes. */
+  function handledEvents(n: number, ageSeconds: number): StripeEvent[] {
+    return Array.from({ length: n }, (_, i) => {
+      const shape = i % 2 === 0 ? 'basil' : 'legacy';
+      const created = now - ageSeconds + i * 10;
+      if (i % 3 === 0)
+        return event('invoice.payment_failed', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, status: 'open', shape }), {
+          created,
+          shape,
+        });
+      if (i % 3 === 1)
+        return event('invoice.paid', invoiceObject({ subscription: `sub_${i}`, customer: `cus_${i}`, shape }), { created, shape });
+      return event('customer.subscription.updated', subscriptionObject({ id: `sub_${i}`, customer: `cus_${i}`, shape }), {
+        created,
+        shape,
+      });
+    });
+  }
+
+  it('enqueues only what is neither processed nor queued, oldest first, across pages', async () => {
+    const handled = handledEvents(230, 3 * 3600); // 3 h ago .. ~2 h 22 m ago: three pages of 100
+    const ignoredType = event('customer.created', { id: 'cus_x', object: 'customer' }, { created: now - 3000 });
+    const tooOld = event('invoice.paid', invoiceObject({ subscription: 'sub_old', customer: 'cus_old' }), { created: now - 5 * 3600 });
+    fake.events.push(...handled, ignoredType, tooOld);
+
+    // The worker already applied 100 of them; 5 more are in Redis (one of those failed for good).
+    const processed = handled.filter((_, i) => i % 2 === 0).slice(0, 100);
+    await t.db
+      .insert(webhookEvents)
+      .values(processed.map((e) => ({ stripeEventId: e.id, eventType: e.type, outcome: 'applied' as const })));
+    const queued = handled.filter((_, i) => i % 2 === 1).slice(0, 5);
+    for (const e of queued) await enqueueEvent(queue, e);
+    const failer = new Worker(
+      queue.name,
+      async () => {
+        throw new UnrecoverableError('invalid for its type (test)');
+      },
+      { connection: workerConnection(inject('redisUrl')), autorun: false },
+    );
+    // Fail exactly the first queued job: fetch it by hand with a token.
+    const token = 'test-token';
+    const job = await failer.getNextJob(token);
+    expect(job?.id).toBe(queued[0]!.id);
+    await job!.moveToFailed(new UnrecoverableError('invalid for its type (test)'), token);
+    await failer.close();
+    await (failer.opts.connection as Redis).quit();
+
+    const stripe = createStripeClient('sk_test_backfill', { apiBase: fake.url });
+    const since = new Date((now - 4 * 3600) * 1000);
+    const report = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
+
+    // Stripe was asked for the handled types since then, 100 a page, following starting_after.
+    expect(fake.requests).toHaveLength(3);
+    for (const { query, authorization } of fake.requests) {
+      expect(authorization).toBe('Bearer sk_test_backfill');
+      expect(query.get('created[gte]')).toBe(String(Math.floor(since.getTime() / 1000)));
+      expect(query.get('limit')).toBe('100');
+      expect(
+        [...query.entries()]
+          .filter(([k]) => k.startsWith('types'))
+          .map(([, v]) => v)
+          .sort(),
+      ).toEqual([...HANDLED_EVENT_TYPES].sort());
+    }
+    expect(fake.requests[0]!.query.get('starting_after')).toBeNull();
+    expect(fake.requests[1]!.query.get('starting_after')).toBeTruthy();
+
+    expect(report.found).toBe(230);
+    expect(report.alreadyProcessed).toBe(100);
+    expect(report.alreadyQueued.map((q) => q.id).sort()).toEqual(queued.map((e) => e.id).sort());
+    expect(report.alreadyQueued.find((q) => q.id === queued[0]!.id)?.state).toBe('failed');
+    expect(report.enqueued).toHaveLength(125);
+    expect(report.invalid).toEqual([]);
+
+    // Oldest first, and exactly the missing ones.
+    const missing = handled.filter((e) => !processed.includes(e) && !queued.includes(e));
+    expect(report.enqueued.map((e) => e.id)).toEqual(missing.map((e) => e.id));
+    const waiting = await queue.getWaiting(0, -1);
+    expect(waiting).toHaveLength(125 + 4);
+    // Same queue contract as the ingress: name = type, id = event id, data = the event.
+    const sample = await queue.getJob(missing[0]!.id);
+    expect(sample?.name).toBe(missing[0]!.type);
+    expect(sample?.data).toEqual(signedJob(missing[0]!));
+    expect(sample?.opts.attempts).toBe(12);
+    expect(await queue.getJob(ignoredType.id)).toBeUndefined();
+    expect(await queue.getJob(tooOld.id)).toBeUndefined();
+
+    const text = formatBackfillReport(report);
+    expect(text).toMatch(/found\s+230/);
+    expect(text).toMatch(/already processed\s+100/);
+    expect(text).toMatch(/already queued\s+5/);
+    expect(text).toMatch(/enqueued\s+125/);
+    expect(text).toContain(`npm run replay -- --id ${queued[0]!.id}`);
+
+    // A second run finds nothing more to do.
+    const again = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
+    expect(again.enqueued).toEqual([]);
+    expect(again.alreadyQueued).toHaveLength(130);
+  });
+
+  it('enqueues again an event recorded as unresolved whose job has left Redis, and not one with a final outcome', async () => {
+    const [unresolved, applied] = handledEvents(2, 600);
+    fake.events.push(unresolved!, applied!);
+    await t.db.insert(webhookEvents).values([
+      { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
+      { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
+    ]);
+    const report = await backfill(
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { since: new Date((now - 3600) * 1000), dryRun: false },
+    );
+    expect(report.alreadyProcessed).toBe(1);
+    expect(report.enqueued.map((e) => e.id)).toEqual([unresolved!.id]);
+    expect((await queue.getWaiting(0, -1)).map((j) => j.id)).toEqual([unresolved!.id]);
+  });
+
+  it('--dry-run enqueues nothing', async () => {
+    fake.events.push(...handledEvents(3, 600));
+    const report = await backfill(
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { since: new Date((now - 3600) * 1000), dryRun: true },
+    );
+    expect(report.enqueued).toHaveLength(3);
+    expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(formatBackfillReport(report)).toContain('Dry run: nothing enqueued.');
+  });
+
+  it('surfaces a Stripe API error', async () => {
+    await expect(
+      backfill(
+        { stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+        { since: new Date((now - 3600) * 1000), dryRun: false },
+      ),
+    ).rejects.toThrow(/Invalid API Key/);
+  });
+
+  it('the CLI runs end to end and prints the counts', async () => {
+    fake.events.push(...handledEvents(2, 600));
+    const result = await runBackfill(['--since', '1h'], {
+      STRIPE_SECRET_KEY: 'sk_test_backfill',
+      STRIPE_API_BASE: fake.url,
+      DATABASE_URL: t.url,
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_NAME: queue.name,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/found\s+2/);
+    expect(result.stdout).toMatch(/enqueued\s+2/);
+  });
+
+  it('the CLI refuses a start older than 30 days, and a missing key, with one clear message', async () => {
+    const old = await runBackfill(['--since', '45d'], { STRIPE_SECRET_KEY: 'sk_test_backfill' });
+    expect(old.status).toBe(2);
+    expect(old.stderr).toMatch(/^backfill: --since .* is older than Stripe's 30-day event window/);
+    const noKey = await runBackfill(['--since', '6h'], {});
+    expect(noKey.status).toBe(1);
+    expect(noKey.stderr.trim()).toBe('backfill: STRIPE_SECRET_KEY is required');
+  });
+});

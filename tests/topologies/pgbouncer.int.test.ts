@@ -1,0 +1,118 @@
+// Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
+import type {} from '@billing/testing/global-setup';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyEvents, defaultBillingConfig } from '@billing/billing';
+import { createConnection } from '@billing/db/client';
+import { migrateDatabase } from '@billing/db/migrate';
+import { historyDifferences, prepareHistory } from '@billing/testing/corpus-harness';
+import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '@billing/testing/database';
+import { CORPUS_PLAN_PRICES, LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
+import { pgbouncerMissing, startPgBouncer, type PrivatePgBouncer } from '@billing/testing/pgbouncer';
+import { shuffled, seededRandom, faultSeed } from '@billing/testing/seeded-random';
+import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
+import pLimit from 'p-limit';
+import { figureLine, measureFigures } from '@billing/testing/faults/figures';
+import { deadApp, startIngress, startWorker } from '@billing/testing/faults/fleet';
+import { deliver } from '@billing/testing/faults/http-client';
+import { openScenario } from '@billing/testing/faults/scenario';
+import { waitForSettled } from '@billing/testing/faults/settle';
+import { differencesFromStripe, eventsOf, historiesTotalling } from '@billing/testing/faults/subscriptions';
+
+/**
+ * Postgres behind PgBouncer in transaction mode (as Supabase's and Neon's poolers run): every
+ * transaction may land on another server connection, so named prepared statements and session
+ * locks break. The worker's transactions and the migrator must lose nothing there.
+ */
+
+const missing = pgbouncerMissing();
+if (missing) console.log(`[topology] pgbouncer: skipped — ${missing}`);
+
+describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction mode)', () => {
+  const cleanup = createCleanupStack();
+  let t: TestDatabase;
+  let pooler: PrivatePgBouncer;
+  beforeAll(async () => {
+    t = await createTestDatabase('pgbouncer');
+    pooler = await startPgBouncer(t.url, { poolSize: 3 });
+  });
+  afterAll(async () => {
+    await cleanup.runAll();
+    await pooler?.dispose();
+    await t?.drop();
+  }, 60_000);
+
+  it('the whole corpus, shuffled, through four connections at once: every event in the ledger, every row as Stripe says', async () => {
+    const config = { ...defaultBillingConfig, planPrices: CORPUS_PLAN_PRICES };
+    const histories = await Promise.all(LIFECYCLE_CORPUS.map((c) => prepareHistory(t.sql, c, 1_790_000_000)));
+    const events = shuffled(
+      histories.flatMap((h) => h.built.events),
+      seededRandom(faultSeed()),
+    );
+    const connections = Array.from({ length: 4 }, () => createConnection(pooler.through(t.url)));
+    try {
+      const lanes = connections.map((connection, lane) => ({
+        connection,
+        events: events.filter((_, i) => i % connections.length === lane),
+      }));
+      await Promise.all(
+        lanes.map(async ({ connection, events: mine }) => {
+          for (let i = 0; i < mine.length; i += 5) {
+            const { results } = await applyEvents(connection, mine.slice(i, i + 5), config);
+            for (const result of results) if (result instanceof Error) throw result;
+          }
+        }),
+      );
+    } finally {
+      await Promise.all(connections.map((c) => c.end({ timeout: 5 })));
+    }
+    const ids = events.map((e) => e.id);
+    const [counted] = await t.sql<Array<{ n: number }>>`select count(*)::int as n from webhook_events where stripe_event_id = any(${ids})`;
+    expect(counted?.n).toBe(events.length);
+    for (const h of histories) expect(await historyDifferences(t.sql, h)).toEqual([]);
+  });
+
+  it('a duplicate storm through real ingress and worker processes: every acknowledged event applied once', async () => {
+    const redisUrl = inject('redisUrl');
+    const s = await openScenario('pgbouncer_storm', { redisUrl, cleanup });
+    const histories = await historiesTotalling(s.db.sql, 150);
+    const events = eventsOf(histories);
+    const [ingress, worker] = await Promise.all([
+      startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, { databaseUrl: pooler.through(s.db.url), redisUrl, queueName: s.queueName }),
+    ]);
+    const storm = shuffled(
+      events.flatMap((e) => [e, e, e]),
+      seededRandom(faultSeed()),
+    );
+    const deliveries = await pLimit(30).map(storm, (event) => deliver(ingress.port, event, s.secret));
+    const acknowledged = [...new Set(deliveries.filter((d) => d.status === 200).map((d) => d.eventId))];
+    const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([worker, ingress.app]));
+    const figures = await measureFigures(s.db.sql, { sent: events.map((e) => e.id), acknowledged, workers: [worker] });
+    console.log(
+      figureLine('pgbouncer duplicate storm', figures, { deliveries: storm.length, settled_ms: settle.ms, outcomes: figures.outcomes }),
+    );
+    expect(settle.settled).toBe(true);
+    expect(figures).toMatchObject({ sent: events.length, acknowledged: events.length, applied: events.length, appliedTwice: 0, lost: 0 });
+    expect(await differencesFromStripe(s.db.sql, histories)).toEqual([]);
+  }, 120_000);
+
+  it('migrates through the pooler: concurrent migrators all succeed, each migration applied once, and no lock is left behind', async () => {
+    const name = `${t.name}_migrate`;
+    const url = pooler.through(databaseUrl(inject('adminDatabaseUrl'), name));
+    try {
+      const results = await Promise.all([migrateDatabase(url), migrateDatabase(url), migrateDatabase(url)]);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      // The next one does not hang on a lock some earlier client left on a server connection.
+      await expect(migrateDatabase(url)).resolves.toEqual({ database: name, created: false });
+      const sql = postgres(databaseUrl(inject('adminDatabaseUrl'), name), { max: 1, onnotice: () => {} });
+      const [rows] = await sql<Array<{ applied: number; distinct: number }>>`
+        select count(*)::int as applied, count(distinct hash)::int as distinct from drizzle.__drizzle_migrations`;
+      await sql.end();
+      expect(rows?.applied).toBe(rows?.distinct);
+      expect(rows?.applied).toBeGreaterThan(1);
+    } finally {
+      await dropDatabase(inject('adminDatabaseUrl'), name);
+    }
+  });
+});
