@@ -17,6 +17,7 @@ COPY packages/queue/package.json packages/queue/
 COPY packages/runtime/package.json packages/runtime/
 COPY packages/billing/package.json packages/billing/
 COPY packages/testing/package.json packages/testing/
+COPY packages/stripe-simulator/package.json packages/stripe-simulator/
 # Patched postgres-js tarball the workspaces install from (see vendor/README.md).
 COPY vendor/ vendor/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

@@ -1,6 +1,5 @@
-import { jobSigner } from '@billing/queue';
+import { jobSigner, checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { backfill, BACKFILL_USAGE, formatBackfillReport, parseBackfillArgs } from './lib/backfill';
 import { argsOrExit, databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
 import { createStripeClient } from '@billing/runtime/stripe-client';
@@ -21,25 +20,23 @@ const env = loadEnvOrExit(
       .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'must be an http(s) URL' })
       .optional(),
     QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
-    DATABASE_URL: envFields.DATABASE_URL,
-    ...redisEnvFields,
-    QUEUE_NAME: envFields.QUEUE_NAME,
-    QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+    ...queueEnvFields,
   },
   process.env,
-  checkRedisEnv,
+  checkQueueEnv,
 );
 
 const database = await databaseOrExit('backfill', env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-backfill' });
 const opened = await queueOrExit('backfill', env);
 try {
   console.log(
-    `backfill: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`,
+    `backfill: queue ${env.QUEUE_NAME} on ${opened.store.where}${env.STRIPE_API_BASE ? `, Stripe API at ${env.STRIPE_API_BASE}` : ''}`,
   );
   const report = await backfill(
     {
       stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }),
       db: database.db,
+      store: opened.store,
       queue: opened.queue,
       signer: jobSigner(env.QUEUE_SIGNING_KEY),
     },

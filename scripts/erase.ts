@@ -1,6 +1,5 @@
-import { jobSigner } from '@billing/queue';
+import { jobSigner, checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { ERASE_USAGE, parseEraseArgs } from './lib/erase-args';
 import { erasePerson, formatEraseReport, incomplete } from './lib/erase';
 import { argsOrExit, databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
@@ -11,15 +10,14 @@ const args = argsOrExit('erase', ERASE_USAGE, () => parseEraseArgs(process.argv.
 const env = loadEnvOrExit(
   'erase',
   {
-    DATABASE_URL: envFields.DATABASE_URL,
-    ...redisEnvFields,
+    ...queueEnvFields,
     QUEUE_NAME: envFields.QUEUE_NAME,
     QUEUE_PREFIX: envFields.QUEUE_PREFIX,
     // Only --force re-signs jobs, so only --force needs the key.
     QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY.optional(),
   },
   process.env,
-  checkRedisEnv,
+  checkQueueEnv,
 );
 if (args.force && !env.QUEUE_SIGNING_KEY) {
   console.error('erase: QUEUE_SIGNING_KEY is required with --force (waiting jobs are re-signed with it)');
@@ -30,7 +28,7 @@ const database = await databaseOrExit('erase', env.DATABASE_URL, { max: 1, appli
 const opened = await queueOrExit('erase', env);
 try {
   const signer = env.QUEUE_SIGNING_KEY ? jobSigner(env.QUEUE_SIGNING_KEY) : undefined;
-  const report = await erasePerson({ db: database.db, queue: opened.queue, signer }, args);
+  const report = await erasePerson({ db: database.db, store: opened.store, queue: opened.queue, signer }, args);
   console.log(formatEraseReport(report));
   if (incomplete(report)) process.exitCode = 1;
 } catch (error) {

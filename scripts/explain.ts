@@ -1,15 +1,10 @@
+import { checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { explain, EXPLAIN_USAGE, formatExplanation } from './lib/explain';
 import { databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
 
 // `npm run explain -- <sub_…|cus_…|evt_…|email>`: read-only.
-const env = loadEnvOrExit(
-  'explain',
-  { DATABASE_URL: envFields.DATABASE_URL, ...redisEnvFields, QUEUE_NAME: envFields.QUEUE_NAME, QUEUE_PREFIX: envFields.QUEUE_PREFIX },
-  process.env,
-  checkRedisEnv,
-);
+const env = loadEnvOrExit('explain', { ...queueEnvFields }, process.env, checkQueueEnv);
 
 const subject = process.argv.slice(2).find((arg) => arg !== '--');
 if (!subject || subject === '--help' || subject === '-h') {

@@ -1,5 +1,5 @@
+import { checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE } from './lib/replay';
 import { argsOrExit, queueOrExit, reportFailure } from './lib/script-main';
 
@@ -7,19 +7,17 @@ import { argsOrExit, queueOrExit, reportFailure } from './lib/script-main';
 const env = loadEnvOrExit(
   'replay',
   {
-    ...redisEnvFields,
-    QUEUE_NAME: envFields.QUEUE_NAME,
-    QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+    ...queueEnvFields,
   },
   process.env,
-  checkRedisEnv,
+  checkQueueEnv,
 );
 
 const args = argsOrExit('replay', REPLAY_USAGE, () => parseReplayArgs(process.argv.slice(2)));
 
 const opened = await queueOrExit('replay', env);
 try {
-  console.log(`replay: queue ${env.QUEUE_NAME} (prefix ${env.QUEUE_PREFIX})`);
+  console.log(`replay: queue ${env.QUEUE_NAME} on ${opened.store.where}`);
   const report = await replayFailed(opened.queue, args);
   console.log(formatReplayReport(report));
   if (!report.dryRun && report.skipped.length > 0 && report.retried.length === 0) process.exitCode = 1;

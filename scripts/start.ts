@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { migrateDatabase } from '@billing/db/migrate';
+import { checkQueueEnv, migrateQueueSchema, queueConfigFromEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { createConcurrently, KillOnSignal, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
 import { ensureLocalQueueKey, ensureLocalWebhookSecret, REPO_ROOT } from './lib/local-secret';
@@ -12,25 +13,30 @@ import { servicesProblem } from './lib/services';
 // `npm start`: local use only. Checks Postgres and Redis, migrates, then runs ingress, worker
 // and dashboard together with prefixed logs; Ctrl-C stops all three.
 
-const env = loadEnvOrExit('start', {
-  DATABASE_URL: envFields.DATABASE_URL,
-  REDIS_URL: envFields.REDIS_URL,
-  PORT: envFields.port(3000),
-  HOST: envFields.host('127.0.0.1'),
-  DASHBOARD_PORT: envFields.port(3001),
-  DASHBOARD_HOST: envFields.host('127.0.0.1'),
-  DASHBOARD_USER: z.string().trim().default('admin'),
-  DASHBOARD_PASSWORD: z.string().optional(),
-  INGRESS_METRICS_PORT: envFields.port(9465),
-  INGRESS_METRICS_HOST: envFields.host('127.0.0.1'),
-  WORKER_METRICS_PORT: envFields.port(9464),
-  WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
-  STRIPE_WEBHOOK_SECRET: z.string().optional(),
-  QUEUE_SIGNING_KEY: z.string().optional(),
-});
+const env = loadEnvOrExit(
+  'start',
+  {
+    ...queueEnvFields,
+    PORT: envFields.port(3000),
+    HOST: envFields.host('127.0.0.1'),
+    DASHBOARD_PORT: envFields.port(3001),
+    DASHBOARD_HOST: envFields.host('127.0.0.1'),
+    DASHBOARD_USER: z.string().trim().default('admin'),
+    DASHBOARD_PASSWORD: z.string().optional(),
+    INGRESS_METRICS_PORT: envFields.port(9465),
+    INGRESS_METRICS_HOST: envFields.host('127.0.0.1'),
+    WORKER_METRICS_PORT: envFields.port(9464),
+    WORKER_METRICS_HOST: envFields.host('127.0.0.1'),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    QUEUE_SIGNING_KEY: z.string().optional(),
+  },
+  process.env,
+  checkQueueEnv,
+);
+const queue = queueConfigFromEnv(env);
 
 // 1. Postgres and Redis answer, or one message saying what to start.
-const problem = await servicesProblem(env.DATABASE_URL, env.REDIS_URL);
+const problem = await servicesProblem(env.DATABASE_URL, queue.backend === 'redis' ? queue.redis.url : undefined);
 if (problem) {
   console.error(`start: ${problem}`);
   process.exit(1);
@@ -56,6 +62,8 @@ for (const { what, variable, port, host } of ports) {
 try {
   const { database, created } = await migrateDatabase(env.DATABASE_URL);
   console.log(`start: database ${database} is up to date${created ? ' (created)' : ''}`);
+  if (queue.backend === 'postgres') await migrateQueueSchema(queue.url, queue.schema);
+  console.log(`start: the queue is on ${queue.backend === 'postgres' ? `Postgres (schema ${queue.schema})` : 'Redis'}`);
 } catch (error) {
   console.error(`start: ${(error as Error).message}`);
   process.exit(1);

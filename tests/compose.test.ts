@@ -46,7 +46,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['migrate', 'ingress', 'worker', 'dashboard']) {
       expect(service(name).build, name).toBe('.');
     }
-    expect(service('migrate').command.join(' ')).toBe('node --import tsx packages/db/src/migrate-cli.ts');
+    expect(service('migrate').command.join(' ')).toBe('node --import tsx scripts/migrate.ts');
     expect(service('ingress').command.join(' ')).toBe('node --import tsx apps/ingress/src/server.ts');
     expect(service('worker').command.join(' ')).toBe('node --import tsx apps/worker/src/server.ts');
     expect(service('dashboard').command.join(' ')).toBe('node --import tsx apps/dashboard/src/server.ts');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { users } from '@billing/db/schema';
-import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { freePort } from '@billing/testing/ports';
 import { dropQueue } from '@billing/testing/queues';
 import { startApp, type AppProcess } from '@billing/testing/processes';

@@ -1,7 +1,8 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
 import type { EventQueue } from '@billing/queue';
-import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { signedJob, testSigner } from '@billing/testing/job-signing';
 import { runScript } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';

@@ -114,8 +114,8 @@ describe('.dockerignore', () => {
       'apps/ingress/src/server.ts',
       'apps/worker/src/server.ts',
       'apps/dashboard/src/server.ts',
-      'packages/db/src/migrate-cli.ts',
-      'packages/testing/src/stripe-events.ts', // the demo script's
+      'scripts/migrate.ts',
+      'packages/stripe-simulator/src/events.ts', // the demo script's
       'scripts/replay.ts',
       'scripts/backfill.ts',
       ...filesUnder('vendor'),

@@ -1,7 +1,7 @@
 // Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
 import { createEventQueue, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript } from '@billing/testing/processes';
 import { event } from '@billing/stripe-simulator/events';
 import { Worker } from 'bullmq';

@@ -1,7 +1,15 @@
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import type { Database } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
-import { enqueueEvent, invalidEventReason, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
+import {
+  enqueueEvent,
+  invalidEventReason,
+  minimiseEvent,
+  type EventQueue,
+  type JobSigner,
+  type QueueStore,
+  type StripeEvent,
+} from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { parseFlags } from './script-flags';
@@ -16,7 +24,8 @@ const UNIT_MS = { m: 60_000, h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS } as const;
 export const BACKFILL_USAGE = `usage: npm run backfill -- --since <ISO date | duration> [--dry-run]
 
 Lists the events we handle from the Stripe Events API since then, and enqueues the ones that
-are neither in the webhook_events ledger nor already in the queue.
+are neither in the webhook_events ledger nor already in the queue; a job of such an event that
+failed for good takes the fetched event and is queued again with fresh attempts.
   --since <when>   2026-05-01, 2026-05-01T08:00:00Z, or a duration back from now: 90m, 6h, 2d, 1w
                    (at most ${STRIPE_EVENT_RETENTION_DAYS} days: Stripe keeps events for ${STRIPE_EVENT_RETENTION_DAYS} days)
   --dry-run        count and list; enqueue nothing
@@ -84,8 +93,10 @@ export interface BackfillReport {
   found: number;
   /** Already in the webhook_events ledger with a final outcome (anything but `unresolved`). */
   alreadyProcessed: number;
-  /** Not in the ledger but a job with that id is in Redis (waiting, active, delayed, failed …). */
+  /** Not in the ledger but a job with that id is queued (waiting, active, delayed, completed …). */
   alreadyQueued: Array<{ id: string; type: string; state: string }>;
+  /** Not in the ledger and its job had failed for good: the job now holds the fetched event, signed now, and waits again. */
+  retried: Array<{ id: string; type: string }>;
   /** Added to the queue now (on a dry run: would be). */
   enqueued: Array<{ id: string; type: string; created: number }>;
   /** Returned by Stripe but not a valid event to queue (should not happen). */
@@ -95,6 +106,7 @@ export interface BackfillReport {
 export interface BackfillDeps {
   stripe: Stripe;
   db: Database;
+  store: QueueStore;
   queue: EventQueue;
   /** Signs each event as the ingress does (`QUEUE_SIGNING_KEY`): events from the API, fetched with our key, are trusted as Stripe-signed ones are. */
   signer: JobSigner;
@@ -121,7 +133,9 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
  * 1. lists handled events since `since` from Stripe, oldest first;
  * 2. drops those already in the ledger;
  * 3. enqueues the rest through the queue contract (`enqueueEvent`: job id = event id), which
- *    also tells which were already queued (the ingress got them; the worker has not finished).
+ *    also tells which were already queued (the ingress got them; the worker has not finished), and
+ *    gives a job that failed for good the fetched event (verified by the API, signed now: a job
+ *    refused for its old or unsigned data runs again) with fresh attempts.
  */
 export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
   const events = await listHandledEvents(deps.stripe, args.since);
@@ -135,6 +149,7 @@ export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<
     found: events.length,
     alreadyProcessed: 0,
     alreadyQueued: [],
+    retried: [],
     enqueued: [],
     invalid: [],
   };
@@ -152,12 +167,14 @@ export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<
     if (args.dryRun) {
       const state = await deps.queue.getJobState(event.id);
       if (state === 'unknown') report.enqueued.push({ id: event.id, type: event.type, created: event.created });
+      else if (state === 'failed') report.retried.push({ id: event.id, type: event.type });
       else report.alreadyQueued.push({ id: event.id, type: event.type, state });
       continue;
     }
-    const { duplicate } = await enqueueEvent(deps.queue, data, 10_000);
-    if (duplicate) report.alreadyQueued.push({ id: event.id, type: event.type, state: await deps.queue.getJobState(event.id) });
-    else report.enqueued.push({ id: event.id, type: event.type, created: event.created });
+    const { outcome } = await enqueueEvent(deps.store, deps.queue, data, { timeoutMs: 10_000, retryFailed: true });
+    if (outcome === 'added') report.enqueued.push({ id: event.id, type: event.type, created: event.created });
+    else if (outcome === 'retried') report.retried.push({ id: event.id, type: event.type });
+    else report.alreadyQueued.push({ id: event.id, type: event.type, state: await deps.queue.getJobState(event.id) });
   }
   return report;
 }
@@ -168,16 +185,13 @@ export function formatBackfillReport(report: BackfillReport): string {
     `Stripe events since ${report.since.toISOString()} of the ${HANDLED_EVENT_TYPES.length} handled types:`,
     `  found              ${report.found}`,
     `  already processed  ${report.alreadyProcessed}   (in the webhook_events ledger)`,
-    `  already queued     ${report.alreadyQueued.length}   (in Redis, not yet in the ledger)`,
+    `  already queued     ${report.alreadyQueued.length}   (in the queue, not yet in the ledger)`,
+    `  ${report.dryRun ? 'would retry   ' : 'retried      '}      ${report.retried.length}   (their jobs had failed for good: ${report.dryRun ? 'would take' : 'given'} the fetched event, queued again)`,
     `  ${report.dryRun ? 'would enqueue ' : 'enqueued     '}      ${report.enqueued.length}`,
   ];
   if (report.invalid.length > 0) lines.push(`  invalid            ${report.invalid.length}   (not queued)`);
-  const failed = report.alreadyQueued.filter((q) => q.state === 'failed');
-  if (failed.length > 0) {
-    lines.push(`${failed.length} of the queued ones failed for good; retry them with:`);
-    for (const f of failed.slice(0, 20)) lines.push(`  npm run replay -- --id ${f.id}    # ${f.type}`);
-    if (failed.length > 20) lines.push(`  … or all of them: npm run replay -- --all`);
-  }
+  for (const r of report.retried.slice(0, 20)) lines.push(`  ${report.dryRun ? 'would retry' : 'retried'} ${r.id}  ${r.type}`);
+  if (report.retried.length > 20) lines.push(`  … and ${report.retried.length - 20} more retried`);
   for (const e of report.enqueued.slice(0, 50)) {
     lines.push(`  ${report.dryRun ? 'would enqueue' : 'enqueued'} ${e.id}  ${e.type}  created ${new Date(e.created * 1000).toISOString()}`);
   }

@@ -1,4 +1,4 @@
-import type { EventQueue, JobSigner, RedisConnection, StripeEventJobData } from '@billing/queue';
+import type { EventQueue, JobSigner, QueueStore, StripeEventJobData } from '@billing/queue';
 import type { JobState } from 'bullmq';
 
 /** Jobs whose event has still to be applied; `active` is counted apart (its worker holds the data). */
@@ -69,20 +69,23 @@ export interface JobsErased {
   resigned: string[];
   /** Pending jobs without an email, left as they are (`--force`): they hold the customer id only. */
   pendingLeft: string[];
-  /** Jobs not changed, and why (active, or no longer in the state they were seen in). */
+  /** Jobs not changed, and why (active, no longer in the state they were seen in, or not signed by us). */
   skipped: Array<{ id: string; reason: string }>;
-  /** Entries of the queue's event stream that named the person (a failed reason, say), deleted. */
+  /** Entries of the queue's event log that named the person (a failed reason, say), deleted. */
   streamEntries: number;
 }
 
 /**
  * 1. pending jobs (only with `force`): the emails leave the event and it is signed again as the
- *    ingress signs it, so the worker still verifies and applies it;
+ *    ingress signs it, so the worker still verifies and applies it — only a job whose signature
+ *    verifies now: re-signing whatever a job holds would turn a job anyone wrote into the queue's
+ *    store into one the worker accepts;
  * 2. completed and failed jobs are removed (their logs go with them);
  * 3. active jobs are left to their worker and reported;
- * 4. the queue's event stream loses the entries that mention an email or customer id of the person.
+ * 4. the queue's event log loses the entries that mention an email or customer id of the person.
  */
 export async function eraseJobs(
+  store: QueueStore,
   queue: EventQueue,
   jobs: readonly JobOwner[],
   mentions: readonly string[],
@@ -102,7 +105,15 @@ export async function eraseJobs(
         result.skipped.push({ id: owner.id, reason: `was ${owner.state}, now ${state}; run erase again` });
         continue;
       }
-      await job.updateData(signer.sign(withoutEmails(job.data)));
+      const verified = signer.verify(job.data);
+      if (!verified.ok) {
+        result.skipped.push({
+          id: owner.id,
+          reason: `not re-signed: ${verified.reason}; left as it is (the worker refuses it); remove it from the dashboard if it is not Stripe's`,
+        });
+        continue;
+      }
+      await job.updateData(signer.sign(withoutEmails(verified.event)));
       result.resigned.push(owner.id);
     } else if (signer) {
       result.pendingLeft.push(owner.id);
@@ -110,7 +121,7 @@ export async function eraseJobs(
       result.skipped.push({ id: owner.id, reason: `${owner.state}: still to be applied` });
     }
   }
-  result.streamEntries = await scrubEventStream(queue, mentions);
+  result.streamEntries = await store.scrubEventLog(queue, mentions);
   return result;
 }
 
@@ -121,21 +132,6 @@ export function withoutEmails(data: StripeEventJobData): StripeEventJobData {
   delete object.customer_email;
   if (isObject(object.customer_details)) delete object.customer_details.email;
   return copy;
-}
-
-/** Deletes the entries of the queue's event stream whose fields contain any of `mentions`; returns how many. */
-async function scrubEventStream(queue: EventQueue, mentions: readonly string[]): Promise<number> {
-  if (mentions.length === 0) return 0;
-  const client = queue.opts.connection as RedisConnection; // the script's own connection (scripts/lib/queue.ts)
-  const key = queue.keys.events!;
-  let deleted = 0;
-  for (let from = '-'; ;) {
-    const entries = await client.xrange(key, from, '+', 'COUNT', PAGE);
-    const hits = entries.filter(([, fields]) => fields.some((field) => mentions.some((m) => field.toLowerCase().includes(m))));
-    if (hits.length > 0) deleted += await client.xdel(key, ...hits.map(([id]) => id));
-    if (entries.length < PAGE) return deleted;
-    from = `(${entries.at(-1)![0]}`;
-  }
 }
 
 /** What `eraseJobs` would do, changing nothing (`--dry-run`). */

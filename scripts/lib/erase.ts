@@ -1,11 +1,12 @@
 import type { Database } from '@billing/db/client';
-import type { EventQueue, JobSigner } from '@billing/queue';
+import type { EventQueue, JobSigner, QueueStore } from '@billing/queue';
 import type { EraseArgs } from './erase-args';
 import { eraseDatabase, findPerson, type DatabaseErased } from './erase-database';
 import { eraseJobs, jobsOfPerson, PENDING_STATES, planJobs, scanJobOwners, type JobOwner, type JobsErased } from './erase-jobs';
 
 export interface EraseDeps {
   db: Database;
+  store: QueueStore;
   queue: EventQueue;
   /** Signs re-written jobs as the ingress does (`QUEUE_SIGNING_KEY`); needed with `--force` only. */
   signer?: JobSigner;
@@ -20,18 +21,18 @@ export interface EraseReport {
   /** Set when nothing was erased because some of the person's events are still to be applied. */
   deferred: JobOwner[] | undefined;
   database: DatabaseErased | undefined;
-  redis: JobsErased | undefined;
+  jobsErased: JobsErased | undefined;
 }
 
 const STILL_TO_APPLY: ReadonlySet<string> = new Set([...PENDING_STATES, 'active']);
 
 /**
- * 1. finds the person: user rows and customer ids in Postgres, then every job in Redis of one of
+ * 1. finds the person: user rows and customer ids in Postgres, then every job in the queue of one of
  *    those customers or carrying the email (whose customer ids join the rest);
  * 2. while any of their events is still to be applied, stops there (unless `force`): applied
  *    after the erasure, such an event would find nobody and never reach the billing record —
  *    a waiting `customer.subscription.deleted` would leave the subscription active for good;
- * 3. Postgres first, in one transaction, then Redis (so an interrupted run, run again, still
+ * 3. the billing tables first, in one transaction, then the queue (so an interrupted run, run again, still
  *    finds the customer ids in the jobs).
  */
 export async function erasePerson(deps: EraseDeps, args: EraseArgs): Promise<EraseReport> {
@@ -41,7 +42,7 @@ export async function erasePerson(deps: EraseDeps, args: EraseArgs): Promise<Era
   const customers = new Set(rows.customers);
   for (const o of owners) if (email !== undefined && o.customer !== null && o.emails.includes(email)) customers.add(o.customer);
   const jobs = jobsOfPerson(owners, customers, email);
-  const report: EraseReport = { args, customers: [...customers], jobs, deferred: undefined, database: undefined, redis: undefined };
+  const report: EraseReport = { args, customers: [...customers], jobs, deferred: undefined, database: undefined, jobsErased: undefined };
 
   const pending = jobs.filter((j) => STILL_TO_APPLY.has(j.state));
   if (pending.length > 0 && !args.force) {
@@ -50,10 +51,11 @@ export async function erasePerson(deps: EraseDeps, args: EraseArgs): Promise<Era
   }
   report.database = await eraseDatabase(deps.db, { userIds: rows.userIds, customers: report.customers }, args.dryRun);
   if (args.dryRun) {
-    report.redis = planJobs(jobs, args.force);
+    report.jobsErased = planJobs(jobs, args.force);
   } else {
     if (args.force && !deps.signer) throw new Error('--force needs QUEUE_SIGNING_KEY to re-sign waiting jobs');
-    report.redis = await eraseJobs(
+    report.jobsErased = await eraseJobs(
+      deps.store,
       deps.queue,
       jobs,
       [...(email ? [email] : []), ...report.customers],
@@ -65,13 +67,14 @@ export async function erasePerson(deps: EraseDeps, args: EraseArgs): Promise<Era
 
 /** Whether the run left anything of the person behind that a second run can take (exit code 1). */
 export function incomplete(report: EraseReport): boolean {
-  const left = report.redis ? report.redis.skipped.length + report.redis.resigned.length + report.redis.pendingLeft.length : 0;
+  const erased = report.jobsErased;
+  const left = erased ? erased.skipped.length + erased.resigned.length + erased.pendingLeft.length : 0;
   return !report.args.dryRun && (report.deferred !== undefined || left > 0);
 }
 
 /** The lines `npm run erase` prints: one per kind of thing. */
 export function formatEraseReport(report: EraseReport): string {
-  const { args, database, redis } = report;
+  const { args, database, jobsErased: jobs } = report;
   const who = 'email' in args.person ? `--email ${args.person.email}` : `--customer ${args.person.customer}`;
   const lines = [`erase ${who}: customers ${report.customers.join(', ') || '(none)'}${args.dryRun ? ' (dry run)' : ''}`];
   if (report.deferred) {
@@ -83,7 +86,7 @@ export function formatEraseReport(report: EraseReport): string {
     lines.push('or with --force to erase now: waiting jobs lose their emails and are re-signed; their events will end unresolved.');
     return lines.join('\n');
   }
-  if (!database || !redis) return lines.join('\n');
+  if (!database || !jobs) return lines.join('\n');
   const nothing = database.users === 0 && database.subscriptions.length === 0 && database.ledger === 0 && report.jobs.length === 0;
   if (nothing) {
     lines.push(`Nothing matched: no user, subscription, ledger row or job of ${who.replace('--', '')}; nothing changed.`);
@@ -98,17 +101,17 @@ export function formatEraseReport(report: EraseReport): string {
       `(user_id and stripe_customer_id cleared; the billing rows stay)${subscriptionIds}`,
     `ledger: ${database.ledger} rows ${done('cleared')} ` +
       '(stripe_customer_id and the stored unresolved event; event id, type and outcome stay)',
-    `jobs: ${redis.removed.completed.length} completed ${done('removed')}, ${redis.removed.failed.length} failed ${done('removed')}, ` +
-      `${redis.resigned.length} waiting ${done('re-signed')} without email, ${redis.skipped.length} skipped`,
+    `jobs: ${jobs.removed.completed.length} completed ${done('removed')}, ${jobs.removed.failed.length} failed ${done('removed')}, ` +
+      `${jobs.resigned.length} waiting ${done('re-signed')} without email, ${jobs.skipped.length} skipped`,
   );
-  for (const id of redis.removed.failed) lines.push(`  failed ${id}: ${done('removed')}; its event was never applied to billing`);
+  for (const id of jobs.removed.failed) lines.push(`  failed ${id}: ${done('removed')}; its event was never applied to billing`);
   const again = `run erase --customer ${report.customers[0] ?? '…'} again once it completed`;
-  for (const id of redis.resigned)
+  for (const id of jobs.resigned)
     lines.push(`  ${id}: re-signed without the emails; it will end unresolved, its ledger row naming the customer: ${again}`);
-  for (const id of redis.pendingLeft)
+  for (const id of jobs.pendingLeft)
     lines.push(`  ${id}: still to be applied, holds no email; its ledger row will name the customer: ${again}`);
-  for (const { id, reason } of redis.skipped) lines.push(`  ${id} skipped: ${reason}`);
-  if (!args.dryRun && redis.streamEntries > 0) lines.push(`queue event stream: ${redis.streamEntries} entries naming the person deleted`);
+  for (const { id, reason } of jobs.skipped) lines.push(`  ${id} skipped: ${reason}`);
+  if (!args.dryRun && jobs.streamEntries > 0) lines.push(`queue event stream: ${jobs.streamEntries} entries naming the person deleted`);
   lines.push(args.dryRun ? 'Dry run: nothing changed.' : incomplete(report) ? 'Incomplete: run erase again as said above.' : 'Done.');
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@ export const EXPLAIN_USAGE = `usage: npm run explain -- <sub_…|cus_…|evt_…
 Read-only. Prints what support needs to answer "why was this customer cut off?": the
 subscription rows, the user and the status derived from all of their subscriptions, the
 ledger rows in Stripe's created order with their outcomes, the status transitions, and the
-state of each event's job in Redis (completed, failed with its reason, gone).`;
+state of each event's job in the queue (completed, failed with its reason, gone).`;
 
 export interface Explanation {
   subject: string;
@@ -117,7 +117,7 @@ export async function explain(db: Database, queue: EventQueue, subject: string):
 
 async function jobState(queue: EventQueue, eventId: string): Promise<string> {
   const job = await queue.getJob(eventId);
-  if (!job) return 'gone (left Redis)';
+  if (!job) return 'gone (left the queue)';
   const state = await job.getState();
   return state === 'failed' ? `failed: ${job.failedReason ?? 'no reason'} (attempts ${job.attemptsMade})` : state;
 }

@@ -1,5 +1,5 @@
 import { createDatabase, type Database, type Sql } from '@billing/db/client';
-import type { RedisEnvValues } from '@billing/queue';
+import type { QueueEnv } from '@billing/queue';
 import { openQueue, type OpenQueue } from './queue';
 import { postgresServerProblem, START_SERVICES_HINT, where } from './services';
 import { UsageError } from './usage-error';
@@ -22,8 +22,8 @@ export function argsOrExit<T>(name: string, usage: string, parse: () => T): T {
   }
 }
 
-/** The event queue, or the line saying where Redis was looked for and what to start, exit 1. */
-export async function queueOrExit(name: string, env: RedisEnvValues & { QUEUE_NAME: string; QUEUE_PREFIX: string }): Promise<OpenQueue> {
+/** The event queue, or the line saying where the queue's store was looked for and what to start, exit 1. */
+export async function queueOrExit(name: string, env: QueueEnv): Promise<OpenQueue> {
   try {
     return await openQueue(env);
   } catch (error) {

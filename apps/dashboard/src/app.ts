@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import fastifyHelmet from '@fastify/helmet';
+import type { StoreQueue } from '@billing/queue';
 import type { Queue } from 'bullmq';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { registerAuditLog } from './audit-log';
@@ -11,8 +12,8 @@ import { MIN_PASSWORD_LENGTH } from './password-policy';
 import { securityHeaders } from './security-headers';
 
 export interface DashboardDeps {
-  /** The queues to show; the board does not close them. */
-  queues: Queue[];
+  /** The queues to show (either backend); the board does not close them. */
+  queues: StoreQueue[];
   /** Basic-auth user name. */
   user: string;
   /** Basic-auth password, at least `MIN_PASSWORD_LENGTH` characters (the server generates one when none is configured). */
@@ -70,7 +71,8 @@ export async function buildDashboard(deps: DashboardDeps): Promise<FastifyInstan
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/');
   createBullBoard({
-    queues: deps.queues.map((queue) => new BullMQAdapter(queue, adapterOptions)),
+    // The adapter is typed for the Redis backend; it uses only the backend-neutral Queue API (bull-board#1316).
+    queues: deps.queues.map((queue) => new BullMQAdapter(queue as unknown as Queue, adapterOptions)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'billing-webhooks' } },
   });

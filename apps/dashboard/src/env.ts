@@ -1,13 +1,11 @@
+import { checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 import { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_WINDOW_SECONDS } from './login-limiter';
 import { MIN_PASSWORD_LENGTH } from './password-policy';
 
 /** The dashboard's environment (docs/design.md "Environment"); the only place it reads `process.env`. */
 export const dashboardEnvShape = {
-  ...redisEnvFields,
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+  ...queueEnvFields,
   LOG_LEVEL: envFields.LOG_LEVEL,
   DASHBOARD_PORT: envFields.port(3001),
   DASHBOARD_HOST: envFields.host('127.0.0.1'),
@@ -29,5 +27,5 @@ export const dashboardEnvShape = {
 export type DashboardEnv = z.infer<z.ZodObject<typeof dashboardEnvShape>>;
 
 export function loadDashboardEnv(source: Record<string, string | undefined> = process.env): DashboardEnv {
-  return loadEnvOrExit('dashboard', dashboardEnvShape, source, checkRedisEnv);
+  return loadEnvOrExit('dashboard', dashboardEnvShape, source, checkQueueEnv);
 }

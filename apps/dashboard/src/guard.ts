@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fastifyBasicAuth from '@fastify/basic-auth';
-import type { Queue } from 'bullmq';
+import type { StoreQueue as Queue } from '@billing/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LoginLimiter } from './login-limiter';
 import { decide, targetOf, type ActionTarget, type OperatorAction } from './operator-policy';

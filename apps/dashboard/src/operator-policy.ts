@@ -1,4 +1,5 @@
-import type { JobState, Queue } from 'bullmq';
+import type { StoreQueue as Queue } from '@billing/queue';
+import type { JobState } from 'bullmq';
 
 /** What an operator may do to jobs (docs/design.md: read, retry, promote and clean; nothing else). */
 export type OperatorAction = 'retry' | 'retry-all' | 'promote' | 'promote-all' | 'clean' | 'clean-all';

@@ -3,7 +3,7 @@ import type {} from '@billing/testing/global-setup';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppProcess } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
-import { uniqueQueueName } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 
 const running: AppProcess[] = [];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createEventQueue, describeRedis, producerConnection, redisConfigFromEnv } from '@billing/queue';
+import { openEventQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { buildDashboard } from './app';
@@ -22,11 +22,18 @@ if (password === undefined) {
   );
 }
 
-// Fail-fast commands: a board request while Redis is away errors within the bound instead of hanging.
-const redisConfig = redisConfigFromEnv(env);
-const connection = producerConnection(redisConfig, { timeoutMs: 5_000 });
-connection.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-const queue = createEventQueue(connection, { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+// Fail-fast commands: a board request while the queue's store is away errors within the bound instead of hanging.
+const store = openQueueStore(queueConfigFromEnv(env), {
+  role: 'producer',
+  timeoutMs: 5_000,
+  poolSize: 4,
+  applicationName: 'billing-dashboard',
+});
+store.onAvailability((available, reason) => {
+  if (available) logger.info({ store: store.where }, 'queue store ready');
+  else logger.warn({ store: store.where, err: reason }, 'queue store unavailable');
+});
+const queue = openEventQueue(store, queueNamesFromEnv(env).events);
 const app = await buildDashboard({
   queues: [queue],
   user: env.DASHBOARD_USER,
@@ -38,7 +45,7 @@ const app = await buildDashboard({
 onShutdown(logger, [
   { name: 'http', run: () => app.close() },
   { name: 'queue', run: () => queue.close() },
-  { name: 'redis', run: () => connection.quit() },
+  { name: 'queue store', run: () => store.close() },
 ]);
 
 try {
@@ -46,7 +53,7 @@ try {
 } catch (error) {
   logger.fatal({ err: error }, 'dashboard could not listen');
   await queue.close().catch(() => {});
-  connection.disconnect();
+  await store.close().catch(() => {});
   process.exit(1);
 }
 const address = app.server.address();
@@ -56,8 +63,8 @@ logger.info(
   {
     url: `http://${host}:${port}/`,
     queue: env.QUEUE_NAME,
-    prefix: env.QUEUE_PREFIX,
-    redis: describeRedis(redisConfig),
+    backend: store.backend,
+    store: store.where,
     user: env.DASHBOARD_USER,
   },
   'dashboard listening',

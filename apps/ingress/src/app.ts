@@ -1,5 +1,4 @@
-import type { EventQueue, RedisConnection } from '@billing/queue';
-import type { JobSigner } from '@billing/queue';
+import type { EventQueue, JobSigner, QueueStore } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -11,14 +10,14 @@ import { signedJobData, type JobDataBuilder } from './job-data';
 import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
 import { operationsRoutes } from './operations-routes';
-import { watchRedis } from './redis-watch';
+import { watchQueueStore } from './queue-watch';
 import { webhookRoute } from './webhook-route';
 
 export interface IngressDeps {
-  /** The event queue, on `redis`; the caller owns both and closes them after the app. */
+  /** Where the queue lives (a producer store: fails fast while it is away); the caller closes it after the app. */
+  store: QueueStore;
+  /** The event queue on `store`; the caller closes it after the app. */
   queue: EventQueue;
-  /** A producer connection (`producerConnection`) for readiness: fails fast while Redis is away. */
-  redis: RedisConnection;
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
   /** Signs each job for the worker (`QUEUE_SIGNING_KEY`). */
@@ -27,18 +26,11 @@ export interface IngressDeps {
   /** This app instance's own registry (`createRegistry`); served on the metrics port, not here. */
   registry: Registry;
   /**
-   * Longest wait for Redis to acknowledge a batch of jobs (writes and `afterBatchWrite`
-   * together), or to answer the readiness PING, before a 503.
+   * Longest wait for the store to acknowledge a batch of jobs (with Redis replicas, their `WAIT`
+   * too), or to answer the readiness check, before a 503.
    * @defaultValue 2000
    */
   enqueueTimeoutMs?: number;
-  /**
-   * Awaited once per batch of jobs, after Redis acknowledged its writes and before any of its
-   * requests is answered, with the connection the batch was written on (where a `WAIT` for
-   * replicas covers it); a rejection, or the bound above passing, answers 503 to the whole batch.
-   * @defaultValue none
-   */
-  afterBatchWrite?: (connection: RedisConnection) => Promise<void>;
   /** @defaultValue the minimised event, signed (`signedJobData`) */
   jobData?: JobDataBuilder;
   /** @defaultValue `DEFAULT_LIMITS` */
@@ -49,7 +41,7 @@ export interface IngressDeps {
 
 /** The ingress as a Fastify instance, routes registered, not listening. */
 export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
-  const { queue, redis, secrets, logger, registry, enqueueTimeoutMs = 2_000 } = deps;
+  const { store, queue, secrets, logger, registry, enqueueTimeoutMs = 2_000 } = deps;
   if (secrets.length === 0) throw new TypeError('buildApp: at least one webhook secret is required');
   const stripe = deps.stripe ?? new Stripe('sk_unused_ingress_only_verifies_signatures', { telemetry: false });
   const limits = resolveLimits(deps.limits);
@@ -70,7 +62,7 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
     http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
   });
   app.server.maxConnections = limits.maxConnections;
-  watchRedis(queue, redis, logger);
+  watchQueueStore(store, logger);
 
   app.setErrorHandler(catalogueErrorHandler('request failed'));
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(errorBody('not_found')));
@@ -86,13 +78,8 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   });
 
   const metrics = createIngressMetrics(registry);
-  const batcher = new EnqueueBatcher({
-    queue,
-    timeoutMs: enqueueTimeoutMs,
-    afterBatchWrite: deps.afterBatchWrite,
-    onBatch: (size) => metrics.batchSize.observe(size),
-  });
-  await app.register(operationsRoutes, { redis, timeoutMs: enqueueTimeoutMs });
+  const batcher = new EnqueueBatcher({ store, queue, timeoutMs: enqueueTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) });
+  await app.register(operationsRoutes, { store, timeoutMs: enqueueTimeoutMs });
   await app.register(webhookRoute, {
     stripe,
     batcher,

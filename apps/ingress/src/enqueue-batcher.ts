@@ -1,19 +1,15 @@
-import { withTimeout, writeEventJobs, type EnqueueOutcome, type EventJob, type EventQueue } from '@billing/queue';
-import type { RedisConnection } from '@billing/queue';
+import { withTimeout, type EnqueueOutcome, type EventQueue, type QueueJob, type QueueStore, type StripeEventJobData } from '@billing/queue';
+
+type EventJob = QueueJob<StripeEventJobData>;
 
 export interface EnqueueBatcherOptions {
+  store: QueueStore;
   queue: EventQueue;
   /**
-   * Longest wait for a batch to be acknowledged, its writes and `afterBatchWrite` together;
-   * past it every request of the batch is answered 503.
+   * Longest wait for a batch to be acknowledged (written and durable: with Redis replicas, their
+   * `WAIT` too); past it every request of the batch is answered 503.
    */
   timeoutMs: number;
-  /**
-   * Awaited once per batch after Redis acknowledged its writes and before any of its requests is
-   * answered, with the connection the batch was written on (the queue's own), so a `WAIT` for
-   * replicas there covers every write of the batch. A rejection fails the whole batch.
-   */
-  afterBatchWrite?: (connection: RedisConnection) => Promise<void>;
   /**
    * Most jobs in one transaction; more in the same tick start another batch.
    * @defaultValue 500
@@ -30,10 +26,11 @@ interface Pending {
 }
 
 /**
- * Coalesces the enqueues of one event-loop turn into one Redis transaction (`writeEventJobs`):
- * requests whose bodies were read in the same turn share one round trip. Each caller's promise
- * settles only when its whole batch has been acknowledged (or has failed, or timed out), so a
- * request is never answered 200 for a batch Redis did not take.
+ * Coalesces the enqueues of one event-loop turn into one write of the store (`store.writeJobs`: one
+ * Redis transaction, or one Postgres transaction): requests whose bodies were read in the same turn
+ * share one round trip. Each caller's promise settles only when its whole batch has been
+ * acknowledged (or has failed, or timed out), so a request is never answered 200 for a batch the
+ * store did not take.
  */
 export class EnqueueBatcher {
   private pending: Pending[] = [];
@@ -63,15 +60,14 @@ export class EnqueueBatcher {
     if (batch.length === 0) return;
     this.pending = [];
     this.options.onBatch?.(batch.length);
-    withTimeout(this.write(batch.map((p) => p.job)), this.options.timeoutMs).then(
+    const write = this.options.store.writeJobs(
+      this.options.queue,
+      batch.map((p) => p.job),
+      { retryFailed: true, deadline: performance.now() + this.options.timeoutMs },
+    );
+    withTimeout(write, this.options.timeoutMs).then(
       (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i] as EnqueueOutcome)),
       (error: unknown) => batch.forEach((p) => p.reject(error)),
     );
-  }
-
-  private async write(jobs: EventJob[]): Promise<EnqueueOutcome[]> {
-    const outcomes = await writeEventJobs(this.options.queue, jobs, { retryFailed: true });
-    await this.options.afterBatchWrite?.(this.options.queue.opts.connection as RedisConnection);
-    return outcomes;
   }
 }

@@ -1,5 +1,5 @@
+import { checkQueueEnv, queueEnvFields, REDIS_MIN_REPLICAS_ACK } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { checkRedisEnv, REDIS_MIN_REPLICAS_ACK, redisEnvFields } from '@billing/runtime/redis-env';
 import { DEFAULT_LIMITS } from './limits';
 
 /**
@@ -20,7 +20,7 @@ export const ingressEnvShape = {
   QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
-  ...redisEnvFields,
+  ...queueEnvFields,
   REDIS_MIN_REPLICAS_ACK,
   /** `/metrics`, on an internal address of its own (never the public webhook port); `0` picks a free port. */
   INGRESS_METRICS_PORT: envFields.port(9465),
@@ -29,8 +29,6 @@ export const ingressEnvShape = {
   INGRESS_MAX_CONNECTIONS: positiveInt(DEFAULT_LIMITS.maxConnections, 100_000),
   /** `IngressLimits.requestTimeoutMs`: a whole request, headers and body, must arrive within it. */
   INGRESS_REQUEST_TIMEOUT_MS: positiveInt(DEFAULT_LIMITS.requestTimeoutMs, 600_000),
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
   LOG_LEVEL: envFields.LOG_LEVEL,
 };
 
@@ -38,5 +36,5 @@ export type IngressEnv = z.infer<z.ZodObject<typeof ingressEnvShape>>;
 
 /** Reads and validates the ingress environment; on a bad variable prints one line naming it and exits 1. */
 export function loadIngressEnv(source: Record<string, string | undefined> = process.env): IngressEnv {
-  return loadEnvOrExit('ingress', ingressEnvShape, source, checkRedisEnv);
+  return loadEnvOrExit('ingress', ingressEnvShape, source, checkQueueEnv);
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createEventQueue, producerConnection } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript, startApp, type AppProcess } from '@billing/testing/processes';
 import { signatureHeader } from '@billing/stripe-simulator/events';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';

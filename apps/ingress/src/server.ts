@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { acknowledgeReplicas, createEventQueue, describeRedis, jobSigner, producerConnection, redisConfigFromEnv } from '@billing/queue';
+import { jobSigner, openEventQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -11,29 +11,26 @@ const ENQUEUE_TIMEOUT_MS = 2_000;
 const env = loadIngressEnv();
 const logger = createLogger('ingress', env.LOG_LEVEL);
 
-// 1. Connect: producer connections fail fast while Redis is away, reconnect forever and follow a
-//    new primary. The adds get one of their own: with REDIS_MIN_REPLICAS_ACK, a batch's WAIT
-//    holds up that connection while a replica lags, and must not hold up /readyz.
-const redisConfig = redisConfigFromEnv(env);
-const redis = producerConnection(redisConfig, { timeoutMs: ENQUEUE_TIMEOUT_MS });
-const queueConnection = producerConnection(redisConfig, { timeoutMs: ENQUEUE_TIMEOUT_MS });
-const queue = createEventQueue(
-  queueConnection,
-  { name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX },
-  { minReplicasAck: env.REDIS_MIN_REPLICAS_ACK },
-);
+// 1. Connect: a producer store fails fast while the queue's store is away, reconnects by itself
+//    (on Redis, following a new primary). With REDIS_MIN_REPLICAS_ACK, each batch's write also
+//    waits for the replicas (one WAIT per batch, within the batch's 2 s bound, else 503 to all of it).
+const store = openQueueStore(queueConfigFromEnv(env), {
+  role: 'producer',
+  timeoutMs: ENQUEUE_TIMEOUT_MS,
+  minReplicasAck: env.REDIS_MIN_REPLICAS_ACK,
+  applicationName: 'billing-ingress',
+});
+const queue = openEventQueue(store, queueNamesFromEnv(env).events);
 const registry = createRegistry('ingress');
 const app = await buildApp({
+  store,
   queue,
-  redis,
   secrets: env.STRIPE_WEBHOOK_SECRET,
   signer: jobSigner(env.QUEUE_SIGNING_KEY),
   logger,
   registry,
   enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
   limits: { maxConnections: env.INGRESS_MAX_CONNECTIONS, requestTimeoutMs: env.INGRESS_REQUEST_TIMEOUT_MS },
-  // REDIS_MIN_REPLICAS_ACK: one WAIT per batch, within the batch's 2 s bound (else 503 to all of it).
-  ...(env.REDIS_MIN_REPLICAS_ACK > 0 && { afterBatchWrite: () => acknowledgeReplicas(queue, performance.now() + ENQUEUE_TIMEOUT_MS) }),
 });
 
 // 2. Metrics on their own internal address, so the public webhook port never serves them.
@@ -50,7 +47,7 @@ try {
 const metricsUrl = `http://${env.INGRESS_METRICS_HOST}:${(metricsServer.address() as AddressInfo).port}/metrics`;
 
 // 3. One shutdown path: stop intake and finish in-flight requests (their enqueues are bounded),
-//    then close the queue and the connection. The deadline stays under the usual 30 s grace
+//    then close the queue and the store. The deadline stays under the usual 30 s grace
 //    period an orchestrator gives before SIGKILL.
 onShutdown(
   logger,
@@ -58,14 +55,14 @@ onShutdown(
     { name: 'http', run: () => app.close() },
     { name: 'metrics server', run: () => new Promise<void>((resolve) => metricsServer.close(() => resolve())) },
     { name: 'queue', run: () => queue.close() },
-    { name: 'redis', run: () => Promise.all([redis, queueConnection].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect()))) },
+    { name: 'queue store', run: () => store.close() },
   ],
   { deadlineMs: 20_000 },
 );
 
-// 4. Wait for Redis before accepting anything, then listen.
+// 4. Wait for the queue's store before accepting anything, then listen.
 try {
-  logger.info({ queue: env.QUEUE_NAME, redis: describeRedis(redisConfig) }, 'waiting for redis');
+  logger.info({ queue: env.QUEUE_NAME, backend: store.backend, store: store.where }, 'waiting for the queue store');
   await queue.waitUntilReady();
   const url = await app.listen({ port: env.PORT, host: env.HOST });
   logger.info(
@@ -74,8 +71,9 @@ try {
       metrics: metricsUrl,
       queue: env.QUEUE_NAME,
       secrets: env.STRIPE_WEBHOOK_SECRET.length,
-      redis: describeRedis(redisConfig),
-      minReplicasAck: env.REDIS_MIN_REPLICAS_ACK,
+      backend: store.backend,
+      store: store.where,
+      ...(store.backend === 'redis' && { minReplicasAck: env.REDIS_MIN_REPLICAS_ACK }),
     },
     'ingress listening',
   );

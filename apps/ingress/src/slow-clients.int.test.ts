@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { uniqueQueueName } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppProcess } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';

@@ -104,8 +104,8 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
     metrics.secretMatches.inc({ secret_index: String(secretIndex) });
     const context = { eventId: event.id, eventType: event.type, secretIndex };
 
-    // 4. Enqueue with the other requests of this turn, bounded: 200 only once Redis has
-    //    acknowledged the batch holding this job (and `afterBatchWrite` has passed).
+    // 4. Enqueue with the other requests of this turn, bounded: 200 only once the store has
+    //    acknowledged the batch holding this job (durably: with Redis replicas, their WAIT too).
     const signature = String(request.headers['stripe-signature']); // a string: verification read it
     const data = jobData({ event, body: body ?? Buffer.alloc(0), signature, secretIndex });
     const job = { name: event.type, jobId: jobIdFor(event), data };
@@ -115,7 +115,7 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
       outcome = await batcher.enqueue(job);
     } catch (error) {
       stopTimer({ result: 'error' });
-      request.log.warn({ ...context, err: (error as Error).message }, 'webhook not enqueued: Redis did not acknowledge');
+      request.log.warn({ ...context, err: (error as Error).message }, 'webhook not enqueued: the queue did not acknowledge');
       return answerError(reply, 'queue_unavailable');
     }
     stopTimer({ result: outcome });

@@ -1,7 +1,7 @@
 import { createEventQueue, producerConnection, type EventQueue } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
-import { uniqueQueueName } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { testSigner } from '@billing/testing/job-signing';
 import { event, invoiceObject, signatureHeader, stripeId, type StripeEvent } from '@billing/stripe-simulator/events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';

@@ -1,15 +1,12 @@
 import { DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS } from '@billing/billing';
+import { checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { checkRedisEnv, redisEnvFields } from '@billing/runtime/redis-env';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 export const workerEnvShape = {
-  DATABASE_URL: envFields.DATABASE_URL,
   QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
-  ...redisEnvFields,
-  QUEUE_NAME: envFields.QUEUE_NAME,
-  QUEUE_PREFIX: envFields.QUEUE_PREFIX,
+  ...queueEnvFields,
   LOG_LEVEL: envFields.LOG_LEVEL,
   /** Jobs active at once: their events share transactions, so this is a batching window more than a pool size. */
   WORKER_CONCURRENCY: positiveInt(100, 2_000),
@@ -68,7 +65,7 @@ export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
   return loadEnvOrExit('worker', workerEnvShape, source, (env) => [
-    ...checkRedisEnv(env),
+    ...checkQueueEnv(env),
     // PLAN_PRICES must name plans of the catalog, which another variable sets.
     ...[...env.PLAN_PRICES.values()]
       .filter((slug) => !env.PLAN_SLUGS.includes(slug))

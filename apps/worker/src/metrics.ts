@@ -38,7 +38,7 @@ export function createWorkerMetrics(registry: Registry) {
     }),
     unrecoverable: new Counter({
       name: 'billing_worker_unresolved_unrecoverable_total',
-      help: 'Unresolved events whose user became findable but whose event is gone (not kept, job left Redis, not in the Events API): recover by hand.',
+      help: 'Unresolved events whose user became findable but whose event is gone (not kept, job left the queue, not in the Events API): recover by hand.',
       registers: [registry],
     }),
     paused: new Gauge({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript, startApp } from '@billing/testing/processes';
 import { dropQueue } from '@billing/testing/queues';
 

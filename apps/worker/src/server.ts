@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase } from '@billing/db/client';
-import { describeRedis, redisConfigFromEnv } from '@billing/queue';
+import { queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -19,11 +19,9 @@ const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 
 await waitForDatabase(db, logger);
 
 const registry = createRegistry('worker');
-const redisConfig = redisConfigFromEnv(env);
 const handle = await startWorker({
-  redis: redisConfig,
-  queueName: env.QUEUE_NAME,
-  queuePrefix: env.QUEUE_PREFIX,
+  queue: queueConfigFromEnv(env),
+  queueName: queueNamesFromEnv(env).events,
   concurrency: env.WORKER_CONCURRENCY,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
   databaseUrl: env.DATABASE_URL,
@@ -49,8 +47,8 @@ const { port } = metricsServer.address() as AddressInfo;
 logger.info(
   {
     queue: env.QUEUE_NAME,
-    prefix: env.QUEUE_PREFIX,
-    redis: describeRedis(redisConfig),
+    backend: handle.store.backend,
+    store: handle.store.where,
     concurrency: env.WORKER_CONCURRENCY,
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     failedRetentionDays: env.WORKER_FAILED_RETENTION_DAYS,

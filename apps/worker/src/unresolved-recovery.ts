@@ -1,8 +1,9 @@
-import { enqueueEvent, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
+import { enqueueEvent, minimiseEvent, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
 
 export interface RecoveryDeps {
+  store: QueueStore;
   queue: EventQueue;
   /** Signs an event fetched from the Events API (trusted: fetched with our key) as the ingress would. */
   signer: JobSigner;
@@ -15,7 +16,7 @@ export interface RecoveryDeps {
 /**
  * Brings back `unresolved` events recorded before the ledger kept them, now that their user can
  * be found: their job runs again (completed or failed: back to waiting), or — when it has left
- * Redis — the event is fetched from the Events API and queued again. What cannot be recovered is
+ * the queue — the event is fetched from the Events API and queued again. What cannot be recovered is
  * logged at error level and counted, once per event and process. Resolves with how many run again.
  */
 export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => Promise<number> {
@@ -37,7 +38,7 @@ export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => 
         return undefined;
       });
       if (event) {
-        await enqueueEvent(queue, deps.signer.sign(minimiseEvent(event)), 10_000);
+        await enqueueEvent(deps.store, queue, deps.signer.sign(minimiseEvent(event)), { timeoutMs: 10_000, retryFailed: true });
         requeued += 1;
         continue;
       }
@@ -46,7 +47,7 @@ export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => 
       metrics.unrecoverable.inc();
       logger.error(
         { eventId: id, alert: 'unresolved_event_unrecoverable' },
-        `ALERT: an unresolved event's user is known now, but its job has left Redis and ${deps.fetchEvent ? 'the Events API does not have it' : 'STRIPE_SECRET_KEY is not set to fetch it'}; recover it with npm run backfill, or from Stripe's dashboard ("Resend")`,
+        `ALERT: an unresolved event's user is known now, but its job has left the queue and ${deps.fetchEvent ? 'the Events API does not have it' : 'STRIPE_SECRET_KEY is not set to fetch it'}; recover it with npm run backfill, or from Stripe's dashboard ("Resend")`,
       );
     }
     return requeued;

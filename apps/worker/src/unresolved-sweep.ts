@@ -1,48 +1,42 @@
 import { sweepUnresolved } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
-import type { RedisConnection } from '@billing/queue';
+import { withLease } from '@billing/db/lease';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
 
-/** Deletes the key only if this worker still holds it. */
-const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-
-/** How long a sweep run by hand keeps others from sweeping, at most. */
-const MANUAL_LOCK_MS = 10_000;
+/** The lease that lets one worker at a time sweep (`worker_leases`). */
+export const SWEEP_LEASE = 'unresolved-sweep';
+/** A sweeper that died lets go after this long; a live one renews while it sweeps. */
+const SWEEP_LEASE_TTL_MS = 60_000;
 
 export interface SweepOptions {
   /** Between sweeps (0: only when `runOnce` is called); the first runs one interval after start. */
   intervalMs: number;
+  /** Postgres: the sweep's queries, and the lease. */
   connection: Sql;
-  /** Redis, for the key that lets one worker at a time sweep. */
-  redis: RedisConnection;
-  /** That key (inside the queue's prefix, so in its slot on a cluster). */
-  lockKey: string;
   logger: Logger;
   metrics: WorkerMetrics;
   /** Runs again the jobs of unresolved events recorded without their event. */
   recover: (eventIds: string[]) => Promise<number>;
 }
 
+export interface Sweep {
+  /** Sweeps now, unless another worker is sweeping; resolves when done. */
+  runOnce: () => Promise<void>;
+  /** No more sweeps; waits for one under way (its lease is released when it ends). */
+  stop: () => Promise<void>;
+}
+
 /**
  * The periodic sweep: `unresolved` events whose user has become findable without any event of
  * theirs arriving since (the host application bound the customer, say) are applied, by one worker
- * at a time (a Redis key held for the interval).
+ * at a time. The lease is held for the sweep's duration only and released when it ends, so a worker
+ * restarted, or started with a shorter interval, sweeps on its own schedule; a worker that dies
+ * mid-sweep lets go within a minute.
  */
-export function startUnresolvedSweep(options: SweepOptions): { stop: () => void; runOnce: () => Promise<void> } {
+export function startUnresolvedSweep(options: SweepOptions): Sweep {
   const { logger, metrics } = options;
-  const owner = `${process.pid}-${Math.random().toString(36).slice(2)}`;
-  /** `release`: let others sweep once this run ends (a run by hand), else hold the key for the interval. */
-  const run = async (release: boolean) => {
-    // Held for the interval: another worker's sweep within it is skipped.
-    const mine = await options.redis.set(options.lockKey, owner, 'PX', options.intervalMs || MANUAL_LOCK_MS, 'NX');
-    if (mine !== 'OK') return;
-    try {
-      await sweep();
-    } finally {
-      if (release) await options.redis.eval(RELEASE, 1, options.lockKey, owner);
-    }
-  };
+  let running: Promise<void> | undefined;
   const sweep = async () => {
     const result = await sweepUnresolved(options.connection);
     for (const [eventId, r] of result.reapplied) {
@@ -54,11 +48,28 @@ export function startUnresolvedSweep(options: SweepOptions): { stop: () => void;
     }
     if (result.withoutEvent.length > 0) await options.recover(result.withoutEvent);
   };
-  const runOnce = () => run(true);
-  if (options.intervalMs === 0) return { stop: () => {}, runOnce };
-  const timer = setInterval(() => {
-    run(false).catch((error: unknown) => logger.warn({ err: error }, 'the unresolved-events sweep failed; it runs again next interval'));
-  }, options.intervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer), runOnce };
+  const runOnce = async () => {
+    running ??= withLease(options.connection, SWEEP_LEASE, { ttlMs: SWEEP_LEASE_TTL_MS }, sweep)
+      .then(() => undefined)
+      .finally(() => {
+        running = undefined;
+      });
+    await running;
+  };
+  const timer =
+    options.intervalMs > 0
+      ? setInterval(() => {
+          runOnce().catch((error: unknown) =>
+            logger.warn({ err: error }, 'the unresolved-events sweep failed; it runs again next interval'),
+          );
+        }, options.intervalMs)
+      : undefined;
+  timer?.unref();
+  return {
+    runOnce,
+    stop: async () => {
+      clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
 }

@@ -1,12 +1,14 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { ApplyOptions, BillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
 import {
-  createEventQueue,
   jobSigner,
-  workerConnection,
+  openEventQueue,
+  openQueueStore,
   type EventQueue,
-  type RedisConfig,
+  type QueueConfig,
+  type QueueStore,
+  type StoreWorker,
   type StripeEventJobData,
   type StripeEvent,
   type StripeEventJobResult,
@@ -22,10 +24,9 @@ import { unresolvedRecovery } from './unresolved-recovery';
 import { startUnresolvedSweep } from './unresolved-sweep';
 
 export interface StartWorkerOptions {
-  /** Where Redis is (`redisConfigFromEnv`); the worker opens and closes its own connection. */
-  redis: RedisConfig;
+  /** Where the queue lives (`queueConfigFromEnv`); the worker opens and closes its own store. */
+  queue: QueueConfig;
   queueName: string;
-  queuePrefix: string;
   /** @defaultValue 100 */
   concurrency?: number;
   /** BullMQ lock duration and stalled-check interval. @defaultValue 30000 */
@@ -44,14 +45,15 @@ export interface StartWorkerOptions {
   failedRetentionMs?: number;
   /** Between removals of the failed jobs past that retention; 0: none (only `expireFailed`). @defaultValue 3600000 */
   failedExpiryIntervalMs?: number;
-  /** An event from the Stripe Events API, to queue again an unresolved event whose job left Redis. */
+  /** An event from the Stripe Events API, to queue again an unresolved event whose job left the queue. */
   fetchEvent?: (eventId: string) => Promise<StripeEvent | undefined>;
   logger: Logger;
   registry: Registry;
 }
 
 export interface WorkerHandle {
-  worker: Worker<StripeEventJobData, StripeEventJobResult>;
+  worker: StoreWorker<StripeEventJobData, StripeEventJobResult>;
+  store: QueueStore;
   queue: EventQueue;
   /** Paused while Postgres is unreachable, and why. */
   readiness: DatabaseGate['readiness'];
@@ -59,16 +61,15 @@ export interface WorkerHandle {
   sweep: () => Promise<void>;
   /** Removes the failed jobs past their retention now; resolves with how many. */
   expireFailed: () => Promise<number>;
-  /** Stops fetching, waits for active jobs, then closes the queue, Redis and its Postgres connections. */
+  /** Stops fetching, waits for active jobs, then closes the queue, its store and the Postgres connections. */
   close: () => Promise<void>;
 }
 
 export async function startWorker(options: StartWorkerOptions): Promise<WorkerHandle> {
   const { logger, registry } = options;
   const lockDuration = options.lockDurationMs ?? 30_000;
-  const connection = workerConnection(options.redis);
-  const location = { name: options.queueName, prefix: options.queuePrefix };
-  const queue = createEventQueue(connection, location);
+  const store = openQueueStore(options.queue, { role: 'consumer', applicationName: 'billing-worker' });
+  const queue = openEventQueue(store, options.queueName);
   const metrics = createWorkerMetrics(registry);
   const failedRetentionMs = options.failedRetentionMs ?? 30 * 86_400_000;
   registerQueueGauges(registry, queue, failedRetentionMs);
@@ -79,7 +80,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   // Probes and sweeps on a connection of their own, so neither waits behind a batch.
   const probeConnection = createConnection(options.databaseUrl, 'billing-worker-probe');
   // The gate pauses the worker it is created before.
-  const running: { worker?: Worker<StripeEventJobData, StripeEventJobResult> } = {};
+  const running: { worker?: StoreWorker<StripeEventJobData, StripeEventJobResult> } = {};
   const gate = databaseGate({
     probe: () => probeConnection`select 1`,
     pause: async () => running.worker?.pause(true),
@@ -88,7 +89,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
   const signer = jobSigner(options.jobSigningKeys);
-  const recover = unresolvedRecovery({ queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
+  const recover = unresolvedRecovery({ store, queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
   const processor = createProcessor({
     signer,
     databaseLost: gate.lost,
@@ -101,9 +102,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     batch: options.batch,
     rerun: recover,
   });
-  const worker = new Worker<StripeEventJobData, StripeEventJobResult>(location.name, processor, {
-    connection,
-    prefix: location.prefix,
+  const worker = store.worker<StripeEventJobData, StripeEventJobResult>(options.queueName, processor, {
     concurrency: options.concurrency ?? 10,
     lockDuration,
     stalledInterval: lockDuration,
@@ -137,8 +136,6 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const sweep = startUnresolvedSweep({
     intervalMs: sweepIntervalMs,
     connection: probeConnection,
-    redis: connection,
-    lockKey: queue.toKey('unresolved-sweep'),
     logger,
     metrics,
     recover,
@@ -147,17 +144,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const expiry = startFailedExpiry({ queue, retentionMs: failedRetentionMs, intervalMs: expiryIntervalMs, logger, metrics });
   return {
     worker,
+    store,
     queue,
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
     expireFailed: () => expiry.runOnce(),
     close: async () => {
-      sweep.stop();
       expiry.stop();
       gate.close();
       await worker.close();
+      await sweep.stop();
       await queue.close();
-      await connection.quit().catch(() => connection.disconnect());
+      await store.close();
       await Promise.all([...connections, probeConnection].map((c) => c.end({ timeout: 5 })));
     },
   };

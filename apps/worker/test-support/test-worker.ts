@@ -5,7 +5,8 @@ import { defaultBillingConfig } from '@billing/billing';
 import { createEventQueue, producerConnection, type EventQueue } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, type Registry } from '@billing/runtime/metrics';
-import { createTestDatabase, uniqueQueueName, type TestDatabase } from '@billing/testing/database';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { uniqueQueueName } from '@billing/testing/test-queue';
 import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from '../src/worker';
 

@@ -100,3 +100,16 @@ export type User = typeof users.$inferSelect;
 export type Subscription = typeof subscriptions.$inferSelect;
 export type WebhookEvent = typeof webhookEvents.$inferSelect;
 export type SubscriptionTransition = typeof subscriptionTransitions.$inferSelect;
+
+/**
+ * Periodic work that one worker at a time does (the unresolved sweep, the access clock, reconcile):
+ * who holds it and until when. A holder renews while it works and releases when it ends or stops;
+ * a holder that died lets go when `expires_at` passes.
+ */
+export const workerLeases = pgTable('worker_leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder'),
+  expiresAt: timestamp('expires_at', tz).notNull(),
+  /** When the last holder released it after finishing: how long ago the work last ran. */
+  finishedAt: timestamp('finished_at', tz),
+});

@@ -1,61 +1,12 @@
-import { Queue } from 'bullmq';
-import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type StripeEventJobData, type StripeEventJobResult } from './contract';
+import { DEFAULT_QUEUE_NAME, jobIdFor, type StripeEventJobData, type StripeEventJobResult } from './contract';
 import { eventJobOptions } from './job-options';
-import { hasHashTag } from './redis-config';
-import { isCluster, type RedisConnection } from './redis-connection';
-import { replicaAckGroup, type ReplicaAck } from './replica-ack-group';
+import type { EnqueueOutcome, QueueStore, StoreQueue } from './queue-store';
 
-export type EventQueue = Queue<StripeEventJobData, StripeEventJobResult, string>;
+export type EventQueue = StoreQueue<StripeEventJobData, StripeEventJobResult>;
 
-export interface QueueLocation {
-  /** @defaultValue 'stripe-events' */
-  name?: string;
-  /** BullMQ key prefix; use a `{hash-tag}` on Redis Cluster. @defaultValue 'bull' */
-  prefix?: string;
-}
-
-export interface EventQueueOptions {
-  /**
-   * How many replicas must hold a job (`WAIT`) before an enqueue resolves; give the queue a
-   * connection of its own then, since `WAIT` holds up every later command on it.
-   * @defaultValue 0
-   */
-  minReplicasAck?: number;
-}
-
-const replicasAck = new WeakMap<EventQueue, { count: number; acknowledge: ReplicaAck }>();
-
-/** The event queue on a connection the caller owns (and quits after `queue.close()`). */
-export function createEventQueue(connection: RedisConnection, location: QueueLocation = {}, options: EventQueueOptions = {}): EventQueue {
-  const prefix = location.prefix ?? DEFAULT_QUEUE_PREFIX;
-  if (isCluster(connection) && !hasHashTag(prefix)) {
-    throw new TypeError(`createEventQueue: prefix "${prefix}" has no {hash-tag}; on Redis Cluster a queue's keys must share one slot`);
-  }
-  const queue = new Queue<StripeEventJobData, StripeEventJobResult, string>(location.name ?? DEFAULT_QUEUE_NAME, {
-    connection,
-    prefix,
-    defaultJobOptions: eventJobOptions,
-  });
-  if (options.minReplicasAck) {
-    // Every key of the queue is in the prefix's slot, so any of them names the node on a cluster.
-    const acknowledge = replicaAckGroup(connection, options.minReplicasAck, queue.toKey(''));
-    replicasAck.set(queue, { count: options.minReplicasAck, acknowledge });
-  }
-  return queue;
-}
-
-/** `EventQueueOptions.minReplicasAck` of a queue made by `createEventQueue`. */
-export function minReplicasAckOf(queue: EventQueue): number {
-  return replicasAck.get(queue)?.count ?? 0;
-}
-
-/**
- * Resolves once `minReplicasAck` replicas hold every write acknowledged so far on the queue's
- * connection (at once when the queue asks for none); rejects with `ReplicaAckError` past
- * `deadline` (`performance.now()`). Concurrent callers share one `WAIT`.
- */
-export async function acknowledgeReplicas(queue: EventQueue, deadline: number): Promise<void> {
-  await replicasAck.get(queue)?.acknowledge(deadline);
+/** The events queue (`QUEUE_NAME`) on a store, with the event jobs' options; the caller closes it. */
+export function openEventQueue(store: QueueStore, name: string = DEFAULT_QUEUE_NAME): EventQueue {
+  return store.queue<StripeEventJobData, StripeEventJobResult>(name, { defaultJobOptions: eventJobOptions });
 }
 
 export class EnqueueTimeoutError extends Error {
@@ -66,11 +17,38 @@ export class EnqueueTimeoutError extends Error {
 export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EnqueueTimeoutError(`Redis did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new EnqueueTimeoutError(`the queue did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+export interface EnqueueResult {
+  jobId: string;
+  outcome: EnqueueOutcome;
+}
+
+/**
+ * Writes one event under its Stripe id (the scripts and the worker's recovery; the ingress batches
+ * through `store.writeJobs`). Resolves only once the store has acknowledged the job; rejects (never
+ * hangs) after `timeoutMs`. An add that timed out may still land: a retry then finds it by id.
+ * `retryFailed`: a job of that id in the failed set takes this data and waits again (a redelivery).
+ */
+export async function enqueueEvent(
+  store: QueueStore,
+  queue: EventQueue,
+  data: StripeEventJobData,
+  options: { timeoutMs?: number; retryFailed?: boolean } = {},
+): Promise<EnqueueResult> {
+  const jobId = jobIdFor(data);
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const write = store.writeJobs(queue, [{ name: data.type, jobId, data }], {
+    retryFailed: options.retryFailed ?? false,
+    deadline: performance.now() + timeoutMs,
+  });
+  const [outcome] = await withTimeout(write, timeoutMs);
+  return { jobId, outcome: outcome ?? 'duplicate' };
 }

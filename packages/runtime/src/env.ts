@@ -1,7 +1,6 @@
 import { z } from 'zod';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/billing';
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export class EnvError extends Error {
   override name = 'EnvError';
@@ -38,7 +37,6 @@ export const envFields = {
       message: 'must be one or more comma-separated keys of at least 32 characters',
     }),
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:'], DEFAULT_DATABASE_URL),
-  REDIS_URL: urlWithProtocols(['redis:', 'rediss:'], DEFAULT_REDIS_URL),
   QUEUE_NAME: z
     .string()
     .trim()

@@ -58,8 +58,3 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
     await sql.end({ timeout: 5 });
   }
 }
-
-/** A queue name no other test file uses. */
-export function uniqueQueueName(label = 'test'): string {
-  return `t-${label}-${randomBytes(4).toString('hex')}`;
-}

@@ -1,6 +1,6 @@
-import { workerConnection, type EventQueue } from '@billing/queue';
+import { openQueueStore, type EventQueue, type QueueConfig } from '@billing/queue';
 import { waitFor } from '@billing/testing/wait-for';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 
 /** What the test worker does with a job on each run: fail it as invalid, complete it, or hold it active. */
 export type Fate = 'fail' | 'complete' | 'hold';
@@ -17,14 +17,14 @@ export interface TestWorker {
   close: () => Promise<void>;
 }
 
-/** A real BullMQ worker on `queue` (test-only processor), to bring jobs into the states under test. */
-export function startTestWorker(queue: EventQueue, redisUrl: string): TestWorker {
+/** A real BullMQ worker on `queue` (test-only processor) on either backend, to bring jobs into the states under test. */
+export function startTestWorker(queue: EventQueue, config: QueueConfig): TestWorker {
   const plans = new Map<string, Fate[]>();
   const runs = new Map<string, number>();
   let release: () => void = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
-  const connection = workerConnection(redisUrl);
-  const worker = new Worker(
+  const store = openQueueStore(config, { role: 'consumer' });
+  const worker = store.worker(
     queue.name,
     async (job) => {
       const id = job.id as string;
@@ -36,7 +36,7 @@ export function startTestWorker(queue: EventQueue, redisUrl: string): TestWorker
       if (fate === 'hold') await held;
       return { outcome: 'applied' };
     },
-    { connection, prefix: queue.opts.prefix, concurrency: 10 },
+    { concurrency: 10 },
   );
   return {
     plan: (jobId, ...fates) => void plans.set(jobId, fates),
@@ -48,7 +48,7 @@ export function startTestWorker(queue: EventQueue, redisUrl: string): TestWorker
     close: async () => {
       release();
       await worker.close();
-      await connection.quit();
+      await store.close();
     },
   };
 }

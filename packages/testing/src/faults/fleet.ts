@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { CORPUS_PLAN_PRICES } from '@billing/stripe-simulator/corpus';
 import { freePort } from '@billing/testing/ports';
+import type { QueueConfig } from '@billing/queue';
 import { startApp, type AppName, type AppProcess } from '@billing/testing/processes';
+import { queueEnvOf } from '@billing/testing/test-queue';
 import type { CleanupStack } from './cleanup-stack';
 
 /** Every app process this test file started; killed on exit if `afterAll` never got to them. */
@@ -25,7 +27,7 @@ export interface IngressProcess {
 
 export async function startIngress(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; secret: string; env?: Record<string, string> },
+  options: { queue: QueueConfig; queueName: string; secret: string; env?: Record<string, string> },
 ): Promise<IngressProcess> {
   const port = await freePort();
   const app = await launch(
@@ -36,7 +38,7 @@ export async function startIngress(
       PORT: String(port),
       HOST: '127.0.0.1',
       INGRESS_METRICS_PORT: '0',
-      REDIS_URL: options.redisUrl,
+      ...queueEnvOf(options.queue),
       QUEUE_NAME: options.queueName,
       ...options.env,
     },
@@ -47,7 +49,7 @@ export async function startIngress(
 
 export interface WorkerOptions {
   databaseUrl: string;
-  redisUrl: string;
+  queue: QueueConfig;
   queueName: string;
   /** @defaultValue the app's default */
   concurrency?: number;
@@ -63,7 +65,7 @@ export function startWorker(cleanup: CleanupStack, options: WorkerOptions): Prom
     'worker',
     {
       DATABASE_URL: options.databaseUrl,
-      REDIS_URL: options.redisUrl,
+      ...queueEnvOf(options.queue),
       QUEUE_NAME: options.queueName,
       ...(options.concurrency !== undefined && { WORKER_CONCURRENCY: String(options.concurrency) }),
       WORKER_METRICS_PORT: '0',
@@ -83,14 +85,14 @@ export interface DashboardProcess {
 
 export async function startDashboard(
   cleanup: CleanupStack,
-  options: { redisUrl: string; queueName: string; user: string; password: string; env?: Record<string, string> },
+  options: { queue: QueueConfig; queueName: string; user: string; password: string; env?: Record<string, string> },
 ): Promise<DashboardProcess> {
   const port = await freePort();
   const app = await launch(
     cleanup,
     'dashboard',
     {
-      REDIS_URL: options.redisUrl,
+      ...queueEnvOf(options.queue),
       QUEUE_NAME: options.queueName,
       DASHBOARD_PORT: String(port),
       DASHBOARD_HOST: '127.0.0.1',

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EnvError, envFields, loadEnv } from './env';
-import { checkRedisEnv, redisEnvFields } from './redis-env';
+import { EnvError, loadEnv } from '@billing/runtime/env';
+import { checkQueueEnv, queueConfigFromEnv, queueEnvFields, REDIS_MIN_REPLICAS_ACK } from './queue-env';
 
-const shape = { ...redisEnvFields, QUEUE_PREFIX: envFields.QUEUE_PREFIX };
-const load = (source: Record<string, string>) => loadEnv(shape, source, checkRedisEnv);
+const shape = { ...queueEnvFields, REDIS_MIN_REPLICAS_ACK };
+const load = (source: Record<string, string>) => loadEnv(shape, source, checkQueueEnv);
 const dir = mkdtempSync(join(tmpdir(), 'bw-redis-env-'));
 const file = (name: string, contents: string) => {
   const path = join(dir, name);
@@ -14,6 +14,51 @@ const file = (name: string, contents: string) => {
   return path;
 };
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the queue backend', () => {
+  it.each([
+    [{}, { backend: 'postgres', url: 'postgres://postgres:postgres@127.0.0.1:5432/billing', schema: 'bullmq' }],
+    [{ DATABASE_URL: 'postgres://u:p@db:5432/app' }, { backend: 'postgres', url: 'postgres://u:p@db:5432/app', schema: 'bullmq' }],
+    [
+      { DATABASE_URL: 'postgres://u:p@db:5432/app', QUEUE_DATABASE_URL: 'postgres://q@qdb/jobs', QUEUE_SCHEMA: 'jobs' },
+      { backend: 'postgres', url: 'postgres://q@qdb/jobs', schema: 'jobs' },
+    ],
+    [{ REDIS_URL: 'redis://r:6379' }, { backend: 'redis', prefix: 'bull', redis: { url: 'redis://r:6379' } }],
+    [
+      { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' },
+      { backend: 'redis', redis: { url: 'redis://127.0.0.1:6379', sentinels: { name: 'm', nodes: [{ host: 's1', port: 26379 }] } } },
+    ],
+    [
+      { REDIS_CLUSTER_NODES: 'n1:7000', QUEUE_PREFIX: '{b}' },
+      { backend: 'redis', prefix: '{b}', redis: { clusterNodes: [{ host: 'n1', port: 7000 }] } },
+    ],
+    [
+      { REDIS_URL: 'redis://r:6379', QUEUE_BACKEND: 'postgres' },
+      { backend: 'postgres', schema: 'bullmq' },
+    ],
+  ])('%o → %o', (source, config) => {
+    expect(queueConfigFromEnv(load(source))).toMatchObject(config);
+  });
+
+  it.each([
+    [
+      { QUEUE_BACKEND: 'redis' },
+      'QUEUE_BACKEND is redis, but none of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES is set (got "redis")',
+    ],
+    [{ QUEUE_BACKEND: 'kafka' }, 'QUEUE_BACKEND must be one of redis, postgres (got "kafka")'],
+    [
+      { REDIS_MIN_REPLICAS_ACK: '1' },
+      'REDIS_MIN_REPLICAS_ACK applies to the Redis queue backend only; on Postgres an acknowledged job is a commit (configure synchronous replication on the server) (got "1")',
+    ],
+    [{ QUEUE_SCHEMA: 'Bull-MQ' }, 'QUEUE_SCHEMA must be a lower-case Postgres identifier (letters, digits, _; at most 63) (got "Bull-MQ")'],
+    [
+      { QUEUE_DATABASE_URL: 'mysql://db' },
+      'QUEUE_DATABASE_URL must be a URL starting with postgres:// or postgresql:// (got "mysql://db")',
+    ],
+  ])('%o → one line naming the variable', (source, line) => {
+    expect(() => load(source)).toThrow(new EnvError(line));
+  });
+});
 
 describe('Redis environment', () => {
   it('parses sentinels and cluster seeds as host:port lists (IPv6 in brackets)', () => {
@@ -89,8 +134,8 @@ describe('Redis environment', () => {
   it('names each TLS file given without rediss://, and a certificate without its key', () => {
     const ca = file('ca2.pem', 'CA');
     const cert = file('c2.pem', 'CERT');
-    expect(() => load({ REDIS_TLS_CA_FILE: ca })).toThrow(
-      new EnvError(`REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL (TLS); REDIS_URL starts with redis:// (got "${ca}")`),
+    expect(() => load({ REDIS_URL: 'redis://h', REDIS_TLS_CA_FILE: ca })).toThrow(
+      new EnvError(`REDIS_TLS_CA_FILE needs a rediss:// REDIS_URL (TLS) (got "${ca}")`),
     );
     expect(() => load({ REDIS_URL: 'rediss://h', REDIS_TLS_CERT_FILE: cert })).toThrow(
       new EnvError("REDIS_TLS_KEY_FILE is required with REDIS_TLS_CERT_FILE (the client certificate's private key)"),
@@ -105,7 +150,12 @@ describe('Redis environment', () => {
     ['{}billing', false],
     ['}{billing}', true],
   ])('a cluster prefix %s has a hash tag: %s', (prefix, ok) => {
-    const problems = checkRedisEnv({ REDIS_URL: 'redis://h', REDIS_CLUSTER_NODES: [{ host: 'h', port: 1 }], QUEUE_PREFIX: prefix });
+    const problems = checkQueueEnv({
+      ...load({}),
+      REDIS_URL: 'redis://h',
+      REDIS_CLUSTER_NODES: [{ host: 'h', port: 1 }],
+      QUEUE_PREFIX: prefix,
+    });
     expect(problems.length === 0).toBe(ok);
   });
 });

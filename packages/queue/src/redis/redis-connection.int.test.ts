@@ -1,8 +1,7 @@
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { redisServerProblem, startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventQueue } from './event-queue';
 import { producerConnection, workerConnection } from './redis-connection';
 
 const skip = redisServerProblem();
@@ -44,7 +43,7 @@ describe.skipIf(skip)('connections on a node that answers READONLY (a demoted pr
       await admin.call('REPLICAOF', 'NO', 'ONE');
       admin.disconnect();
       const producer = producerConnection(replica.url);
-      const queue = createEventQueue(producer, { name: 'readonly-backoff' });
+      const queue = new Queue('readonly-backoff', { connection: producer, prefix: 'bull' });
       await queue.add(
         'invoice.paid',
         { id: 'evt_backoff', object: 'event', type: 'invoice.paid', created: 1, data: { object: {} } },

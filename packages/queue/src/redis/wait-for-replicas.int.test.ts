@@ -3,6 +3,7 @@ import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionEpoch } from './connection-epoch';
 import { producerConnection } from './redis-connection';
 import { replicaAckGroup } from './replica-ack-group';
 import { ReplicaAckError, waitForReplicas } from './wait-for-replicas';
@@ -98,7 +99,7 @@ describe.skipIf(skip)('waitForReplicas and isWritablePrimary (a private primary 
       await Promise.all(
         Array.from({ length: 30 }, async (_, i) => {
           await connection.set(`wfr:group:${i}`, String(i));
-          await acknowledge(deadline);
+          await acknowledge(deadline, connectionEpoch(connection));
         }),
       );
       const issued = (await waits()) - before;
@@ -110,6 +111,28 @@ describe.skipIf(skip)('waitForReplicas and isWritablePrimary (a private primary 
       onReplica.disconnect();
     } finally {
       link.setDelay({ toClientMs: 0 });
+    }
+  });
+
+  it('replicaAckGroup: a reconnect between the write and the WAIT fails the acknowledgement (the WAIT would count the new connection)', async () => {
+    const own = producerConnection(primary.url, { timeoutMs: 3_000 });
+    try {
+      await waitFor(() => own.status === 'ready', 'connection ready');
+      const acknowledge = replicaAckGroup(own, 1);
+      const epoch = connectionEpoch(own);
+      await own.set('wfr:reconnect', '1');
+      const writtenAt = connectionEpoch(own);
+      expect(writtenAt).toBe(epoch);
+      own.disconnect(true);
+      await waitFor(() => own.status === 'ready' && connectionEpoch(own) > writtenAt, 'the connection to come back');
+      // On the new connection a WAIT counts none of the old one's writes — after a failover to a
+      // primary that never had the write it would pass all the same — so it vouches for nothing.
+      expect(await waitForReplicas(own, 1, 1_000)).toBe(1);
+      const error = await acknowledge(performance.now() + 1_000, writtenAt).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ReplicaAckError);
+      expect((error as Error).message).toMatch(/connection to Redis changed/);
+    } finally {
+      own.disconnect();
     }
   });
 });

@@ -1,11 +1,14 @@
+import { connectionEpoch } from './connection-epoch';
 import type { RedisConnection } from './redis-connection';
-import { waitForReplicas } from './wait-for-replicas';
+import { ReplicaAckError, waitForReplicas } from './wait-for-replicas';
 
 /**
  * Waits until `count` replicas hold the caller's writes, which must already be acknowledged by
- * the primary; rejects with `ReplicaAckError` if they do not by `deadline` (`performance.now()`).
+ * the primary on the connection's `epoch` (`connectionEpoch` read when they were); rejects with
+ * `ReplicaAckError` if they do not by `deadline` (`performance.now()`), or if the connection has
+ * reconnected since those writes (a `WAIT` on the new connection says nothing about them).
  */
-export type ReplicaAck = (deadline: number) => Promise<void>;
+export type ReplicaAck = (deadline: number, epoch: number) => Promise<void>;
 
 /**
  * Group commit for `WAIT`: a `WAIT` blocks its connection (every later command on it runs after
@@ -16,19 +19,28 @@ export type ReplicaAck = (deadline: number) => Promise<void>;
  */
 export function replicaAckGroup(connection: RedisConnection, count: number, key?: string): ReplicaAck {
   let inFlight = false;
-  let waiting: Array<{ deadline: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+  let waiting: Array<{ deadline: number; epoch: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+  const lost = () => new ReplicaAckError(0, count, 0, 'the connection to Redis changed after the write; it may not be on this primary');
 
   const issue = () => {
     if (inFlight || waiting.length === 0) return;
-    const batch = waiting;
+    const epoch = connectionEpoch(connection);
+    const batch = waiting.filter((w) => w.epoch === epoch);
+    for (const w of waiting) if (w.epoch !== epoch) w.reject(lost());
     waiting = [];
+    if (batch.length === 0) return;
     inFlight = true;
     // The batch's longest remaining bound: callers whose own bound ends sooner give up on their own.
     const timeoutMs = Math.max(...batch.map((w) => w.deadline)) - performance.now();
     waitForReplicas(connection, count, timeoutMs, key)
       .then(
         () => {
-          for (const w of batch) w.resolve();
+          // A WAIT resent after a reconnect counts the new connection's writes (none): not ours.
+          const changed = connectionEpoch(connection) !== epoch;
+          for (const w of batch) {
+            if (changed) w.reject(lost());
+            else w.resolve();
+          }
         },
         (error: unknown) => {
           for (const w of batch) w.reject(error);
@@ -40,9 +52,9 @@ export function replicaAckGroup(connection: RedisConnection, count: number, key?
       });
   };
 
-  return (deadline) =>
+  return (deadline, epoch) =>
     new Promise<void>((resolve, reject) => {
-      waiting.push({ deadline, resolve, reject });
+      waiting.push({ deadline, epoch, resolve, reject });
       issue();
     });
 }

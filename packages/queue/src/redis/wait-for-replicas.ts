@@ -8,8 +8,9 @@ export class ReplicaAckError extends Error {
     readonly acknowledged: number,
     readonly required: number,
     timeoutMs: number,
+    reason?: string,
   ) {
-    super(`${acknowledged} of ${required} required replica(s) acknowledged within ${timeoutMs} ms`);
+    super(reason ?? `${acknowledged} of ${required} required replica(s) acknowledged within ${timeoutMs} ms`);
   }
 }
 

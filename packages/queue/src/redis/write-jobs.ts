@@ -1,32 +1,10 @@
-import { Job, type IRedisTransaction, type RedisClient } from 'bullmq';
+import { Job, type IRedisTransaction, type RedisClient, type RedisQueueBackend } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobIdFor, type StripeEventJobData } from './contract';
-import { acknowledgeReplicas, withTimeout, type EventQueue } from './event-queue';
+import type { EnqueueOutcome, QueueJob, StoreQueue } from '../queue-store';
 import { isCluster, type RedisConnection } from './redis-connection';
 
-/** A job as the ingress writes it: named by the event type, under the Stripe event id. */
-export interface EventJob {
-  name: string;
-  /** The Stripe event id (`jobIdFor`). */
-  jobId: string;
-  data: StripeEventJobData;
-}
-
-/**
- * What writing a job did:
- * - `added`: no job had this id; it is now waiting;
- * - `duplicate`: a job with this id was already in Redis (any state but failed, or failed while
- *   `retryFailed` is off); nothing changed;
- * - `retried`: the job was in the failed set; it is waiting again with fresh attempts.
- */
-export type EnqueueOutcome = 'added' | 'duplicate' | 'retried';
-
-export interface WriteEventJobsOptions {
-  /**
-   * Move a job found in the failed set back to waiting with its attempt counters reset (what a
-   * redelivery by Stripe asks for). Off: such a job stays failed and the answer is `duplicate`.
-   * @defaultValue false
-   */
+export interface RedisWriteOptions {
+  /** Move a job found in the failed set back to waiting, with the new data and its counters reset. @defaultValue false */
   retryFailed?: boolean;
   /**
    * How the transaction is sent. `inline`: MULTI, the commands and EXEC written straight on the
@@ -57,33 +35,52 @@ end
 return states
 `;
 const PROBE_COMMAND = 'billingProbeEventJobs';
+
+/**
+ * A redelivered event replaces the data of its failed job — the freshly verified event, signed with
+ * today's key — and the job's stall count and deferred failure go, so the job starts over as a new
+ * delivery would (a job refused for an unsigned or retired-key payload, or failed for stalling, would
+ * otherwise be refused or failed again at once). Only while the job is still in the failed set
+ * (KEYS[1] failed set, KEYS[2] the job hash, ARGV[1] id, ARGV[2] data); 1 when replaced.
+ */
+const REPLACE_FAILED_LUA = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('HSET', KEYS[2], 'data', ARGV[2])
+  redis.call('HDEL', KEYS[2], 'stc', 'defa')
+  return 1
+end
+return 0
+`;
+const REPLACE_COMMAND = 'billingReplaceFailedJobData';
 const ABSENT = 0;
 const FAILED = 2;
 
 /**
- * Writes `jobs` in one Redis transaction (MULTI/EXEC), so one round trip whatever their number:
+ * Writes `jobs` in one Redis transaction (MULTI/EXEC) on the queue's own connection, so one round
+ * trip whatever their number:
  * 1. a script of ours reads, for every job, whether its id exists and whether it is failed;
  * 2. BullMQ's own add script per job, which leaves an existing id untouched, in any state.
  * Both run atomically with respect to every other client, so of two deliveries of one event
  * (in one batch, or from two ingress replicas) exactly one is `added`.
- * 3. Only when `retryFailed` and some job was found failed: a second transaction runs BullMQ's
- *    own reprocess script for those, which moves a job back to waiting only if it is still in
- *    the failed set, so of concurrent redeliveries exactly one is `retried`.
+ * 3. Only when `retryFailed` and some job was found failed: a second transaction gives those jobs
+ *    the new data (`REPLACE_FAILED_LUA`) and runs BullMQ's own reprocess script, which moves a job
+ *    back to waiting only if it is still in the failed set, so of concurrent redeliveries exactly
+ *    one is `retried`.
  *
  * Resolves once Redis has acknowledged every write; rejects if a transaction or any command in
  * it failed, or if a failed job vanished before it could be retried (the caller then treats the
  * whole batch as not acknowledged; a redelivery adds the event again).
  */
-export async function writeEventJobs(
-  queue: EventQueue,
-  jobs: readonly EventJob[],
-  options: WriteEventJobsOptions = {},
+export async function writeRedisJobs<D>(
+  queue: StoreQueue<D>,
+  jobs: ReadonlyArray<QueueJob<D>>,
+  options: RedisWriteOptions = {},
 ): Promise<EnqueueOutcome[]> {
   if (jobs.length === 0) return [];
-  const backend = queue.backend;
+  const backend = queue.backend as RedisQueueBackend;
   const client = await backend.client;
   const connection = queue.opts.connection as RedisConnection;
-  defineProbe(connection);
+  defineCommands(connection);
   const transport = options.transport ?? (isCluster(connection) ? 'pipeline' : 'inline');
   const run = async (queueCommands: (target: RedisClient | IRedisTransaction) => void, count: number) => {
     try {
@@ -117,11 +114,15 @@ export async function writeEventJobs(
   // 3. Redeliveries of failed events: fresh attempts, once per id.
   const toRetry = options.retryFailed ? [...new Set(jobs.filter((_, i) => states[i] === FAILED).map((job) => job.jobId))] : [];
   if (toRetry.length > 0) {
-    const results = (
-      await run((target) => {
-        for (const jobId of toRetry) settleQuietly(backend.execCommand(target, 'reprocessJob', reprocessFailedArgs(queue, jobId)));
-      }, toRetry.length)
-    ).map(Number);
+    const dataOf = new Map(jobs.map((job) => [job.jobId, job.data]));
+    const replies = await run((target) => {
+      for (const jobId of toRetry) {
+        const replace = [2, queue.toKey('failed'), queue.toKey(jobId), jobId, JSON.stringify(dataOf.get(jobId))];
+        settleQuietly(target.runCommand(REPLACE_COMMAND, replace));
+        settleQuietly(backend.execCommand(target, 'reprocessJob', reprocessFailedArgs(queue, jobId)));
+      }
+    }, toRetry.length * 2);
+    const results = replies.filter((_, i) => i % 2 === 1).map(Number);
     const retried = new Set<string>();
     results.forEach((result, i) => {
       const jobId = toRetry[i] as string;
@@ -196,17 +197,18 @@ async function reloadScripts(connection: RedisConnection): Promise<void> {
   await Promise.all(scripts.map((script) => connection.script('LOAD', script.lua))).catch(() => {});
 }
 
-const probed = new WeakSet<RedisConnection>();
+const defined = new WeakSet<RedisConnection>();
 
-/** Registers the probe script on the connection (ioredis sends EVAL once per socket, then EVALSHA). */
-function defineProbe(connection: RedisConnection): void {
-  if (probed.has(connection)) return;
+/** Registers our scripts on the connection (ioredis sends EVAL once per socket, then EVALSHA). */
+function defineCommands(connection: RedisConnection): void {
+  if (defined.has(connection)) return;
   connection.defineCommand(PROBE_COMMAND, { lua: PROBE_JOBS_LUA });
-  probed.add(connection);
+  connection.defineCommand(REPLACE_COMMAND, { lua: REPLACE_FAILED_LUA });
+  defined.add(connection);
 }
 
 /** The stored shape of a new job, as `Queue.add` builds it (the queue's default options, our id). */
-function toJobJson(queue: EventQueue, job: EventJob) {
+function toJobJson<D>(queue: StoreQueue<D>, job: QueueJob<D>) {
   return new Job(queue, job.name, job.data, { ...queue.jobsOpts, jobId: job.jobId }, job.jobId).asJSON();
 }
 
@@ -215,7 +217,7 @@ function toJobJson(queue: EventQueue, job: EventJob) {
  * resetAttemptsStarted: true })` calls it (bullmq 6.7.0 `RedisQueueBackend.retryFinishedJob`),
  * so several run in one transaction. Event jobs are never LIFO.
  */
-function reprocessFailedArgs(queue: EventQueue, jobId: string): string[] {
+function reprocessFailedArgs(queue: StoreQueue, jobId: string): string[] {
   const keys = queue.keys;
   return [
     queue.toKey(jobId),
@@ -234,28 +236,4 @@ function reprocessFailedArgs(queue: EventQueue, jobId: string): string[] {
     '1',
     '1',
   ].map(String);
-}
-
-export interface EnqueueResult {
-  jobId: string;
-  /** A job with this id was already in Redis (any state), so nothing was added. */
-  duplicate: boolean;
-}
-
-/**
- * Adds one event under its Stripe id (scripts and tests; the ingress batches through
- * `writeEventJobs`). Resolves only once Redis has acknowledged the job; rejects (never hangs)
- * after `timeoutMs`. An add that timed out may still land: a retry then finds it by id.
- */
-export async function enqueueEvent(queue: EventQueue, event: StripeEventJobData, timeoutMs = 2_000): Promise<EnqueueResult> {
-  const jobId = jobIdFor(event);
-  const deadline = performance.now() + timeoutMs;
-  const write = async () => {
-    const [outcome] = await writeEventJobs(queue, [{ name: event.type, jobId, data: event }]);
-    // A duplicate too: its first delivery may have been refused (503) with the job on the primary only.
-    await acknowledgeReplicas(queue, deadline);
-    return outcome;
-  };
-  const outcome = await withTimeout(write(), timeoutMs);
-  return { jobId, duplicate: outcome !== 'added' };
 }

@@ -29,31 +29,6 @@ export interface RedisConfig {
   tls?: RedisTlsFiles;
 }
 
-/** What `redisConfigFromEnv` reads: the fields of `@billing/runtime/redis-env`, already validated. */
-export interface RedisEnvValues {
-  REDIS_URL: string;
-  REDIS_SENTINELS?: RedisNode[];
-  REDIS_SENTINEL_NAME?: string;
-  REDIS_CLUSTER_NODES?: RedisNode[];
-  REDIS_TLS_CA_FILE?: { contents: Buffer };
-  REDIS_TLS_CERT_FILE?: { contents: Buffer };
-  REDIS_TLS_KEY_FILE?: { contents: Buffer };
-}
-
-export function redisConfigFromEnv(env: RedisEnvValues): RedisConfig {
-  const tls: RedisTlsFiles = {
-    ...(env.REDIS_TLS_CA_FILE && { ca: env.REDIS_TLS_CA_FILE.contents }),
-    ...(env.REDIS_TLS_CERT_FILE && { cert: env.REDIS_TLS_CERT_FILE.contents }),
-    ...(env.REDIS_TLS_KEY_FILE && { key: env.REDIS_TLS_KEY_FILE.contents }),
-  };
-  return {
-    url: env.REDIS_URL,
-    ...(env.REDIS_SENTINELS && env.REDIS_SENTINEL_NAME && { sentinels: { nodes: env.REDIS_SENTINELS, name: env.REDIS_SENTINEL_NAME } }),
-    ...(env.REDIS_CLUSTER_NODES && { clusterNodes: env.REDIS_CLUSTER_NODES }),
-    ...(Object.keys(tls).length > 0 && { tls }),
-  };
-}
-
 /** `'standalone'`, `'sentinel'` or `'cluster'`. */
 export function redisTopology(config: RedisConfig): 'standalone' | 'sentinel' | 'cluster' {
   if (config.clusterNodes) return 'cluster';
