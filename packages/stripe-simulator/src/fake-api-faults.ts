@@ -10,7 +10,7 @@ export interface FaultScope {
   method?: string;
 }
 
-/** When a rule fires; at most one of the three. @defaultValue `{ count: 1 }` */
+/** When a rule fires; at most one of the four. @defaultValue `{ count: 1 }` */
 export interface FaultTiming {
   /** The next `count` matching requests. */
   count?: number;
@@ -18,6 +18,11 @@ export interface FaultTiming {
   everyNth?: number;
   /** Every matching request for this long from now (wall-clock milliseconds). */
   forMs?: number;
+  /**
+   * Every matching request beyond this many in the last second (those answered count, the refused
+   * do not): a limiter like Stripe's (25 read requests per second in test mode, 100 live).
+   */
+  perSecond?: number;
 }
 
 export interface RateLimitFault extends FaultScope, FaultTiming {
@@ -73,6 +78,8 @@ interface Rule {
   startedAt: number;
   seen: number;
   hits: number;
+  /** Times (ms) of the requests a `perSecond` rule let through in the last second. */
+  admitted: number[];
   fire: (rule: Rule) => FiredFault;
 }
 
@@ -152,14 +159,24 @@ export class FakeApiFaults {
   }
 
   private add(kind: FaultKind, fault: FaultScope & FaultTiming, fire: (rule: Rule) => FiredFault): FaultHandle {
-    const given = [fault.count, fault.everyNth, fault.forMs].filter((v) => v !== undefined).length;
-    if (given > 1) throw new Error('FakeApiFaults: give one of count, everyNth, forMs');
-    for (const [name, value] of Object.entries({ count: fault.count, everyNth: fault.everyNth, forMs: fault.forMs })) {
+    const timings = { count: fault.count, everyNth: fault.everyNth, forMs: fault.forMs, perSecond: fault.perSecond };
+    const given = Object.values(timings).filter((v) => v !== undefined).length;
+    if (given > 1) throw new Error('FakeApiFaults: give one of count, everyNth, forMs, perSecond');
+    for (const [name, value] of Object.entries(timings)) {
       if (value !== undefined && !(Number.isInteger(value) && value > 0))
         throw new Error(`FakeApiFaults: ${name} must be a positive integer`);
     }
-    const timing: FaultTiming = given === 0 ? { count: 1 } : { count: fault.count, everyNth: fault.everyNth, forMs: fault.forMs };
-    const rule: Rule = { kind, scope: { path: fault.path, method: fault.method }, timing, startedAt: Date.now(), seen: 0, hits: 0, fire };
+    const timing: FaultTiming = given === 0 ? { count: 1 } : timings;
+    const rule: Rule = {
+      kind,
+      scope: { path: fault.path, method: fault.method },
+      timing,
+      startedAt: Date.now(),
+      seen: 0,
+      hits: 0,
+      admitted: [],
+      fire,
+    };
     this.rules.push(rule);
     return {
       get hits() {
@@ -181,8 +198,12 @@ function matches(scope: FaultScope, method: string, path: string): boolean {
 }
 
 function fires(rule: Rule, now: number): boolean {
-  const { count, everyNth, forMs } = rule.timing;
+  const { count, everyNth, forMs, perSecond } = rule.timing;
   if (count !== undefined) return rule.hits < count;
   if (everyNth !== undefined) return rule.seen % everyNth === 0;
-  return now < rule.startedAt + forMs!;
+  if (forMs !== undefined) return now < rule.startedAt + forMs;
+  rule.admitted = rule.admitted.filter((t) => t > now - 1_000);
+  if (rule.admitted.length >= perSecond!) return true;
+  rule.admitted.push(now);
+  return false;
 }

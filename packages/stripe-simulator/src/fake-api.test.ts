@@ -236,6 +236,7 @@ describe('GET /v1/events', () => {
       [{ limit: 0 }, 'limit', 'parameter_invalid_integer'],
       [{ starting_after: 'evt_nope' }, 'starting_after', 'resource_missing'],
       [{ colour: 'blue' } as Stripe.EventListParams, 'colour', 'parameter_unknown'],
+      [{ expand: ['data.request'] }, 'expand', 'parameter_invalid'],
     ];
     for (const [params, param, code] of cases) {
       const error = await caught(stripe.events.list(params));
@@ -462,6 +463,19 @@ describe('faults', () => {
     expect((await stripe.events.list()).data).toHaveLength(1);
   });
 
+  it('a limiter: requests beyond N in the last second get 429, those let through count, the refused do not', async () => {
+    api.addEvents(events(1, NOW - 60));
+    const limiter = api.faults.rateLimit({ perSecond: 5, path: '/v1/events' });
+    const started = Date.now();
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => rawGet('/v1/events?limit=1').then((r) => r.status)));
+    expect(Date.now() - started).toBeLessThan(1_000); // all inside one window
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    expect(limiter.hits).toBe(7);
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    expect((await rawGet('/v1/events?limit=1')).status).toBe(200);
+  });
+
   it('500s: retried by the SDK (maxNetworkRetries), or not when Stripe-Should-Retry is false', async () => {
     api.addEvents(events(1, NOW - 60));
     api.faults.serverError({ count: 1 });
@@ -492,7 +506,7 @@ describe('faults', () => {
     expect((await timedOut.events.list()).data).toHaveLength(1);
     expect(api.requests).toHaveLength(2);
     expect(api.requests[1]!.status).toBe(200);
-    expect(() => api.faults.latency({ ms: 10, count: 1, forMs: 10 })).toThrow(/one of count, everyNth, forMs/);
+    expect(() => api.faults.latency({ ms: 10, count: 1, forMs: 10 })).toThrow(/one of count, everyNth, forMs, perSecond/);
   });
 });
 

@@ -29,7 +29,8 @@ import {
  * Served, GET only: `/v1/events` (+ `/:id`), `/v1/subscriptions` (+ `/:id`), `/v1/invoices/:id`,
  * `/v1/checkout/sessions/:id`, `/v1/entitlements/active_entitlements` (+ `/:id`). Objects are
  * rendered in the request's `Stripe-Version` (the SDK's pinned version); events keep the version
- * they were created in, as Stripe's do.
+ * they were created in, as Stripe's do. Unknown parameters are refused as Stripe refuses them
+ * (400 `parameter_unknown`), and so is `expand` (nothing is expanded here).
  */
 
 export interface FakeStripeApiOptions {
@@ -223,7 +224,7 @@ export class FakeStripeApi extends FakeStripeState {
   ];
 
   private retrieve(query: Query, find: () => unknown, kind: string, id: string): unknown {
-    refuseUnknown(query, ['expand']);
+    refuseUnknown(query, []);
     const found = find();
     if (found === undefined) throw StripeApiError.missing(kind, id);
     return found;

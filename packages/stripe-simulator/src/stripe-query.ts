@@ -41,8 +41,18 @@ function assign(target: Query | QueryValue[], path: string[], value: string, key
   assign(child as Query | QueryValue[], rest, value, key);
 }
 
-/** Refuses any parameter not in `known`, as Stripe does: 400 `parameter_unknown`. */
+/**
+ * Refuses any parameter not in `known`, as Stripe does: 400 `parameter_unknown`. `expand` is
+ * refused with its own message: the fake serves ids where Stripe would expand them, and a test
+ * relying on an expansion should fail loudly, not read an id as an object.
+ */
 export function refuseUnknown(query: Query, known: readonly string[]): void {
+  if (query.expand !== undefined) {
+    throw StripeApiError.invalid(
+      'expand',
+      'The fake Stripe API does not expand objects (expand[]); extend it if the code under test needs this.',
+    );
+  }
   for (const name of Object.keys(query)) {
     if (!known.includes(name)) throw StripeApiError.invalid(name, `Received unknown parameter: ${name}`, 'parameter_unknown');
   }
@@ -125,4 +135,4 @@ export function pageParams(query: Query): PageParams {
 }
 
 /** The parameters every list accepts. */
-export const LIST_PARAMS = ['limit', 'starting_after', 'ending_before', 'expand'] as const;
+export const LIST_PARAMS = ['limit', 'starting_after', 'ending_before'] as const;
