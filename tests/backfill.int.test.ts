@@ -1,7 +1,5 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import { webhookEvents } from '@billing/db/schema';
 import { createEventQueue, enqueueEvent, workerConnection, type EventQueue } from '@billing/queue';
@@ -9,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from '@billing/testing/database
 import { uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript } from '@billing/testing/processes';
 import { event, invoiceObject, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
+import { startFakeStripeApi, type FakeStripeApi } from '@billing/stripe-simulator/fake-api';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -19,61 +18,16 @@ import { signedJob, testSigner } from '@billing/testing/job-signing';
 /** `scripts/backfill.ts` in a child, so the fake Stripe API living here keeps answering. */
 const runBackfill = (args: string[], env: Record<string, string>) => runScript('scripts/backfill.ts', args, env, 30_000);
 
-/**
- * A tiny stand-in for the Stripe Events API: `GET /v1/events` with `created[gte]`, `types[n]`,
- * `limit` and `starting_after`, newest first, as the real one pages.
- */
-interface FakeStripe {
-  url: string;
-  events: StripeEvent[];
-  requests: Array<{ query: URLSearchParams; authorization: string | undefined }>;
-  close: () => Promise<void>;
-}
-
-async function startFakeStripe(): Promise<FakeStripe> {
-  const fake: Omit<FakeStripe, 'url' | 'close'> = { events: [], requests: [] };
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const reply = (status: number, body: unknown) =>
-      res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_fake' }).end(JSON.stringify(body));
-    if (req.method !== 'GET' || url.pathname !== '/v1/events') {
-      reply(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname})` } });
-      return;
-    }
-    const query = url.searchParams;
-    fake.requests.push({ query, authorization: req.headers.authorization });
-    if (req.headers.authorization !== 'Bearer sk_test_backfill') {
-      reply(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
-      return;
-    }
-    const gte = Number(query.get('created[gte]') ?? 0);
-    const types = [...query.entries()].filter(([k]) => /^types\[\d*\]$/.test(k)).map(([, v]) => v);
-    const limit = Math.min(Number(query.get('limit') ?? 10), 100);
-    // Newest first; within one second, the later-created first (as Stripe lists them).
-    const matching = fake.events
-      .map((e, index) => ({ e, index }))
-      .filter(({ e }) => e.created >= gte && (types.length === 0 || types.includes(e.type)))
-      .sort((a, b) => b.e.created - a.e.created || b.index - a.index)
-      .map(({ e }) => e);
-    const after = query.get('starting_after');
-    const start = after ? matching.findIndex((e) => e.id === after) + 1 : 0;
-    const page = matching.slice(start, start + limit);
-    reply(200, { object: 'list', url: '/v1/events', has_more: start + limit < matching.length, data: page });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { ...fake, url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
-  let fake: FakeStripe;
+  let fake: FakeStripeApi;
   let t: TestDatabase;
   let connection: Redis;
   let queue: EventQueue;
   const now = Math.floor(Date.now() / 1000);
 
   beforeAll(async () => {
-    fake = await startFakeStripe();
+    // The shared fake Stripe API (newest first, later-created first within a second, as Stripe lists); only this key passes.
+    fake = await startFakeStripeApi({ apiKeys: ['sk_test_backfill'] });
     t = await createTestDatabase('backfill');
     connection = workerConnection(inject('redisUrl'));
   });
@@ -83,8 +37,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     await connection?.quit();
   });
   beforeEach(() => {
-    fake.events.length = 0;
-    fake.requests.length = 0;
+    fake.reset();
     queue = createEventQueue(connection, { name: uniqueQueueName('backfill') });
   });
   afterEach(async () => {
@@ -115,7 +68,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     const handled = handledEvents(230, 3 * 3600); // 3 h ago .. ~2 h 22 m ago: three pages of 100
     const ignoredType = event('customer.created', { id: 'cus_x', object: 'customer' }, { created: now - 3000 });
     const tooOld = event('invoice.paid', invoiceObject({ subscription: 'sub_old', customer: 'cus_old' }), { created: now - 5 * 3600 });
-    fake.events.push(...handled, ignoredType, tooOld);
+    fake.addEvents([...handled, ignoredType, tooOld]);
 
     // The worker already applied 100 of them; 5 more are in Redis (one of those failed for good).
     const processed = handled.filter((_, i) => i % 2 === 0).slice(0, 100);
@@ -145,7 +98,8 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
     // Stripe was asked for the handled types since then, 100 a page, following starting_after.
     expect(fake.requests).toHaveLength(3);
-    for (const { query, authorization } of fake.requests) {
+    for (const { method, path, query, authorization } of fake.requests) {
+      expect(`${method} ${path}`).toBe('GET /v1/events');
       expect(authorization).toBe('Bearer sk_test_backfill');
       expect(query.get('created[gte]')).toBe(String(Math.floor(since.getTime() / 1000)));
       expect(query.get('limit')).toBe('100');
@@ -194,7 +148,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
   it('enqueues again an event recorded as unresolved whose job has left Redis, and not one with a final outcome', async () => {
     const [unresolved, applied] = handledEvents(2, 600);
-    fake.events.push(unresolved!, applied!);
+    fake.addEvents([unresolved!, applied!]);
     await t.db.insert(webhookEvents).values([
       { stripeEventId: unresolved!.id, eventType: unresolved!.type, outcome: 'unresolved' as const },
       { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
@@ -209,7 +163,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
   });
 
   it('--dry-run enqueues nothing', async () => {
-    fake.events.push(...handledEvents(3, 600));
+    fake.addEvents(handledEvents(3, 600));
     const report = await backfill(
       { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
       { since: new Date((now - 3600) * 1000), dryRun: true },
@@ -229,7 +183,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
   });
 
   it('the CLI runs end to end and prints the counts', async () => {
-    fake.events.push(...handledEvents(2, 600));
+    fake.addEvents(handledEvents(2, 600));
     const result = await runBackfill(['--since', '1h'], {
       STRIPE_SECRET_KEY: 'sk_test_backfill',
       STRIPE_API_BASE: fake.url,

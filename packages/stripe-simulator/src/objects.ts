@@ -185,7 +185,12 @@ export function renderInvoice(m: SubscriptionModel, ids: HistoryIds, shape: ApiS
                   unit_amount_decimal: String(m.price.unitAmount),
                 },
               }
-            : { price: renderPrice(m.price), subscription: ids.subscription, proration: false }),
+            : {
+                price: renderPrice(m.price),
+                subscription: ids.subscription,
+                subscription_item: `si_${ids.subscription.slice(4)}`,
+                proration: false,
+              }),
           quantity: 1,
         },
       ],

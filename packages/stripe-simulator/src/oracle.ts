@@ -20,7 +20,11 @@ export interface ExpectedSubscription {
 type Json = Record<string, unknown>;
 
 export function expectedSubscription(history: SubscriptionHistory): ExpectedSubscription {
-  const object = history.final;
+  return expectedFromSubscriptionObject(history.final);
+}
+
+/** The same fields read from any subscription object of the test catalog, in either API shape (e.g. one the fake Stripe API served). */
+export function expectedFromSubscriptionObject(object: Record<string, unknown>): ExpectedSubscription {
   const item = ((object.items as Json).data as Json[])[0] as Json;
   const price = item.price as Json & { id: string; recurring: { interval: string } };
   const periodEnd = (object.current_period_end ?? item.current_period_end) as number;
