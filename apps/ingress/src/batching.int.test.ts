@@ -1,8 +1,8 @@
-import type { RedisConnection } from '@billing/queue';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { startTestWorker, type TestWorker } from '@billing/testing/scripted-worker';
 import { signedJob } from '@billing/testing/job-signing';
+import { describeEachBackend } from '@billing/testing/test-queue';
 
 /** One Prometheus sample of the ingress registry (0 when absent). */
 async function sample(ingress: TestIngress, pattern: RegExp): Promise<number> {
@@ -12,17 +12,25 @@ async function sample(ingress: TestIngress, pattern: RegExp): Promise<number> {
 const batches = (ingress: TestIngress) => sample(ingress, /^billing_ingress_enqueue_batch_size_count/);
 const outcome = (ingress: TestIngress, name: string) => sample(ingress, new RegExp(`^billing_ingress_requests_total\\{outcome="${name}"`));
 
-describe('coalesced enqueue (app.inject, real Redis)', () => {
+describeEachBackend('coalesced enqueue (app.inject)', (backend) => {
   let ingress: TestIngress;
   let worker: TestWorker;
-  let hook: ((connection: RedisConnection) => Promise<void>) | undefined;
+  /** Runs after the store wrote a batch and before its write resolves, as a replica's WAIT does on Redis; each test sets it. */
+  let hook: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    // The hook the lead plugs WAIT into; each test sets what it does.
-    ingress = await startTestIngress('ingress-batching', inject('redisUrl'), 2_000, {
-      afterBatchWrite: (connection) => hook?.(connection) ?? Promise.resolve(),
+    ingress = await startTestIngress('ingress-batching', {
+      queue: backend,
+      wrapStore: (store) => ({
+        ...store,
+        writeJobs: async (queue, jobs, options) => {
+          const outcomes = await store.writeJobs(queue, jobs, options);
+          await (hook?.() ?? Promise.resolve());
+          return outcomes;
+        },
+      }),
     });
-    worker = startTestWorker(ingress.queue, inject('redisUrl'));
+    worker = startTestWorker(ingress.queue, ingress.config);
   });
   afterEach(() => {
     hook = undefined;
@@ -32,7 +40,7 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
     await ingress?.close();
   });
 
-  it('writes 40 concurrent deliveries in one transaction: one job each, each answered once Redis has it', async () => {
+  it('writes 40 concurrent deliveries in one transaction: one job each, each answered once the store has it', async () => {
     const deliveries = Array.from({ length: 40 }, () => invoiceEvent());
     const before = await batches(ingress);
     await ingress.queue.pause();
@@ -81,18 +89,17 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
     await ingress.queue.resume();
   });
 
-  it('awaits afterBatchWrite once per batch, after its jobs are in Redis and before any request is answered', async () => {
+  it('awaits the durable acknowledgement once per batch, after its jobs are in the store and before any request is answered', async () => {
     const deliveries = Array.from({ length: 10 }, () => invoiceEvent());
-    const calls: Array<{ inRedis: number; answered: number }> = [];
+    const calls: Array<{ inStore: number; answered: number }> = [];
     let answered = 0;
     let releaseHook: () => void = () => {};
     const hookDone = new Promise<void>((resolve) => (releaseHook = resolve));
     let hookCalled: () => void = () => {};
     const called = new Promise<void>((resolve) => (hookCalled = resolve));
-    hook = async (connection) => {
-      expect(connection).toBe(ingress.redis); // WAIT must run on the connection that wrote the jobs
+    hook = async () => {
       const found = await Promise.all(deliveries.map((d) => ingress.queue.getJob(d.event.id)));
-      calls.push({ inRedis: found.filter(Boolean).length, answered });
+      calls.push({ inStore: found.filter(Boolean).length, answered });
       hookCalled();
       await hookDone;
     };
@@ -102,10 +109,10 @@ describe('coalesced enqueue (app.inject, real Redis)', () => {
     expect(answered).toBe(0); // the hook holds every answer of its batch
     releaseHook();
     expect((await answers).map((a) => a.statusCode)).toEqual(Array(10).fill(200));
-    expect(calls).toEqual([{ inRedis: 10, answered: 0 }]);
+    expect(calls).toEqual([{ inStore: 10, answered: 0 }]);
   });
 
-  it('answers 503 to every request of a batch whose afterBatchWrite rejects (e.g. no replica acknowledged)', async () => {
+  it('answers 503 to every request of a batch whose acknowledgement fails (e.g. no replica acknowledged)', async () => {
     const deliveries = Array.from({ length: 8 }, () => invoiceEvent());
     const before = await outcome(ingress, 'queue_unavailable');
     hook = async () => {

@@ -1,11 +1,11 @@
 import { loadEnv } from '@billing/runtime/env';
 import { envErrorMessage } from '@billing/testing/env-error';
-import { checkRedisEnv } from '@billing/runtime/redis-env';
+import { checkQueueEnv } from '@billing/queue';
 import { describe, expect, it } from 'vitest';
 import { ingressEnvShape } from './env';
 
 const KEY = 'a-queue-signing-key-of-32-characters!';
-const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, { QUEUE_SIGNING_KEY: KEY, ...source }, checkRedisEnv);
+const load = (source: Record<string, string>) => loadEnv(ingressEnvShape, { QUEUE_SIGNING_KEY: KEY, ...source }, checkQueueEnv);
 const message = (source: Record<string, string>) => envErrorMessage(() => load(source));
 
 describe('ingress env', () => {
@@ -19,7 +19,8 @@ describe('ingress env', () => {
       INGRESS_METRICS_HOST: '127.0.0.1',
       INGRESS_MAX_CONNECTIONS: 1000,
       INGRESS_REQUEST_TIMEOUT_MS: 10_000,
-      REDIS_URL: 'redis://127.0.0.1:6379',
+      DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/billing',
+      QUEUE_SCHEMA: 'bullmq',
       REDIS_MIN_REPLICAS_ACK: 0,
       QUEUE_NAME: 'stripe-events',
       QUEUE_PREFIX: 'bull',

@@ -1,19 +1,22 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
+import { minimiseEvent } from '@billing/queue';
+import { testSigner } from '@billing/testing/job-signing';
 import { startTestWorker, type TestWorker } from '@billing/testing/scripted-worker';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 
 async function retriedCount(ingress: TestIngress): Promise<number> {
   const line = (await ingress.registry.metrics()).split('\n').find((l) => l.startsWith('billing_ingress_requests_total{outcome="retried"'));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }
 
-describe('Stripe redelivers an event whose job failed (retry, or "Resend" in the dashboard)', () => {
+describeEachBackend('Stripe redelivers an event whose job failed (retry, or "Resend" in the dashboard)', (backend) => {
   let ingress: TestIngress;
   let worker: TestWorker;
 
   beforeAll(async () => {
-    ingress = await startTestIngress('ingress-redelivery', inject('redisUrl'));
-    worker = startTestWorker(ingress.queue, inject('redisUrl'));
+    ingress = await startTestIngress('ingress-redelivery', { queue: backend });
+    worker = startTestWorker(ingress.queue, ingress.config);
   });
   afterAll(async () => {
     await worker?.close();
@@ -39,6 +42,21 @@ describe('Stripe redelivers an event whose job failed (retry, or "Resend" in the
     expect(worker.runs(event.id)).toBe(2);
     // Counted from the reset: the one run after it, not the failed one before.
     expect([applied?.attemptsMade, applied?.attemptsStarted, applied?.returnvalue]).toEqual([1, 1, { outcome: 'applied' }]);
+  });
+
+  it('gives a job the worker refused for its data (queued unsigned before signed jobs, or under a retired key) the newly verified, newly signed event', async () => {
+    const { event, body } = invoiceEvent();
+    worker.plan(event.id, 'fail', 'complete');
+    // What an ingress of before signed jobs queued: the event alone, which the worker now refuses for good.
+    await ingress.queue.add(event.type, minimiseEvent(event), { jobId: event.id });
+    await worker.until(event.id, 'failed');
+    expect(testSigner.verify((await ingress.queue.getJob(event.id))?.data)).toMatchObject({ ok: false });
+
+    expect((await ingress.postSigned(body)).json()).toEqual({ received: true, retried: true });
+
+    await worker.until(event.id, 'completed');
+    const job = await ingress.queue.getJob(event.id);
+    expect(testSigner.verify(job?.data)).toEqual({ ok: true, event: minimiseEvent(event) });
   });
 
   it('lets an invalid event fail once more per redelivery, never in a loop', async () => {

@@ -1,62 +1,69 @@
 import http from 'node:http';
-import { createEventQueue, producerConnection } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { openEventQueue, openQueueStore, type EventQueue, type QueueStore } from '@billing/queue';
+import { describeEachBackend, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
 import { runScript, startApp, type AppProcess } from '@billing/testing/processes';
+import { createTestDatabase } from '@billing/testing/database';
 import { signatureHeader } from '@billing/stripe-simulator/events';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
 import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
-const queueName = uniqueQueueName('ingress-server');
-const redis = producerConnection(inject('redisUrl'));
-const queue = createEventQueue(redis, { name: queueName });
-const env = {
-  STRIPE_WEBHOOK_SECRET: SECRETS.join(','),
-  QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY,
-  REDIS_URL: inject('redisUrl'),
-  QUEUE_NAME: queueName,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  INGRESS_METRICS_PORT: '0',
-};
-let running: AppProcess | undefined;
+describeEachBackend('server.ts (a real process)', (backend) => {
+  const queueName = uniqueQueueName('ingress-server');
+  let location: TestQueueLocation;
+  let store: QueueStore;
+  let queue: EventQueue;
+  let env: Record<string, string>;
+  let running: AppProcess | undefined;
 
-beforeAll(async () => {
-  await queue.waitUntilReady();
-});
+  beforeAll(async () => {
+    location = await testQueueLocation(backend, 'ingress_server');
+    store = openQueueStore(location.config, { role: 'producer' });
+    queue = openEventQueue(store, queueName);
+    await queue.waitUntilReady();
+    env = {
+      STRIPE_WEBHOOK_SECRET: SECRETS.join(','),
+      QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY,
+      ...location.env,
+      QUEUE_NAME: queueName,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      INGRESS_METRICS_PORT: '0',
+    };
+  });
 
-afterEach(async () => {
-  await running?.stop('SIGKILL');
-  running = undefined;
-});
+  afterEach(async () => {
+    await running?.stop('SIGKILL');
+    running = undefined;
+  });
 
-afterAll(async () => {
-  await queue.obliterate({ force: true });
-  await queue.close();
-  await redis.quit();
-});
+  afterAll(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await store.close();
+    await location.drop();
+  });
 
-async function startIngress(): Promise<{ app: AppProcess; url: string }> {
-  running = await startApp('ingress', env, /"msg":"ingress listening"/);
-  const line =
-    running
-      .output()
-      .split('\n')
-      .find((l) => l.includes('"msg":"ingress listening"')) ?? '';
-  const { url } = JSON.parse(line) as { url: string };
-  return { app: running, url };
-}
+  async function startIngress(): Promise<{ app: AppProcess; url: string }> {
+    running = await startApp('ingress', env, /"msg":"ingress listening"/);
+    const line =
+      running
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"ingress listening"')) ?? '';
+    const { url } = JSON.parse(line) as { url: string };
+    return { app: running, url };
+  }
 
-/** Runs the server to its exit with `overrides` on top of `env`; the exit code and what it printed. */
-async function runToExit(
-  overrides: Record<string, string | undefined>,
-): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
-  const { status, stdout, stderr } = await runScript('apps/ingress/src/server.ts', [], { ...env, ...overrides }, 30_000);
-  return { code: status, stdout, stderr };
-}
+  /** Runs the server to its exit with `overrides` on top of `env`; the exit code and what it printed. */
+  async function runToExit(
+    overrides: Record<string, string | undefined>,
+  ): Promise<{ code: number | undefined; stdout: string; stderr: string }> {
+    const { status, stdout, stderr } = await runScript('apps/ingress/src/server.ts', [], { ...env, ...overrides }, 30_000);
+    return { code: status, stdout, stderr };
+  }
 
-describe('server.ts (a real process)', () => {
-  it('logs one JSON line "ingress listening" with its url, serves webhooks, and never logs secrets or signatures', async () => {
+  it('logs one JSON line "ingress listening" with its url and queue backend, serves webhooks, and never logs secrets or signatures', async () => {
     const { app, url } = await startIngress();
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { event, body } = invoiceEvent();
@@ -75,13 +82,21 @@ describe('server.ts (a real process)', () => {
     const output = app.output();
     const line = JSON.parse(output.split('\n').find((l) => l.includes('webhook enqueued')) ?? '{}') as Record<string, unknown>;
     expect(line).toMatchObject({ eventId: event.id, eventType: 'invoice.paid', secretIndex: 1 });
+    const listening = JSON.parse(output.split('\n').find((l) => l.includes('"msg":"ingress listening"')) ?? '{}') as Record<
+      string,
+      unknown
+    >;
+    expect(listening).toMatchObject({ backend });
+    expect(String(listening.store)).toMatch(
+      backend === 'redis' ? /^redis 127\.0\.0\.1:\d+ prefix bull$/ : /^postgres 127\.0\.0\.1:\d+\/bw_\w+ schema bullmq$/,
+    );
     for (const secret of SECRETS) expect(output).not.toContain(secret);
     expect(output).not.toContain(signature.split('v1=')[1]);
     expect(output).not.toContain((event.request as { id: string | null }).id ?? 'never');
     expect(await app.stop('SIGTERM')).toBe(0);
   });
 
-  it('on SIGTERM finishes the request in flight (200, job in Redis), closes its keep-alive connection, exits 0', async () => {
+  it('on SIGTERM finishes the request in flight (200, job in the queue), closes its keep-alive connection, exits 0', async () => {
     const { app, url } = await startIngress();
     const { event, body } = invoiceEvent();
     const { port } = new URL(url);
@@ -172,4 +187,42 @@ describe('server.ts (a real process)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^ingress: REDIS_URL must be a URL/);
   });
+});
+
+describe('server.ts, start refused', () => {
+  it('QUEUE_BACKEND=redis with no Redis variable: exit 1, one line naming QUEUE_BACKEND', async () => {
+    const { status, stderr } = await runScript(
+      'apps/ingress/src/server.ts',
+      [],
+      { STRIPE_WEBHOOK_SECRET: SECRETS[0], QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, QUEUE_BACKEND: 'redis', REDIS_URL: undefined },
+      30_000,
+    );
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([
+      'ingress: QUEUE_BACKEND is redis, but none of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES is set (got "redis")',
+    ]);
+  });
+});
+
+it('on Postgres, a queue schema never migrated stops the ingress at start with one line saying to run npm run db:migrate', async () => {
+  const t = await createTestDatabase('ingress_unmigrated');
+  try {
+    const { status, stderr, stdout } = await runScript(
+      'apps/ingress/src/server.ts',
+      [],
+      {
+        STRIPE_WEBHOOK_SECRET: SECRETS[0],
+        QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY,
+        QUEUE_BACKEND: 'postgres',
+        QUEUE_DATABASE_URL: t.url,
+        PORT: '0',
+        INGRESS_METRICS_PORT: '0',
+      },
+      30_000,
+    );
+    expect(status).toBe(1);
+    expect(`${stdout}${stderr}`).toMatch(/the queue's schema \\?"bullmq\\?" is not migrated \(postgres .*\): run npm run db:migrate/);
+  } finally {
+    await t.drop();
+  }
 });

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { jobSigner, openEventQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
+import { jobSigner, openEventQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv, queueStartProblem } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -61,9 +61,14 @@ onShutdown(
 );
 
 // 4. Wait for the queue's store before accepting anything, then listen.
+logger.info({ queue: env.QUEUE_NAME, backend: store.backend, store: store.where }, 'waiting for the queue store');
 try {
-  logger.info({ queue: env.QUEUE_NAME, backend: store.backend, store: store.where }, 'waiting for the queue store');
   await queue.waitUntilReady();
+} catch (error) {
+  logger.fatal({ err: error }, `ingress failed to start: ${queueStartProblem(error, store)}`);
+  process.exit(1);
+}
+try {
   const url = await app.listen({ port: env.PORT, host: env.HOST });
   logger.info(
     {

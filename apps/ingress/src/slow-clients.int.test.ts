@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { dropQueue, queueBackends, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppProcess } from '@billing/testing/processes';
-import { dropQueue } from '@billing/testing/queues';
 import { signatureHeader } from '@billing/stripe-simulator/events';
 import { waitFor } from '@billing/testing/wait-for';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openSlowBodies, openSlowHeaders, type SlowClients } from '@billing/testing/slow-clients';
 import { invoiceEvent, SECRETS } from '../test-support/test-ingress';
 import { WEBHOOK_PATH } from './webhook-route';
@@ -18,16 +17,18 @@ function rssMiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
 }
 
-let running: { app: AppProcess; queueName: string; slow: SlowClients[] } | undefined;
+let running: { app: AppProcess; location: TestQueueLocation; queueName: string; slow: SlowClients[] } | undefined;
 
 async function startIngress(env: Record<string, string> = {}): Promise<{ app: AppProcess; port: number }> {
   const port = await freePort();
   const queueName = uniqueQueueName('ingress-slow');
+  // Slow clients are the HTTP layer's business: one backend is enough (Redis where there is one).
+  const location = await testQueueLocation(queueBackends()[0]!, 'ingress_slow');
   const app = await startApp(
     'ingress',
     {
       STRIPE_WEBHOOK_SECRET: SECRETS.join(','),
-      REDIS_URL: inject('redisUrl'),
+      ...location.env,
       QUEUE_NAME: queueName,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -37,7 +38,7 @@ async function startIngress(env: Record<string, string> = {}): Promise<{ app: Ap
     },
     /"msg":"ingress listening"/,
   );
-  running = { app, queueName, slow: [] };
+  running = { app, location, queueName, slow: [] };
   return { app, port };
 }
 
@@ -45,7 +46,8 @@ afterEach(async () => {
   if (!running) return;
   for (const slow of running.slow) slow.stop();
   await running.app.stop('SIGTERM');
-  await dropQueue(inject('redisUrl'), running.queueName);
+  await dropQueue(running.location.config, running.queueName);
+  await running.location.drop();
   running = undefined;
 });
 

@@ -1,12 +1,14 @@
 import { hmac, signatureHeader } from '@billing/stripe-simulator/events';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceEvent, SECRETS, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
+import { describeEachBackend } from '@billing/testing/test-queue';
 
+describeEachBackend('the webhook route (app.inject)', (backend) => {
 let ingress: TestIngress;
 
 beforeAll(async () => {
-  ingress = await startTestIngress('ingress-webhook', inject('redisUrl'));
+  ingress = await startTestIngress('ingress-webhook', { queue: backend });
 });
 
 afterAll(async () => {
@@ -208,4 +210,5 @@ describe('operations routes', () => {
     expect(text).toMatch(/billing_ingress_enqueue_batch_size_count\{[^}]*\} [1-9]/);
     expect(text).toContain('process_cpu_user_seconds_total');
   });
+});
 });

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createDatabase } from '@billing/db/client';
-import { queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
+import { describeQueue, queueConfigFromEnv, queueNamesFromEnv, queueStartProblem } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
@@ -19,8 +19,9 @@ const { db, sql } = createDatabase(env.DATABASE_URL, { max: 2, applicationName: 
 await waitForDatabase(db, logger);
 
 const registry = createRegistry('worker');
+const queueConfig = queueConfigFromEnv(env);
 const handle = await startWorker({
-  queue: queueConfigFromEnv(env),
+  queue: queueConfig,
   queueName: queueNamesFromEnv(env).events,
   concurrency: env.WORKER_CONCURRENCY,
   lockDurationMs: env.WORKER_LOCK_DURATION_MS,
@@ -40,7 +41,11 @@ const handle = await startWorker({
     : undefined,
   logger,
   registry,
+}).catch((error: unknown) => {
+  logger.fatal({ err: error }, `worker failed to start: ${queueStartProblem(error, { where: describeQueue(queueConfig) })}`);
+  process.exit(1);
 });
+
 const metricsServer = await serveMetrics(registry, env.WORKER_METRICS_PORT, env.WORKER_METRICS_HOST, handle.readiness);
 const { port } = metricsServer.address() as AddressInfo;
 

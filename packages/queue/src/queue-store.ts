@@ -85,3 +85,16 @@ export interface QueueStore {
   /** Closes the store's own connections; close its queues and workers first. */
   close(): Promise<void>;
 }
+
+/**
+ * One line for an operator when a store cannot be used at start: a Postgres queue schema that was
+ * never migrated says what to run; anything else, its message.
+ */
+export function queueStartProblem(error: unknown, store: Pick<QueueStore, 'where'>): string {
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'SchemaMigrationRequiredError') {
+    const schema = (error as { schema?: string }).schema ?? 'bullmq';
+    return `the queue's schema "${schema}" is not migrated (${store.where}): run npm run db:migrate`;
+  }
+  return `the queue at ${store.where} cannot be used: ${(error as Error)?.message ?? String(error)}`;
+}

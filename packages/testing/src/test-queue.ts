@@ -9,6 +9,7 @@ import {
   type StoreOptions,
 } from '@billing/queue';
 import { describe, inject } from 'vitest';
+import { createTestDatabase } from './database';
 import type {} from './provided-context';
 
 /** The two queue backends a test may run on. */
@@ -114,4 +115,28 @@ export function queueEnvOf(config: QueueConfig): Record<string, string> {
     ...(sentinels && { REDIS_SENTINELS: list(sentinels.nodes), REDIS_SENTINEL_NAME: sentinels.name }),
     ...(clusterNodes && { REDIS_CLUSTER_NODES: list(clusterNodes) }),
   };
+}
+
+export interface TestQueueLocation {
+  config: QueueConfig;
+  /** `queueEnvOf(config)`: for an app process or a script. */
+  env: Record<string, string>;
+  /** The test database the Postgres backend's queue lives in (a fresh one), if any. */
+  databaseUrl?: string;
+  /** Drops that database, if any. */
+  drop: () => Promise<void>;
+}
+
+/**
+ * Where a test's queue lives when nothing else of the test needs a database: Redis, or on
+ * Postgres the BullMQ schema of a fresh test database of its own.
+ */
+export async function testQueueLocation(backend: QueueBackend, label: string): Promise<TestQueueLocation> {
+  if (backend === 'redis') {
+    const config = await testQueueConfig('redis', '');
+    return { config, env: queueEnvOf(config), drop: async () => {} };
+  }
+  const database = await createTestDatabase(label);
+  const config = await testQueueConfig('postgres', database.url);
+  return { config, env: queueEnvOf(config), databaseUrl: database.url, drop: () => database.drop() };
 }

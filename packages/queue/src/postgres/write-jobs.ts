@@ -24,6 +24,7 @@ export async function writePostgresJobs<D>(
   if (jobs.length === 0) return [];
   const ids = [...new Set(jobs.map((job) => job.jobId))];
   const client = await pool.connect();
+  let failure: Error | undefined;
   try {
     await client.query('begin');
     // 1. One writer of an id at a time, until this transaction ends.
@@ -77,10 +78,12 @@ export async function writePostgresJobs<D>(
     await client.query('commit');
     return outcomes;
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
     await client.query('rollback').catch(() => {});
     throw error;
   } finally {
-    client.release();
+    // A connection that failed mid-transaction (timed out, cut) is not given to the next batch.
+    client.release(failure);
   }
 }
 

@@ -1,9 +1,16 @@
-import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { QueueConfig } from '@billing/queue';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { redisServerProblem, startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
 import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
+import { describeEachBackend, testQueueConfig, testRedisUrl } from '@billing/testing/test-queue';
 import { waitFor } from '@billing/testing/wait-for';
+
+const redisQueue = (url: string): QueueConfig => ({ backend: 'redis', redis: { url }, prefix: 'bull' });
+const noRedisServer = redisServerProblem();
+if (noRedisServer) console.log(`skipped (private Redis outages): ${noRedisServer}`);
 
 const BOUND_MS = 2_000;
 /** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */
@@ -15,13 +22,13 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: performance.now() - start };
 }
 
-describe('Redis stops and comes back (private redis-server)', () => {
+describe.skipIf(noRedisServer)('Redis stops and comes back (private redis-server)', () => {
   let redis: PrivateRedis;
   let ingress: TestIngress;
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
-    ingress = await startTestIngress('ingress-outage', redis.url, BOUND_MS);
+    ingress = await startTestIngress('ingress-outage', { queue: redisQueue(redis.url), enqueueTimeoutMs: BOUND_MS });
   });
 
   afterAll(async () => {
@@ -54,13 +61,13 @@ describe('Redis stops and comes back (private redis-server)', () => {
   });
 });
 
-describe('Redis killed while batches are in flight (private redis-server, AOF fsync always)', () => {
+describe.skipIf(noRedisServer)('Redis killed while batches are in flight (private redis-server, AOF fsync always)', () => {
   let redis: PrivateRedis;
   let ingress: TestIngress;
 
   beforeAll(async () => {
     redis = await startPrivateRedis({ appendOnly: true });
-    ingress = await startTestIngress('ingress-killed', redis.url, BOUND_MS);
+    ingress = await startTestIngress('ingress-killed', { queue: redisQueue(redis.url), enqueueTimeoutMs: BOUND_MS });
   });
 
   afterAll(async () => {
@@ -97,29 +104,42 @@ describe('Redis killed while batches are in flight (private redis-server, AOF fs
   });
 });
 
-describe('Redis stops acknowledging (connection open, no answers)', () => {
+describeEachBackend('the queue store stops acknowledging (connection open, no answers)', (backend) => {
   let proxy: TcpProxy;
   let ingress: TestIngress;
+  let database: TestDatabase | undefined;
 
   beforeAll(async () => {
-    proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(inject('redisUrl')).port || 6379) });
-    ingress = await startTestIngress('ingress-frozen', `redis://127.0.0.1:${proxy.port}`, BOUND_MS);
+    let config: QueueConfig;
+    if (backend === 'redis') {
+      proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(testRedisUrl()!).port || 6379) });
+      config = redisQueue(`redis://127.0.0.1:${proxy.port}`);
+    } else {
+      database = await createTestDatabase('ingress_frozen');
+      const direct = await testQueueConfig('postgres', database.url);
+      const url = new URL(database.url);
+      proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+      url.port = String(proxy.port);
+      config = { ...direct, url: url.toString() } as QueueConfig;
+    }
+    ingress = await startTestIngress('ingress-frozen', { queue: config, enqueueTimeoutMs: BOUND_MS });
   });
 
   afterAll(async () => {
     proxy?.thaw();
     await ingress?.close();
     await proxy?.close();
+    await database?.drop();
   });
 
-  it('answers 503 to every request of a batch in flight when Redis stops answering', async () => {
+  it('answers 503 to every request of a batch in flight when the store stops answering', async () => {
     const deliveries = Array.from({ length: 10 }, () => invoiceEvent());
     proxy.freeze();
     const answers = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
     expect(answers.map((a) => a.statusCode)).toEqual(Array(10).fill(503));
     proxy.thaw();
     await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
-    // The batch may have landed once Redis answered again: retries find it, each job once.
+    // The batch may have landed once the store answered again: retries find it, each job once.
     const retries = await Promise.all(deliveries.map((d) => ingress.postSigned(d.body)));
     expect(retries.map((a) => a.statusCode)).toEqual(Array(10).fill(200));
     for (const d of deliveries) expect((await ingress.queue.getJob(d.event.id))?.data).toEqual(signedJob(d.event));
@@ -134,7 +154,7 @@ describe('Redis stops acknowledging (connection open, no answers)', () => {
     expect(ms).toBeGreaterThanOrEqual(BOUND_MS - 100);
     expect(ms).toBeLessThan(BOUND_MS + SLACK_MS);
 
-    // The add that timed out may still land once Redis answers again; the retry then finds it.
+    // The add that timed out may still land once the store answers again; the retry then finds it.
     proxy.thaw();
     await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
     const retried = await ingress.postSigned(body);
