@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
 import type { StripeEventJobData } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
@@ -10,26 +11,22 @@ import { createWorkerMetrics } from './metrics';
 import { useTestWorker } from '../test-support/test-worker';
 
 const DAY_MS = 86_400_000;
-const w = useTestWorker('expiry', { failedRetentionMs: 30 * DAY_MS, failedExpiryIntervalMs: 0 });
 
-/** A job the ingress did not sign: the worker fails it at once. */
-async function failedJob(): Promise<string> {
-  const forged = event('customer.subscription.created', subscriptionObject({ id: 'sub_expiry', customer: 'cus_expiry' }));
-  await w.queue.add(forged.type, forged as StripeEventJobData, { jobId: forged.id });
-  await waitFor(async () => (await w.queue.getJobState(forged.id)) === 'failed', 'the forged job failed');
-  return forged.id;
-}
+describeEachBackend('failed jobs past WORKER_FAILED_RETENTION_DAYS', (backend) => {
+  const w = useTestWorker('expiry', backend, { failedRetentionMs: 30 * DAY_MS, failedExpiryIntervalMs: 0 });
 
-/** Moves a finished job's finishing time back, in its hash and in its state's set (scored by it). */
-async function finishedAgo(id: string, state: 'failed' | 'completed', ms: number): Promise<void> {
-  const at = Date.now() - ms;
-  await w.producer.hset(w.queue.toKey(id), 'finishedOn', String(at));
-  await w.producer.zadd(w.queue.toKey(state), at, id);
-}
+  /** A job the ingress did not sign: the worker fails it at once. */
+  async function failedJob(): Promise<string> {
+    const forged = event('customer.subscription.created', subscriptionObject({ id: 'sub_expiry', customer: 'cus_expiry' }));
+    await w.queue.add(forged.type, forged as StripeEventJobData, { jobId: forged.id });
+    await waitFor(async () => (await w.queue.getJobState(forged.id)) === 'failed', 'the forged job failed');
+    return forged.id;
+  }
 
-const gauge = async (name: string) => Number(/^\w+\{[^}]*\} (\S+)$/m.exec(await w.registry.getSingleMetricAsString(name))![1]);
+  const finishedAgo = (id: string, state: 'failed' | 'completed', ms: number) => w.finishedAgo(id, state, ms);
 
-describe('failed jobs past WORKER_FAILED_RETENTION_DAYS', () => {
+  const gauge = async (name: string) => Number(/^\w+\{[^}]*\} (\S+)$/m.exec(await w.registry.getSingleMetricAsString(name))![1]);
+
   it('are removed, counted and logged; a recent failed job and completed or waiting jobs stay; the gauges show it coming', async () => {
     const old = await failedJob();
     const recent = await failedJob();

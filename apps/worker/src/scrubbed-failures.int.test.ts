@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
 import { users } from '@billing/db/schema';
 import { signedJob } from '@billing/testing/job-signing';
 import { checkoutSessionObject, event } from '@billing/stripe-simulator/events';
@@ -6,9 +7,10 @@ import { waitFor } from '@billing/testing/wait-for';
 import { useTestWorker } from '../test-support/test-worker';
 
 const EMAIL = 'jane.doe@example.com';
-const w = useTestWorker('scrub');
 
-describe('a Postgres error while applying an event that carries an email', () => {
+describeEachBackend('a Postgres error while applying an event that carries an email', (backend) => {
+  const w = useTestWorker('scrub', backend);
+
   it('is logged and stored (failedReason, stacktrace) without the email, with what an operator needs', async () => {
     await w.t.db.insert(users).values({ email: EMAIL });
     // The worker binds the customer to the user it finds by the checkout's email: this check

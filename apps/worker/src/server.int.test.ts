@@ -1,35 +1,42 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueueConfig } from '@billing/queue';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { dropQueue, queueBackends, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript, startApp } from '@billing/testing/processes';
-import { dropQueue } from '@billing/testing/queues';
 
 let t: TestDatabase;
 const queueName = uniqueQueueName('srv');
+const configs: QueueConfig[] = [];
 beforeAll(async () => {
   t = await createTestDatabase('worker_server');
+  for (const backend of queueBackends()) configs.push(await testQueueConfig(backend, t.url));
 });
 afterAll(async () => {
-  await dropQueue(inject('redisUrl'), queueName);
+  for (const config of configs) await dropQueue(config, queueName);
   await t?.drop();
 });
 
 const run = (env: Record<string, string>) => runScript('apps/worker/src/server.ts', [], env, 20_000);
 
 describe('worker process', () => {
-  it('starts, reports ready with its metrics address, and exits 0 on SIGTERM', async () => {
-    const worker = await startApp(
-      'worker',
-      { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, WORKER_METRICS_PORT: '0' },
-      /"msg":"worker ready"/,
-    );
-    const ready = JSON.parse(await worker.waitForOutput(/worker ready/)) as { metrics: string };
-    const metrics = await fetch(ready.metrics).then((r) => r.text());
-    expect(metrics).toContain('billing_queue_jobs');
-    expect(metrics).toContain('process_resident_memory_bytes');
-    expect(await worker.stop('SIGTERM')).toBe(0);
-    expect(worker.output()).toContain('"msg":"stopped"');
-  });
+  it.each(queueBackends())(
+    'starts on the %s queue, reports ready with its backend and metrics address, and exits 0 on SIGTERM',
+    async (backend) => {
+      const config = configs.find((c) => c.backend === backend)!;
+      const worker = await startApp(
+        'worker',
+        { DATABASE_URL: t.url, ...queueEnvOf(config), QUEUE_NAME: queueName, WORKER_METRICS_PORT: '0' },
+        /"msg":"worker ready"/,
+      );
+      const ready = JSON.parse(await worker.waitForOutput(/worker ready/)) as { metrics: string; backend: string };
+      expect(ready.backend).toBe(backend);
+      const metrics = await fetch(ready.metrics).then((r) => r.text());
+      expect(metrics).toContain('billing_queue_jobs');
+      expect(metrics).toContain('process_resident_memory_bytes');
+      expect(await worker.stop('SIGTERM')).toBe(0);
+      expect(worker.output()).toContain('"msg":"stopped"');
+    },
+  );
 
   it.each([
     [{ WORKER_CONCURRENCY: 'ten' }, /^worker: WORKER_CONCURRENCY /],
@@ -50,7 +57,7 @@ describe('worker process', () => {
   it('refuses to start on an unmigrated database', async () => {
     const url = new URL(t.url);
     url.pathname = '/postgres';
-    const result = await run({ DATABASE_URL: url.toString(), REDIS_URL: inject('redisUrl'), WORKER_METRICS_PORT: '0' });
+    const result = await run({ DATABASE_URL: url.toString(), ...queueEnvOf(configs[0]!), WORKER_METRICS_PORT: '0' });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('run `npm run db:migrate` first');
   });

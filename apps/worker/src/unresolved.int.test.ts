@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent, defaultBillingConfig } from '@billing/billing';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, enqueueEvent, producerConnection, type EventQueue } from '@billing/queue';
+import { enqueueEvent, openEventQueue, openQueueStore, type EventQueue } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, type Registry } from '@billing/runtime/metrics';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, testQueueConfig, uniqueQueueName, type QueueBackend } from '@billing/testing/test-queue';
 import { checkoutSessionObject, event, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
 import { waitFor } from '@billing/testing/wait-for';
 import { stripeEventFetcher } from './stripe-event-fetcher';
@@ -21,21 +21,20 @@ import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing'
  * sweep), and rows recorded before the ledger kept events (their job, else the Events API).
  */
 
-const redisUrl = inject('redisUrl');
 let t: TestDatabase;
-let producer: ReturnType<typeof producerConnection>;
 const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  t = await createTestDatabase('unresolved');
-  producer = producerConnection({ url: redisUrl });
-});
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
 });
-afterAll(async () => {
-  await producer?.quit();
-  await t?.drop();
-});
+/** A fresh database for the enclosing suite (each backend's suite has its own: the same ids in both). */
+function useDatabase(label: string): void {
+  beforeAll(async () => {
+    t = await createTestDatabase(label);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+}
 
 interface Setup {
   queue: EventQueue;
@@ -45,18 +44,19 @@ interface Setup {
   send: (e: StripeEvent) => Promise<void>;
 }
 
-async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup> {
-  const queueName = uniqueQueueName('unresolved');
-  const queue = createEventQueue(producer, { name: queueName });
+async function setup(backend: QueueBackend, overrides: Partial<StartWorkerOptions> = {}): Promise<Setup> {
+  const queueName = overrides.queueName ?? uniqueQueueName('unresolved');
+  const config = await testQueueConfig(backend, t.url);
+  const store = openQueueStore(config, { role: 'producer' });
+  const queue = openEventQueue(store, queueName);
   const registry = createRegistry('unresolved-test');
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger('unresolved-test', 'info', {
     write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
   });
   const handle = await startWorker({
-    redis: { url: redisUrl },
+    queue: config,
     queueName,
-    queuePrefix: 'bull',
     databaseUrl: t.url,
     jobSigningKeys: [TEST_QUEUE_SIGNING_KEY],
     config: defaultBillingConfig,
@@ -69,8 +69,9 @@ async function setup(overrides: Partial<StartWorkerOptions> = {}): Promise<Setup
     await handle.close();
     await queue.obliterate({ force: true });
     await queue.close();
+    await store.close();
   });
-  return { queue, handle, registry, lines, send: async (e) => void (await enqueueEvent(queue, signedJob(e))) };
+  return { queue, handle, registry, lines, send: async (e) => void (await enqueueEvent(store, queue, signedJob(e))) };
 }
 
 const ledgerRow = async (id: string) => (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0];
@@ -80,11 +81,15 @@ const addUser = async (email: string, stripeCustomerId: string | null = null) =>
   (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
 const T0 = 1_790_000_000;
 
-describe('unresolved events', () => {
+const sweepHolder = async () =>
+  (await t.sql<Array<{ holder: string | null }>>`select holder from worker_leases where name = 'unresolved-sweep'`)[0]?.holder ?? null;
+
+describeEachBackend('unresolved events', (backend) => {
+  useDatabase('unresolved_' + backend);
   it('are applied in the very transaction that links their customer, whatever became of their job', async () => {
-    const { send, queue } = await setup();
+    const { send, queue } = await setup(backend);
     const user = await addUser('linked@example.com');
-    // Recorded unresolved without any job in Redis at all (gone, or still held active elsewhere).
+    // Recorded unresolved without any job in the queue at all (gone, or still held active elsewhere).
     const created = event(
       'customer.subscription.created',
       subscriptionObject({ id: 'sub_linked', customer: 'cus_linked', status: 'trialing' }),
@@ -108,7 +113,7 @@ describe('unresolved events', () => {
   });
 
   it('are applied by the sweep once the host application binds the customer, with no event of theirs since', async () => {
-    const { handle } = await setup({ sweepIntervalMs: 0 });
+    const { handle } = await setup(backend, { sweepIntervalMs: 0 });
     const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_host', customer: 'cus_host', status: 'active' }), {
       created: T0,
     });
@@ -123,17 +128,14 @@ describe('unresolved events', () => {
   });
 
   it('the sweep runs in one worker at a time (two at once: one sweeps, the other skips)', async () => {
-    const first = await setup({ sweepIntervalMs: 60_000 });
+    const first = await setup(backend, { sweepIntervalMs: 60_000 });
     const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_once', customer: 'cus_once' }), { created: T0 });
     expect((await applyEvent(t.connection(), created, defaultBillingConfig)).outcome).toBe('unresolved');
     await addUser('once@example.com', 'cus_once');
-    // Two workers of one queue: the first takes the sweep for the interval; the second skips.
-    const second = await setup({
-      queueName: (first.queue as unknown as { name: string }).name,
-      sweepIntervalMs: 60_000,
-    } as Partial<StartWorkerOptions>);
+    // Two workers of one queue: whichever takes the sweep's lease sweeps; the other skips.
+    const second = await setup(backend, { queueName: first.queue.name, sweepIntervalMs: 60_000 });
     const held: string[] = [];
-    const watch = setInterval(() => void producer.get(first.queue.toKey('unresolved-sweep')).then((v) => v && held.push(v)), 1);
+    const watch = setInterval(() => void sweepHolder().then((v) => v && held.push(v)), 1);
     await Promise.all([first.handle.sweep(), second.handle.sweep()]);
     clearInterval(watch);
     const swept = (lines: Array<Record<string, unknown>>) =>
@@ -141,6 +143,25 @@ describe('unresolved events', () => {
     expect(swept(first.lines).length + swept(second.lines).length).toBe(1);
     expect(new Set(held).size).toBeLessThanOrEqual(1); // one owner of the sweep at any moment
     expect((await ledgerRow(created.id))?.outcome).toBe('applied');
+    expect(await sweepHolder()).toBeNull(); // released when the sweep ended
+  });
+
+  it('the sweep holds its lease only while it sweeps: a worker started right after (a restart, a shorter interval) sweeps at once', async () => {
+    const first = await setup(backend, { sweepIntervalMs: 300_000 });
+    await first.handle.sweep();
+    await first.handle.close();
+    const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_restart', customer: 'cus_restart' }), {
+      created: T0,
+    });
+    expect((await applyEvent(t.connection(), created, defaultBillingConfig)).outcome).toBe('unresolved');
+    await addUser('restart@example.com', 'cus_restart');
+    const restarted = await setup(backend, { sweepIntervalMs: 1_000 });
+    await waitFor(
+      async () => (await ledgerRow(created.id))?.outcome === 'applied',
+      'swept by the restarted worker within its own interval',
+      10_000,
+    );
+    expect(restarted.lines.some((l) => l.eventId === created.id && String(l.msg).includes('by the sweep'))).toBe(true);
   });
 
   describe('recorded before the ledger kept their event', () => {
@@ -153,8 +174,8 @@ describe('unresolved events', () => {
         outcome: 'unresolved',
       });
 
-    it('run again from their job when it is still in Redis', async () => {
-      const { queue, send } = await setup();
+    it('run again from their job when it is still in the queue', async () => {
+      const { queue, send } = await setup(backend);
       await addUser('legacyjob@example.com');
       const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyjob', customer: 'cus_legacyjob' }), {
         created: T0,
@@ -173,7 +194,7 @@ describe('unresolved events', () => {
       expect((await subscriptionRow('sub_legacyjob'))?.snapshotAt).toEqual(new Date(T0 * 1000));
     });
 
-    describe('whose job has left Redis', () => {
+    describe('whose job has left the queue', () => {
       let server: Server;
       let base: string;
       const stored = new Map<string, StripeEvent>();
@@ -192,7 +213,7 @@ describe('unresolved events', () => {
       afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
       it('are fetched from the Events API and applied', async () => {
-        const { send } = await setup({ fetchEvent: stripeEventFetcher({ secretKey: 'sk_test_events', apiBase: base }) });
+        const { send } = await setup(backend, { fetchEvent: stripeEventFetcher({ secretKey: 'sk_test_events', apiBase: base }) });
         await addUser('legacyapi@example.com');
         const created = event('customer.subscription.created', subscriptionObject({ id: 'sub_legacyapi', customer: 'cus_legacyapi' }), {
           created: T0,
@@ -210,7 +231,7 @@ describe('unresolved events', () => {
       });
 
       it('without a way to get them back: one alert line and a metric, the linking event unharmed', async () => {
-        const { send, lines, registry } = await setup();
+        const { send, lines, registry } = await setup(backend);
         await addUser('legacylost@example.com');
         await legacyRow('evt_legacylost', 'cus_legacylost', 'sub_legacylost');
         const checkout = event(

@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eq } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBillingConfig } from '@billing/billing';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, enqueueEvent, producerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { enqueueEvent, openEventQueue, openQueueStore, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry } from '@billing/runtime/metrics';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, queueBackends, testQueueConfig, uniqueQueueName, type QueueBackend } from '@billing/testing/test-queue';
 import { checkoutSessionObject, event, lifecycle, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
 import { startTcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
@@ -16,33 +16,35 @@ import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
 import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 
-const redisUrl = inject('redisUrl');
 const logger = createLogger('worker-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 let t: TestDatabase;
-let producer: ReturnType<typeof producerConnection>;
 const cleanups: Array<() => Promise<unknown>> = [];
 
-beforeAll(async () => {
-  t = await createTestDatabase('worker');
-  producer = producerConnection(redisUrl);
-});
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
 });
-afterAll(async () => {
-  await producer?.quit();
-  await t?.drop();
-});
+/** A fresh database for the enclosing suite (each backend's suite has its own: the same ids in both). */
+function useDatabase(label: string): void {
+  beforeAll(async () => {
+    t = await createTestDatabase(label);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+}
 
+/** A worker on `backend` (on Postgres, the queue in the test database), a queue of its own, and a way to send it signed events. */
 async function setup(
+  backend: QueueBackend,
   overrides: Partial<StartWorkerOptions> = {},
 ): Promise<{ queue: EventQueue; handle: WorkerHandle; send: (e: StripeEvent) => Promise<void> }> {
   const queueName = uniqueQueueName('worker');
-  const queue = createEventQueue(producer, { name: queueName });
+  const config = await testQueueConfig(backend, t.url);
+  const store = openQueueStore(config, { role: 'producer' });
+  const queue = openEventQueue(store, queueName);
   const handle = await startWorker({
-    redis: { url: redisUrl },
+    queue: config,
     queueName,
-    queuePrefix: 'bull',
     concurrency: 5,
     databaseUrl: t.url,
     jobSigningKeys: [TEST_QUEUE_SIGNING_KEY],
@@ -55,8 +57,9 @@ async function setup(
     await handle.close();
     await queue.obliterate({ force: true });
     await queue.close();
+    await store.close();
   });
-  return { queue, handle, send: async (e) => void (await enqueueEvent(queue, signedJob(e))) };
+  return { queue, handle, send: async (e) => void (await enqueueEvent(store, queue, signedJob(e))) };
 }
 
 const jobState = (queue: EventQueue, id: string) => queue.getJobState(id);
@@ -66,10 +69,11 @@ const subscriptionRow = async (id: string) =>
 const addUser = async (email: string, stripeCustomerId: string | null = null) =>
   (await t.db.insert(users).values({ email, stripeCustomerId }).returning())[0]!;
 
-describe('worker', () => {
+describeEachBackend('worker', (backend) => {
+  useDatabase('worker_' + backend);
   it('applies a queued lifecycle and reports it in metrics', async () => {
     const registry = createRegistry('worker-test');
-    const { queue, send } = await setup({ registry });
+    const { queue, send } = await setup(backend, { registry });
     const user = await addUser('flow@example.com');
     const events = lifecycle({ email: 'flow@example.com', userId: user.id, subscriptionId: 'sub_flow', customerId: 'cus_flow' });
     for (const e of events) await send(e);
@@ -80,9 +84,9 @@ describe('worker', () => {
     expect(metrics).toMatch(/billing_queue_jobs\{state="completed",app="worker-test"\} 6/);
   });
 
-  it('refuses a job the ingress did not sign — written straight into Redis, or edited since — at once, with an alert, writing nothing', async () => {
+  it('refuses a job the ingress did not sign — written straight into the queue, or edited since — at once, with an alert, writing nothing', async () => {
     const registry = createRegistry('worker-forged');
-    const { queue } = await setup({ registry });
+    const { queue } = await setup(backend, { registry });
     await addUser('victim@example.com');
     // A paid subscription minted by hand: no Stripe signature, no ingress.
     const forged = event(
@@ -90,7 +94,7 @@ describe('worker', () => {
       checkoutSessionObject({ subscription: 'sub_forged', customer: 'cus_forged', customerEmail: 'victim@example.com' }),
     );
     await queue.add(forged.type, forged as StripeEventJobData, { jobId: forged.id });
-    // A signed job whose event was edited in Redis afterwards (Bull Board's update-data, or HSET).
+    // A signed job whose event was edited in the queue afterwards (Bull Board's update-data, HSET, UPDATE).
     const genuine = event(
       'customer.subscription.created',
       subscriptionObject({ id: 'sub_edited', customer: 'cus_edited', status: 'incomplete' }),
@@ -116,7 +120,7 @@ describe('worker', () => {
   });
 
   it('fails an invalid event at once, without retries, with a readable reason', async () => {
-    const { queue, send } = await setup();
+    const { queue, send } = await setup(backend);
     const bad = event('customer.subscription.updated', { id: 'in_123', object: 'invoice' });
     await send(bad);
     await waitFor(async () => (await jobState(queue, bad.id)) === 'failed', 'job failed');
@@ -133,7 +137,7 @@ describe('worker', () => {
     proxied.port = String(proxy.port);
     cleanups.push(() => proxy.close());
     const registry = createRegistry('worker-outage');
-    const { queue, handle } = await setup({ databaseUrl: proxied.toString(), registry });
+    const { queue, handle } = await setup(backend, { databaseUrl: proxied.toString(), registry });
     await addUser('outage@example.com', 'cus_outage');
     proxy.cut();
     const events = Array.from({ length: 10 }, (_, i) =>
@@ -160,7 +164,7 @@ describe('worker', () => {
   });
 
   it('re-runs events that were unresolved once a checkout links their customer', async () => {
-    const { queue, send } = await setup();
+    const { queue, send } = await setup(backend);
     const user = await addUser('late@example.com');
     const [checkout, created] = lifecycle({ email: 'late@example.com', subscriptionId: 'sub_late', customerId: 'cus_late' });
     await send(created!);
@@ -174,6 +178,8 @@ describe('worker', () => {
 });
 
 describe('Stripe API enrichment against a local fake', () => {
+  const backend = queueBackends()[0]!;
+  useDatabase('worker_enrichment');
   let server: Server;
   let base: string;
   let failing = false;
@@ -201,7 +207,7 @@ describe('Stripe API enrichment against a local fake', () => {
   });
 
   it('fills current_period_end on checkout from GET /v1/subscriptions/:id', async () => {
-    const { send, queue } = await setup({ applyOptions: applyOptions() });
+    const { send, queue } = await setup(backend, { applyOptions: applyOptions() });
     await addUser('rich@example.com', 'cus_fake');
     const e = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_rich', customer: 'cus_fake' }));
     await send(e);
@@ -212,7 +218,7 @@ describe('Stripe API enrichment against a local fake', () => {
 
   it('applies the event anyway when the API fails', async () => {
     failing = true;
-    const { send, queue } = await setup({ applyOptions: applyOptions() });
+    const { send, queue } = await setup(backend, { applyOptions: applyOptions() });
     await addUser('poor@example.com', 'cus_poor');
     const e = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_poor', customer: 'cus_poor' }));
     await send(e);
