@@ -1,12 +1,10 @@
 // Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { workerConnection } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/test-queue';
-import { Queue } from 'bullmq';
+import { openEventQueue, openQueueStore, type EventQueue, type QueueStore } from '@billing/queue';
+import { queueBackends, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from './app';
 import type { LoginLimitOptions } from './login-limiter';
 
@@ -15,20 +13,24 @@ const PASSWORD = 'login limit test: correct horse battery staple';
 const WRONG = 'Tr0ub4dor&3-wrong-guess';
 const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
-let connection: Redis;
-let queue: Queue;
+let location: TestQueueLocation;
+let store: QueueStore;
+let queue: EventQueue;
 const boards: FastifyInstance[] = [];
 
-beforeAll(() => {
-  connection = workerConnection(inject('redisUrl'));
-  queue = new Queue(uniqueQueueName('dashboard-login'), { connection });
+beforeAll(async () => {
+  // The lockout is the HTTP layer's business: one backend is enough.
+  location = await testQueueLocation(queueBackends()[0]!, 'dashboard_login');
+  store = openQueueStore(location.config, { role: 'producer' });
+  queue = openEventQueue(store, uniqueQueueName('dashboard-login'));
 });
 afterEach(async () => {
   for (const board of boards.splice(0)) await board.close();
 });
 afterAll(async () => {
   await queue?.close();
-  await connection?.quit();
+  await store?.close();
+  await location?.drop();
 });
 
 async function board(

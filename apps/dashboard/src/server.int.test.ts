@@ -2,25 +2,31 @@
 import type {} from '@billing/testing/global-setup';
 import { freePort } from '@billing/testing/ports';
 import { startApp, type AppProcess } from '@billing/testing/processes';
-import { dropQueue } from '@billing/testing/queues';
-import { uniqueQueueName } from '@billing/testing/test-queue';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend, dropQueue, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
-const running: AppProcess[] = [];
-const queueName = uniqueQueueName('dashboard-server');
-afterEach(async () => {
-  for (const app of running.splice(0)) await app.stop('SIGKILL');
-});
-afterAll(() => dropQueue(inject('redisUrl'), queueName));
+describeEachBackend('dashboard server', (backend) => {
+  const running: AppProcess[] = [];
+  const queueName = uniqueQueueName('dashboard-server');
+  let location: TestQueueLocation;
+  beforeAll(async () => {
+    location = await testQueueLocation(backend, 'dashboard_server');
+  });
+  afterEach(async () => {
+    for (const app of running.splice(0)) await app.stop('SIGKILL');
+  });
+  afterAll(async () => {
+    await dropQueue(location.config, queueName);
+    await location.drop();
+  });
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-describe('dashboard server', () => {
   it('generates a password when none is set, prints it once on stderr and in no log line, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const app = await startApp(
       'dashboard',
-      { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, DASHBOARD_PORT: String(port) },
+      { ...location.env, QUEUE_NAME: queueName, DASHBOARD_PORT: String(port) },
       /"msg":"dashboard listening"/,
     );
     running.push(app);
@@ -55,7 +61,7 @@ describe('dashboard server', () => {
     const app = await startApp(
       'dashboard',
       {
-        REDIS_URL: inject('redisUrl'),
+        ...location.env,
         QUEUE_NAME: queueName,
         DASHBOARD_PORT: String(port),
         DASHBOARD_USER: 'ops',
@@ -74,7 +80,7 @@ describe('dashboard server', () => {
     ['a weak password', { DASHBOARD_PASSWORD: 'hunter2-abc' }, 'dashboard: DASHBOARD_PASSWORD must be at least 12 characters long'],
     ['a bad lockout setting', { DASHBOARD_LOGIN_MAX_FAILURES: 'lots' }, 'dashboard: DASHBOARD_LOGIN_MAX_FAILURES must be a number'],
   ])('stops at start with %s, in one line naming it', async (_label, env, expected) => {
-    const started = startApp('dashboard', { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, ...env }, /dashboard listening/, 15_000);
+    const started = startApp('dashboard', { ...location.env, QUEUE_NAME: queueName, ...env }, /dashboard listening/, 15_000);
     const error = await started.then(
       () => new Error('started'),
       (e: Error) => e,
@@ -86,8 +92,8 @@ describe('dashboard server', () => {
   });
 
   it('stops at start with one line naming a bad variable', async () => {
-    await expect(
-      startApp('dashboard', { DASHBOARD_PORT: 'eighty', REDIS_URL: inject('redisUrl') }, /dashboard listening/, 15_000),
-    ).rejects.toThrow(/dashboard: DASHBOARD_PORT /);
+    await expect(startApp('dashboard', { DASHBOARD_PORT: 'eighty', ...location.env }, /dashboard listening/, 15_000)).rejects.toThrow(
+      /dashboard: DASHBOARD_PORT /,
+    );
   });
 });

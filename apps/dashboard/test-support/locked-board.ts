@@ -1,13 +1,11 @@
 // Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { workerConnection } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/test-queue';
-import { dropQueue } from '@billing/testing/queues';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { openQueueStore, type QueueStore, type StoreQueue } from '@billing/queue';
+import { queueBackends, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
+import { UnrecoverableError } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, expect, inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { buildDashboard } from '../src/app';
 
 export const USER = 'operator';
@@ -25,27 +23,32 @@ export const JSON_BODY = { 'content-type': 'application/json' };
 
 /**
  * The dashboard over a queue of its own (emptied, with the captured log, before each test),
- * for a test file about what operators may do. Call once at the top of the file.
+ * for a test file about what operators may do. Call once at the top of the file. What operators
+ * may do is the board's guard's business, the same on either backend: one backend is enough.
  */
 export function useLockedBoard(name: string) {
   const queueName = uniqueQueueName(name);
-  let connection: Redis;
-  let queue: Queue;
+  let location: TestQueueLocation;
+  let store: QueueStore;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests write jobs of any shape
+  let queue: StoreQueue<any>;
   let app: FastifyInstance;
   const logLines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    connection = workerConnection(inject('redisUrl'));
-    queue = new Queue(queueName, { connection });
+    location = await testQueueLocation(queueBackends()[0]!, name.replace(/-/g, '_'));
+    store = openQueueStore(location.config, { role: 'producer' });
+    queue = store.queue(queueName);
     const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
     app = await buildDashboard({ queues: [queue], user: USER, password: PASSWORD, logger });
     await app.ready();
   });
   afterAll(async () => {
     await app?.close();
+    await queue?.obliterate({ force: true }).catch(() => {});
     await queue?.close();
-    await connection?.quit();
-    await dropQueue(inject('redisUrl'), queueName);
+    await store?.close();
+    await location?.drop();
   });
   beforeEach(async () => {
     await queue.obliterate({ force: true });
@@ -57,14 +60,14 @@ export function useLockedBoard(name: string) {
     const ids = new Set(jobs.map((j) => j.id));
     for (const job of jobs) await queue.add('invoice.paid', { id: job.id, note: 'original' }, { jobId: job.id });
     const failing = new Set(jobs.filter((j) => j.fail).map((j) => j.id));
-    const workerConn = workerConnection(inject('redisUrl'));
-    const worker = new Worker(
+    const workerStore = openQueueStore(location.config, { role: 'consumer' });
+    const worker = workerStore.worker(
       queueName,
       async (job) => {
         if (failing.has(job.id ?? '')) throw new UnrecoverableError('failed on purpose (test)');
         return { outcome: 'applied' };
       },
-      { connection: workerConn },
+      {},
     );
     try {
       await expect
@@ -75,7 +78,7 @@ export function useLockedBoard(name: string) {
         .toBe(true);
     } finally {
       await worker.close();
-      await workerConn.quit();
+      await workerStore.close();
     }
   }
 
