@@ -1,4 +1,4 @@
-import { checkQueueEnv, queueEnvFields } from '@billing/queue';
+import { checkQueueEnv, jobSigner, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit } from '@billing/runtime/env';
 import { formatReplayReport, parseReplayArgs, replayFailed, REPLAY_USAGE } from './lib/replay';
 import { argsOrExit, queueOrExit, reportFailure } from './lib/script-main';
@@ -8,6 +8,8 @@ const env = loadEnvOrExit(
   'replay',
   {
     ...queueEnvFields,
+    // With the key, jobs the worker would refuse (unsigned, or a retired key) are reported instead of retried.
+    QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY.optional(),
   },
   process.env,
   checkQueueEnv,
@@ -18,7 +20,10 @@ const args = argsOrExit('replay', REPLAY_USAGE, () => parseReplayArgs(process.ar
 const opened = await queueOrExit('replay', env);
 try {
   console.log(`replay: queue ${env.QUEUE_NAME} on ${opened.store.where}`);
-  const report = await replayFailed(opened.queue, args);
+  if (!env.QUEUE_SIGNING_KEY) {
+    console.log('replay: QUEUE_SIGNING_KEY is not set: jobs the worker cannot verify are retried anyway, and will be refused again');
+  }
+  const report = await replayFailed(opened.queue, args, env.QUEUE_SIGNING_KEY ? jobSigner(env.QUEUE_SIGNING_KEY) : undefined);
   console.log(formatReplayReport(report));
   if (!report.dryRun && report.skipped.length > 0 && report.retried.length === 0) process.exitCode = 1;
 } catch (error) {

@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { workerEnvShape } from '../apps/worker/src/env';
 import { loadEnv } from '@billing/runtime/env';
-import { checkRedisEnv } from '@billing/runtime/redis-env';
+import { checkQueueEnv } from '@billing/queue';
 
 // The compose file's security rules, read from the files themselves (no Docker engine runs here):
 // no published database ports, passwords only from required variables, node as the command.
@@ -121,7 +121,7 @@ describe('docker-compose.yml: passwords', () => {
       expect(requiredVariable(envOf(service).REDIS_PASSWORD), name).toBe('REDIS_PASSWORD');
     }
     // If the apps ever send sentinels a password, the sentinels may get requirepass too.
-    expect(read('packages/queue/src/redis-connection.ts')).not.toContain('sentinelPassword');
+    expect(read('packages/queue/src/redis/redis-connection.ts')).not.toContain('sentinelPassword');
   });
 
   it('gives Postgres its password from a required variable', () => {
@@ -192,7 +192,7 @@ describe('docker-compose.yml: processes', () => {
     const drainMs = loadEnv(
       workerEnvShape,
       { QUEUE_SIGNING_KEY: 'a-queue-signing-key-of-32-characters' },
-      checkRedisEnv,
+      checkQueueEnv,
     ).WORKER_SHUTDOWN_TIMEOUT_MS;
     for (const name of ['worker', 'worker-ha']) {
       const env = envOf(compose.services[name]!);

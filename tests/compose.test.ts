@@ -5,7 +5,7 @@ import { dashboardEnvShape } from '../apps/dashboard/src/env';
 import { ingressEnvShape } from '../apps/ingress/src/env';
 import { workerEnvShape } from '../apps/worker/src/env';
 import { loadEnv } from '@billing/runtime/env';
-import { checkRedisEnv } from '@billing/runtime/redis-env';
+import { checkQueueEnv } from '@billing/queue';
 
 // No Docker engine runs here, so the compose file is checked by reading it.
 // `merge: true`: compose resolves YAML merge keys (`<<: *app`), so the test must too.
@@ -116,7 +116,7 @@ describe('docker-compose.yml', () => {
       for (const [name, shape] of Object.entries(shapes)) {
         const env = envOf(name);
         expect(env.REDIS_SENTINELS?.split(',').sort(), name).toEqual(['sentinel-1:26379', 'sentinel-2:26379', 'sentinel-3:26379']);
-        expect(() => loadEnv(shape, env, checkRedisEnv), name).not.toThrow();
+        expect(() => loadEnv(shape, env, checkQueueEnv), name).not.toThrow();
         for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3'])
           expect(service(name).depends_on[sentinel].condition, name).toBe('service_healthy');
       }

@@ -1,48 +1,51 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { QueueConfig } from '@billing/queue';
 import { users } from '@billing/db/schema';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, dropQueue, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { freePort } from '@billing/testing/ports';
-import { dropQueue } from '@billing/testing/queues';
 import { startApp, type AppProcess } from '@billing/testing/processes';
 import { lifecycle, signatureHeader } from '@billing/stripe-simulator/events';
 import { waitFor } from '@billing/testing/wait-for';
 
 const SECRET = 'whsec_e2e_test_secret';
-let t: TestDatabase;
-let ingress: AppProcess;
-let worker: AppProcess;
-let url: string;
-const queueName = uniqueQueueName('e2e');
 
-beforeAll(async () => {
-  t = await createTestDatabase('e2e');
-  const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
-  const port = await freePort();
-  [ingress, worker] = await Promise.all([
-    startApp(
-      'ingress',
-      { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' },
-      /"msg":"ingress listening"/,
-    ),
-    startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
-  ]);
-  url = `http://127.0.0.1:${port}/checkout/webhooks/stripe`;
-});
-afterAll(async () => {
-  await Promise.all([ingress?.stop(), worker?.stop()]);
-  await dropQueue(inject('redisUrl'), queueName);
-  await t?.drop();
-});
+describeEachBackend('end to end: signed POST → ingress → queue → worker → Postgres', (backend) => {
+  let t: TestDatabase;
+  let ingress: AppProcess;
+  let worker: AppProcess;
+  let url: string;
+  let config: QueueConfig;
+  const queueName = uniqueQueueName('e2e');
 
-const post = (payload: string) =>
-  fetch(url, {
-    method: 'POST',
-    body: payload,
-    headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, SECRET) },
+  beforeAll(async () => {
+    t = await createTestDatabase('e2e');
+    config = await testQueueConfig(backend, t.url);
+    const queue = { ...queueEnvOf(config), QUEUE_NAME: queueName };
+    const port = await freePort();
+    [ingress, worker] = await Promise.all([
+      startApp(
+        'ingress',
+        { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' },
+        /"msg":"ingress listening"/,
+      ),
+      startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
+    ]);
+    url = `http://127.0.0.1:${port}/checkout/webhooks/stripe`;
+  });
+  afterAll(async () => {
+    await Promise.all([ingress?.stop(), worker?.stop()]);
+    await dropQueue(config, queueName);
+    await t?.drop();
   });
 
-describe('end to end: signed POST → ingress → Redis → worker → Postgres', () => {
+  const post = (payload: string) =>
+    fetch(url, {
+      method: 'POST',
+      body: payload,
+      headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(payload, SECRET) },
+    });
+
   it.each(['legacy', 'basil'] as const)('a %s lifecycle ends in the rows docs/design.md describes', async (shape) => {
     const [user] = await t.db
       .insert(users)

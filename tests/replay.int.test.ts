@@ -1,12 +1,18 @@
 // Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { createEventQueue, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import {
+  openEventQueue,
+  openQueueStore,
+  type EventQueue,
+  type QueueStore,
+  type StoreWorker,
+  type StripeEventJobData,
+} from '@billing/queue';
+import { signedJob, testSigner, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
+import { describeEachBackend, testQueueLocation, uniqueQueueName, type TestQueueLocation } from '@billing/testing/test-queue';
 import { runScript } from '@billing/testing/processes';
 import { event } from '@billing/stripe-simulator/events';
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatReplayReport, parseReplayArgs, replayFailed } from '../scripts/lib/replay';
 import { UsageError } from '../scripts/lib/usage-error';
 
@@ -36,20 +42,22 @@ describe('parseReplayArgs', () => {
   });
 });
 
-describe('replayFailed (real Redis)', () => {
-  const connections: Redis[] = [];
-  const connect = () => {
-    const c = workerConnection(inject('redisUrl'));
-    connections.push(c);
-    return c;
-  };
+describeEachBackend('replayFailed', (backend) => {
+  let location: TestQueueLocation;
+  let store: QueueStore;
+  let consumer: QueueStore;
   let queueName: string;
   let queue: EventQueue;
-  const workers: Worker[] = [];
+  const workers: StoreWorker[] = [];
 
+  beforeAll(async () => {
+    location = await testQueueLocation(backend, 'replay');
+    store = openQueueStore(location.config, { role: 'producer' });
+    consumer = openQueueStore(location.config, { role: 'consumer' });
+  });
   beforeEach(() => {
     queueName = uniqueQueueName('replay');
-    queue = createEventQueue(connect(), { name: queueName });
+    queue = openEventQueue(store, queueName);
   });
   afterEach(async () => {
     for (const w of workers.splice(0)) await w.close();
@@ -57,18 +65,20 @@ describe('replayFailed (real Redis)', () => {
     await queue.close();
   });
   afterAll(async () => {
-    for (const c of connections) await c.quit();
+    await store?.close();
+    await consumer?.close();
+    await location?.drop();
   });
 
-  /** Adds events with 2 attempts and no backoff, and lets a worker fail every attempt. */
-  async function failForGood(events: StripeEventJobData[]): Promise<void> {
-    for (const e of events) await queue.add(e.type, e, { jobId: e.id, attempts: 2, backoff: undefined });
-    const worker = new Worker(
+  /** Adds events (signed as the ingress does) with 2 attempts and no backoff, and lets a worker fail every attempt. */
+  async function failForGood(events: StripeEventJobData[], unsigned: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const e of events) await queue.add(e.type, unsigned.has(e.id) ? e : signedJob(e), { jobId: e.id, attempts: 2, backoff: undefined });
+    const worker = consumer.worker(
       queueName,
       async () => {
         throw new Error('database unreachable (outage)');
       },
-      { connection: connect() },
+      {},
     );
     try {
       await expect.poll(async () => (await queue.getJobCounts('failed')).failed, { timeout: 15_000 }).toBe(events.length);
@@ -136,7 +146,7 @@ describe('replayFailed (real Redis)', () => {
     // Fails once more (the database is still warming up), then succeeds: with the attempt
     // count reset this is attempt 1 of 2, so the job is retried rather than failed again.
     const seen = new Map<string, number>();
-    const worker = new Worker<StripeEventJobData>(
+    const worker = consumer.worker<StripeEventJobData, { outcome: string }>(
       queueName,
       async (job) => {
         const n = (seen.get(job.id!) ?? 0) + 1;
@@ -144,7 +154,7 @@ describe('replayFailed (real Redis)', () => {
         if (n === 1) throw new Error('still warming up');
         return { outcome: 'applied' };
       },
-      { connection: connect() },
+      {},
     );
     workers.push(worker);
     for (const e of [a, b]) {
@@ -152,19 +162,45 @@ describe('replayFailed (real Redis)', () => {
       expect(seen.get(e.id)).toBe(2);
     }
   });
+
+  it('with the signing key, lists a job the worker cannot verify (queued unsigned, or under a retired key) and says plainly what to do, without retrying it', async () => {
+    const [legacy, signed] = [paidOld(), paidNew()];
+    await failForGood([legacy, signed], new Set([legacy.id]));
+    const report = await replayFailed(queue, { selector: { all: true }, dryRun: false }, testSigner);
+    expect(report.retried).toEqual([signed.id]);
+    expect(report.skipped).toEqual([
+      {
+        id: legacy.id,
+        reason:
+          'cannot be verified (the job is not signed by the ingress): retrying it would only fail again; get the event again from Stripe: "Resend" it in the dashboard (or let Stripe retry), or npm run backfill -- --since <its date>',
+      },
+    ]);
+    expect(await queue.getJobState(legacy.id)).toBe('failed');
+    expect(formatReplayReport(report)).toContain(`${legacy.id}  skipped: cannot be verified`);
+  });
 });
 
-describe('npm run replay (the CLI)', () => {
+describeEachBackend('npm run replay (the CLI)', (backend) => {
   const queueName = uniqueQueueName('replay-cli');
+  let location: TestQueueLocation;
+  beforeAll(async () => {
+    location = await testQueueLocation(backend, 'replay_cli');
+  });
   afterAll(async () => {
-    const connection = workerConnection(inject('redisUrl'));
-    const queue = createEventQueue(connection, { name: queueName });
+    const store = openQueueStore(location.config, { role: 'producer' });
+    const queue = openEventQueue(store, queueName);
     await queue.obliterate({ force: true });
     await queue.close();
-    await connection.quit();
+    await store.close();
+    await location.drop();
   });
   const run = (args: string[], env: Record<string, string> = {}) =>
-    runScript('scripts/replay.ts', args, { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, ...env }, 30_000);
+    runScript(
+      'scripts/replay.ts',
+      args,
+      { ...location.env, QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY, QUEUE_NAME: queueName, ...env },
+      30_000,
+    );
 
   it('prints usage and exits 2 without a selector', async () => {
     const result = await run([]);
@@ -180,10 +216,12 @@ describe('npm run replay (the CLI)', () => {
     expect(result.stdout).toContain('No failed jobs: nothing to replay.');
   });
 
-  it('says what to start when Redis does not answer', async () => {
-    const result = await run(['--all'], { REDIS_URL: 'redis://127.0.0.1:1' });
+  it('says what to start when the queue does not answer', async () => {
+    const unreachable =
+      backend === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:1' } : { QUEUE_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/billing' };
+    const result = await run(['--all'], unreachable);
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('replay: Redis is not answering at 127.0.0.1:1');
+    expect(result.stderr).toContain(`replay: the queue is not answering at ${backend} 127.0.0.1:1`);
     expect(result.stderr).toContain('docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d postgres redis');
   });
 });

@@ -28,20 +28,20 @@ export async function openQueue(env: QueueEnv, timeoutMs = 5_000): Promise<OpenQ
     await queue.close().catch(() => {});
     await store.close().catch(() => {});
   };
+  // Ready, or the store's first failure, or the bound: a script reports at once instead of
+  // retrying for as long as an app would.
   let timer: NodeJS.Timeout | undefined;
   const ready = queue.waitUntilReady();
   ready.catch(() => {}); // lost the race below: the message says why
   try {
     await Promise.race([
       ready,
-      store.isWritable(),
       new Promise((_, reject) => {
+        store.onAvailability((available, reason) => {
+          if (!available) reject(new Error(reason ?? 'unavailable'));
+        });
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
-    ]);
-    await Promise.race([
-      ready,
-      new Promise((_, reject) => void (timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs} ms`)), timeoutMs))),
     ]);
   } catch (error) {
     await close();

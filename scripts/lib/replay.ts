@@ -1,4 +1,4 @@
-import { isStripeEventId, type EventQueue, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
+import { isStripeEventId, type EventQueue, type JobSigner, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Job } from 'bullmq';
 import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
@@ -19,7 +19,10 @@ retry schedule again (Bull Board's Retry button gives only one more attempt).
   --all            every failed job
   --type <type>    failed jobs of one event type, e.g. invoice.payment_failed
   --id <evt_…>     one job, by Stripe event id
-  --dry-run        list what would be retried; change nothing`;
+  --dry-run        list what would be retried; change nothing
+A job the worker cannot verify (queued before jobs were signed, or signed with a key since
+retired; needs QUEUE_SIGNING_KEY to tell) is listed, not retried: its event must come again
+from Stripe ("Resend" in the dashboard, or npm run backfill).`;
 
 /** Parses `npm run replay -- …` arguments; throws a `UsageError` naming the problem. */
 export function parseReplayArgs(argv: string[]): ReplayArgs {
@@ -75,14 +78,30 @@ export interface ReplayReport {
 /** Page size when reading the failed set. */
 const PAGE = 500;
 
+/** What to do with a failed job whose data the worker cannot verify: get the event again from Stripe. */
+export const UNVERIFIABLE_HINT =
+  'retrying it would only fail again; get the event again from Stripe: "Resend" it in the dashboard (or let Stripe retry), or npm run backfill -- --since <its date>';
+
 /**
  * Moves the selected failed jobs back to waiting, resetting `attemptsMade` and
  * `attemptsStarted` so each gets the full attempts/backoff schedule again. Oldest event first.
  * A job that stopped being failed meanwhile (retried by someone else) is skipped, not an error.
+ * With `signer` (`QUEUE_SIGNING_KEY`), a job whose data the worker would refuse — queued before
+ * jobs were signed, or signed with a key since retired — is not retried: the report says so and
+ * what to do instead (its event must come again from Stripe, verified and signed anew).
  */
-export async function replayFailed(queue: EventQueue, args: ReplayArgs): Promise<ReplayReport> {
+export async function replayFailed(queue: EventQueue, args: ReplayArgs, signer?: JobSigner): Promise<ReplayReport> {
   const report: ReplayReport = { selector: args.selector, dryRun: args.dryRun, matched: [], retried: [], skipped: [] };
-  const jobs = await selectFailed(queue, args.selector, report);
+  const selected = await selectFailed(queue, args.selector, report);
+  const jobs: EventJob[] = [];
+  for (const job of selected) {
+    const verified = signer?.verify(job.data);
+    if (verified && !verified.ok) {
+      report.skipped.push({ id: String(job.id), reason: `cannot be verified (${verified.reason}): ${UNVERIFIABLE_HINT}` });
+    } else {
+      jobs.push(job);
+    }
+  }
   jobs.sort((a, b) => (a.data?.created ?? 0) - (b.data?.created ?? 0) || (a.finishedOn ?? 0) - (b.finishedOn ?? 0));
   report.matched = jobs.map(summarize);
   if (args.dryRun) return report;
