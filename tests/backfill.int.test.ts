@@ -2,15 +2,14 @@
 import type {} from '@billing/testing/global-setup';
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import { webhookEvents } from '@billing/db/schema';
-import { createEventQueue, enqueueEvent, workerConnection, type EventQueue } from '@billing/queue';
+import { enqueueEvent, openEventQueue, openQueueStore, type EventQueue, type QueueConfig, type QueueStore } from '@billing/queue';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { runScript } from '@billing/testing/processes';
 import { event, invoiceObject, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
 import { startFakeStripeApi, type FakeStripeApi } from '@billing/stripe-simulator/fake-api';
-import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { backfill, formatBackfillReport } from '../scripts/lib/backfill';
 import { createStripeClient } from '@billing/runtime/stripe-client';
 import { signedJob, testSigner } from '@billing/testing/job-signing';
@@ -18,10 +17,11 @@ import { signedJob, testSigner } from '@billing/testing/job-signing';
 /** `scripts/backfill.ts` in a child, so the fake Stripe API living here keeps answering. */
 const runBackfill = (args: string[], env: Record<string, string>) => runScript('scripts/backfill.ts', args, env, 30_000);
 
-describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
+describeEachBackend('backfill against a fake Stripe API and real Postgres', (backend) => {
   let fake: FakeStripeApi;
   let t: TestDatabase;
-  let connection: Redis;
+  let config: QueueConfig;
+  let store: QueueStore;
   let queue: EventQueue;
   const now = Math.floor(Date.now() / 1000);
 
@@ -29,16 +29,17 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     // The shared fake Stripe API (newest first, later-created first within a second, as Stripe lists); only this key passes.
     fake = await startFakeStripeApi({ apiKeys: ['sk_test_backfill'] });
     t = await createTestDatabase('backfill');
-    connection = workerConnection(inject('redisUrl'));
+    config = await testQueueConfig(backend, t.url);
+    store = openQueueStore(config, { role: 'producer' });
   });
   afterAll(async () => {
     await fake?.close();
+    await store?.close();
     await t?.drop();
-    await connection?.quit();
   });
   beforeEach(() => {
     fake.reset();
-    queue = createEventQueue(connection, { name: uniqueQueueName('backfill') });
+    queue = openEventQueue(store, uniqueQueueName('backfill'));
   });
   afterEach(async () => {
     await queue.obliterate({ force: true }).catch(() => {});
@@ -70,31 +71,33 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     const tooOld = event('invoice.paid', invoiceObject({ subscription: 'sub_old', customer: 'cus_old' }), { created: now - 5 * 3600 });
     fake.addEvents([...handled, ignoredType, tooOld]);
 
-    // The worker already applied 100 of them; 5 more are in Redis (one of those failed for good).
+    // The worker already applied 100 of them; 5 more are queued (one of those failed for good, its data unsigned:
+    // queued before jobs were signed, so the worker refuses it).
     const processed = handled.filter((_, i) => i % 2 === 0).slice(0, 100);
     await t.db
       .insert(webhookEvents)
       .values(processed.map((e) => ({ stripeEventId: e.id, eventType: e.type, outcome: 'applied' as const })));
     const queued = handled.filter((_, i) => i % 2 === 1).slice(0, 5);
-    for (const e of queued) await enqueueEvent(queue, e);
-    const failer = new Worker(
+    for (const e of queued) await enqueueEvent(store, queue, e);
+    const consumer = openQueueStore(config, { role: 'consumer' });
+    const failer = consumer.worker(
       queue.name,
       async () => {
         throw new UnrecoverableError('invalid for its type (test)');
       },
-      { connection: workerConnection(inject('redisUrl')), autorun: false },
+      { autorun: false },
     );
     // Fail exactly the first queued job: fetch it by hand with a token.
     const token = 'test-token';
     const job = await failer.getNextJob(token);
     expect(job?.id).toBe(queued[0]!.id);
-    await job!.moveToFailed(new UnrecoverableError('invalid for its type (test)'), token);
+    await job!.moveToFailed(new UnrecoverableError('refused: the job is not signed by the ingress'), token);
     await failer.close();
-    await (failer.opts.connection as Redis).quit();
+    await consumer.close();
 
     const stripe = createStripeClient('sk_test_backfill', { apiBase: fake.url });
     const since = new Date((now - 4 * 3600) * 1000);
-    const report = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
+    const report = await backfill({ stripe, db: t.db, store, queue, signer: testSigner }, { since, dryRun: false });
 
     // Stripe was asked for the handled types since then, 100 a page, following starting_after.
     expect(fake.requests).toHaveLength(3);
@@ -115,8 +118,18 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
 
     expect(report.found).toBe(230);
     expect(report.alreadyProcessed).toBe(100);
-    expect(report.alreadyQueued.map((q) => q.id).sort()).toEqual(queued.map((e) => e.id).sort());
-    expect(report.alreadyQueued.find((q) => q.id === queued[0]!.id)?.state).toBe('failed');
+    expect(report.alreadyQueued.map((q) => q.id).sort()).toEqual(
+      queued
+        .slice(1)
+        .map((e) => e.id)
+        .sort(),
+    );
+    // The failed job takes the fetched event, verified by the API and signed now, and waits again with fresh attempts.
+    expect(report.retried).toEqual([{ id: queued[0]!.id, type: queued[0]!.type }]);
+    const retried = await queue.getJob(queued[0]!.id);
+    expect(await retried?.getState()).toBe('waiting');
+    expect(retried?.data).toEqual(signedJob(queued[0]!));
+    expect(retried?.attemptsMade).toBe(0);
     expect(report.enqueued).toHaveLength(125);
     expect(report.invalid).toEqual([]);
 
@@ -124,7 +137,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     const missing = handled.filter((e) => !processed.includes(e) && !queued.includes(e));
     expect(report.enqueued.map((e) => e.id)).toEqual(missing.map((e) => e.id));
     const waiting = await queue.getWaiting(0, -1);
-    expect(waiting).toHaveLength(125 + 4);
+    expect(waiting).toHaveLength(125 + 5);
     // Same queue contract as the ingress: name = type, id = event id, data = the event.
     const sample = await queue.getJob(missing[0]!.id);
     expect(sample?.name).toBe(missing[0]!.type);
@@ -136,17 +149,18 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
     const text = formatBackfillReport(report);
     expect(text).toMatch(/found\s+230/);
     expect(text).toMatch(/already processed\s+100/);
-    expect(text).toMatch(/already queued\s+5/);
+    expect(text).toMatch(/already queued\s+4/);
+    expect(text).toMatch(/retried\s+1/);
     expect(text).toMatch(/enqueued\s+125/);
-    expect(text).toContain(`npm run replay -- --id ${queued[0]!.id}`);
+    expect(text).toContain(`retried ${queued[0]!.id}  ${queued[0]!.type}`);
 
     // A second run finds nothing more to do.
-    const again = await backfill({ stripe, db: t.db, queue, signer: testSigner }, { since, dryRun: false });
+    const again = await backfill({ stripe, db: t.db, store, queue, signer: testSigner }, { since, dryRun: false });
     expect(again.enqueued).toEqual([]);
     expect(again.alreadyQueued).toHaveLength(130);
   });
 
-  it('enqueues again an event recorded as unresolved whose job has left Redis, and not one with a final outcome', async () => {
+  it('enqueues again an event recorded as unresolved whose job has left the queue, and not one with a final outcome', async () => {
     const [unresolved, applied] = handledEvents(2, 600);
     fake.addEvents([unresolved!, applied!]);
     await t.db.insert(webhookEvents).values([
@@ -154,7 +168,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       { stripeEventId: applied!.id, eventType: applied!.type, outcome: 'applied' as const },
     ]);
     const report = await backfill(
-      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, store, queue, signer: testSigner },
       { since: new Date((now - 3600) * 1000), dryRun: false },
     );
     expect(report.alreadyProcessed).toBe(1);
@@ -165,7 +179,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
   it('--dry-run enqueues nothing', async () => {
     fake.addEvents(handledEvents(3, 600));
     const report = await backfill(
-      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+      { stripe: createStripeClient('sk_test_backfill', { apiBase: fake.url }), db: t.db, store, queue, signer: testSigner },
       { since: new Date((now - 3600) * 1000), dryRun: true },
     );
     expect(report.enqueued).toHaveLength(3);
@@ -176,7 +190,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
   it('surfaces a Stripe API error', async () => {
     await expect(
       backfill(
-        { stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, queue, signer: testSigner },
+        { stripe: createStripeClient('sk_test_wrong', { apiBase: fake.url }), db: t.db, store, queue, signer: testSigner },
         { since: new Date((now - 3600) * 1000), dryRun: false },
       ),
     ).rejects.toThrow(/Invalid API Key/);
@@ -188,7 +202,7 @@ describe('backfill against a fake Stripe API, real Postgres and Redis', () => {
       STRIPE_SECRET_KEY: 'sk_test_backfill',
       STRIPE_API_BASE: fake.url,
       DATABASE_URL: t.url,
-      REDIS_URL: inject('redisUrl'),
+      ...queueEnvOf(config),
       QUEUE_NAME: queue.name,
     });
     expect(result.stderr).toBe('');
