@@ -2,16 +2,15 @@
 import type {} from '@billing/testing/global-setup';
 import { buildDashboard } from '@billing/dashboard/app';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, enqueueEvent, workerConnection, type EventQueue } from '@billing/queue';
+import { enqueueEvent, openEventQueue, openQueueStore, type EventQueue, type QueueConfig, type QueueStore } from '@billing/queue';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { startApp, type AppProcess } from '@billing/testing/processes';
 import { billingMetadata, checkoutSessionObject, event, stripeId } from '@billing/stripe-simulator/events';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signedJob } from '@billing/testing/job-signing';
 
 // The operator's path end to end: a job failed for good during an outage, is retried from the
@@ -26,9 +25,10 @@ const RETRY_HEADERS = {
   'sec-fetch-mode': 'cors',
 };
 
-describe('retrying a failed job from the dashboard, applied by the real worker', () => {
+describeEachBackend('retrying a failed job from the dashboard, applied by the real worker', (backend) => {
   let t: TestDatabase;
-  let connection: Redis;
+  let config: QueueConfig;
+  let store: QueueStore;
   let queue: EventQueue;
   let board: FastifyInstance;
   let worker: AppProcess | undefined;
@@ -36,8 +36,9 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
 
   beforeAll(async () => {
     t = await createTestDatabase('dashboard_retry');
-    connection = workerConnection(inject('redisUrl'));
-    queue = createEventQueue(connection, { name: queueName });
+    config = await testQueueConfig(backend, t.url);
+    store = openQueueStore(config, { role: 'producer' });
+    queue = openEventQueue(store, queueName);
     board = await buildDashboard({ queues: [queue], user: 'admin', password: 'retry-test-password' });
   });
   afterAll(async () => {
@@ -45,7 +46,7 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
     await board?.close();
     await queue?.obliterate({ force: true }).catch(() => {});
     await queue?.close();
-    await connection?.quit();
+    await store?.close();
     await t?.drop();
   });
 
@@ -61,22 +62,22 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
         metadata: billingMetadata({ userId: user!.id, planSlug: 'pro', period: 'yearly' }),
       }),
     );
-    await enqueueEvent(queue, signedJob(checkout));
+    await enqueueEvent(store, queue, signedJob(checkout));
 
     // 1. The outage: the job fails for good (simulated by a worker that gives up at once).
-    const outageConnection = workerConnection(inject('redisUrl'));
-    const outage = new Worker(
+    const outageStore = openQueueStore(config, { role: 'consumer' });
+    const outage = outageStore.worker(
       queueName,
       async () => {
         throw new UnrecoverableError('connect ECONNREFUSED 127.0.0.1:5432 (simulated outage)');
       },
-      { connection: outageConnection },
+      {},
     );
     try {
       await expect.poll(() => queue.getJobState(checkout.id), { timeout: 15_000 }).toBe('failed');
     } finally {
       await outage.close();
-      await outageConnection.quit();
+      await outageStore.close();
     }
 
     // 2. The operator retries it from the dashboard.
@@ -87,7 +88,7 @@ describe('retrying a failed job from the dashboard, applied by the real worker',
     // 3. The real worker applies it.
     worker = await startApp(
       'worker',
-      { DATABASE_URL: t.url, REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName, WORKER_METRICS_PORT: '0' },
+      { DATABASE_URL: t.url, ...queueEnvOf(config), QUEUE_NAME: queueName, WORKER_METRICS_PORT: '0' },
       /"msg":"worker ready"/,
     );
     await expect.poll(() => queue.getJobState(checkout.id), { timeout: 20_000 }).toBe('completed');

@@ -2,28 +2,16 @@
 import type {} from '@billing/testing/global-setup';
 import { existsSync } from 'node:fs';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, workerConnection } from '@billing/queue';
+import type { QueueConfig } from '@billing/queue';
 import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
-import { uniqueQueueName } from '@billing/testing/test-queue';
+import { describeEachBackend, dropQueue, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { freePort } from '@billing/testing/ports';
 import { REPO_ROOT, runScript, startApp, startNodeProcess, type AppProcess, type NodeProcess } from '@billing/testing/processes';
 import { asc, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const SECRET = 'whsec_demo_test_secret_0123456789';
 const appsExist = ['ingress', 'worker'].every((app) => existsSync(`${REPO_ROOT}apps/${app}/src/server.ts`));
-
-/** Removes a test queue's keys from Redis once its processes have stopped. */
-async function dropQueue(name: string): Promise<void> {
-  const connection = workerConnection(inject('redisUrl'));
-  const queue = createEventQueue(connection, { name });
-  try {
-    await queue.obliterate({ force: true });
-  } finally {
-    await queue.close();
-    await connection.quit();
-  }
-}
 
 /** The demo's three histories end as Stripe's final objects say (checked field by field against the corpus oracle in the domain tests). */
 async function expectDemoRows(t: TestDatabase, stdout: string): Promise<void> {
@@ -52,8 +40,9 @@ async function expectDemoRows(t: TestDatabase, stdout: string): Promise<void> {
     expect(stdout).toContain(`${sub.stripeSubscriptionId}: active, ${sub.planSlug}/${sub.period} (${sub.stripePriceId})`);
 }
 
-describe.skipIf(!appsExist)('npm run demo against real ingress and worker processes', () => {
+describeEachBackend('npm run demo against real ingress and worker processes', (backend) => {
   let t: TestDatabase;
+  let config: QueueConfig;
   let ingress: AppProcess | undefined;
   let worker: AppProcess | undefined;
   let port: number;
@@ -61,8 +50,9 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
 
   beforeAll(async () => {
     t = await createTestDatabase('demo');
+    config = await testQueueConfig(backend, t.url);
     port = await freePort();
-    const queue = { REDIS_URL: inject('redisUrl'), QUEUE_NAME: queueName };
+    const queue = { ...queueEnvOf(config), QUEUE_NAME: queueName };
     [worker, ingress] = await Promise.all([
       startApp('worker', { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }, /"msg":"worker ready"/),
       startApp(
@@ -75,7 +65,7 @@ describe.skipIf(!appsExist)('npm run demo against real ingress and worker proces
   afterAll(async () => {
     await ingress?.stop();
     await worker?.stop();
-    await dropQueue(queueName);
+    await dropQueue(config, queueName);
     await t?.drop();
   });
 
@@ -105,7 +95,7 @@ describe('npm run demo without a stack', () => {
   });
 });
 
-describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)', () => {
+describe.skipIf(!appsExist)('npm start with DATABASE_URL and no Redis variable (the queue on that Postgres), then npm run demo', () => {
   let t: TestDatabase;
   let start: NodeProcess | undefined;
   const queueName = uniqueQueueName('start');
@@ -116,7 +106,6 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
   afterAll(async () => {
     // SIGINT first: start forwards it, so the apps (in process groups of their own) stop too.
     await start?.stop('SIGINT', 15_000);
-    await dropQueue(queueName);
     await t?.drop();
   });
 
@@ -124,7 +113,6 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
     const [port, dashboardPort] = [await freePort(), await freePort()];
     const env = {
       DATABASE_URL: t.url,
-      REDIS_URL: inject('redisUrl'),
       QUEUE_NAME: queueName,
       PORT: String(port),
       DASHBOARD_PORT: String(dashboardPort),
@@ -137,6 +125,7 @@ describe.skipIf(!appsExist)('npm start, then npm run demo (what a newcomer does)
     start = await startNodeProcess('start', 'scripts/start.ts', env, /billing-webhooks is running/, { timeoutMs: 45_000 });
     let output = start.output();
     expect(output).toMatch(/^\[ingress\s*\] \{.*"msg":"ingress listening"/m);
+    expect(output).toMatch(/^\[ingress\s*\] \{.*"backend":"postgres"/m);
     expect(output).toMatch(/^\[worker\s*\] \{.*"msg":"worker ready"/m);
     expect(output).toMatch(/^\[dashboard\s*\] \{.*"msg":"dashboard listening"/m);
     expect(output).toContain(

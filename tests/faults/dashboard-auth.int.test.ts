@@ -1,10 +1,9 @@
-// Types `inject()` (the ProvidedContext augmentation lives with the global setup).
-import type {} from '@billing/testing/global-setup';
 import http from 'node:http';
-import { workerConnection } from '@billing/queue';
+import { openQueueStore } from '@billing/queue';
 import { event } from '@billing/stripe-simulator/events';
-import { UnrecoverableError, Worker } from 'bullmq';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import pLimit from 'p-limit';
 import { figureLine } from '@billing/testing/faults/figures';
@@ -133,36 +132,35 @@ async function queueState(s: ScenarioBase, failedJob: string, waitingJob: string
   };
 }
 
-const cleanup = createCleanupStack();
-afterAll(() => cleanup.runAll(), 60_000);
+describeEachBackend('fault: the dashboard without credentials', (backend) => {
+  const cleanup = createCleanupStack();
+  afterAll(() => cleanup.runAll(), 60_000);
 
-describe('fault: the dashboard without credentials', () => {
   it('no route (page, asset, API, action) answers or acts without the credentials, and the guesses lock their address out', async () => {
-    const redisUrl = inject('redisUrl');
-    const s = await openScenario('dashboard_auth', { redisUrl, cleanup });
+    const s = await openScenario(`dashboard_auth_${backend}`, { backend, cleanup });
 
     // 1. A queue with something to act on: one failed job (retry, clean) and one waiting job (edit, promote, remove).
     const failedEvent = event('invoice.payment_failed', { object: 'invoice', id: 'in_fault' });
     const waitingEvent = event('invoice.paid', { object: 'invoice', id: 'in_fault_2' });
     await s.queue.add(failedEvent.type, failedEvent, { jobId: failedEvent.id, attempts: 1 });
-    const connection = workerConnection(redisUrl);
-    const failer = new Worker(
+    const consumer = openQueueStore(s.queueConfig, { role: 'consumer' });
+    const failer = consumer.worker(
       s.queueName,
       async () => {
         throw new UnrecoverableError('failed on purpose by the fault suite');
       },
-      { connection },
+      {},
     );
     await new Promise<void>((resolve) => failer.once('failed', () => resolve()));
     await failer.close();
-    await connection.quit();
+    await consumer.close();
     await s.queue.add(waitingEvent.type, waitingEvent, { jobId: waitingEvent.id });
     const before = await queueState(s, failedEvent.id, waitingEvent.id);
 
     // 2. The board, then every route × every way of lacking the credentials. Each attempt comes
     //    from a loopback address of its own, so the login lockout (10 wrong guesses per address)
     //    leaves the auth check itself to answer every one; step 3 tries the lockout.
-    const board = await startDashboard(cleanup, { redisUrl, queueName: s.queueName, user: USER, password: PASSWORD });
+    const board = await startDashboard(cleanup, { queue: s.queueConfig, queueName: s.queueName, user: USER, password: PASSWORD });
     const authorised = { authorization: basic(`${USER}:${PASSWORD}`) };
     const operatorAgent = new http.Agent({ keepAlive: true, localAddress: '127.0.0.2' });
     cleanup.defer('operator agent', () => operatorAgent.destroy());
@@ -242,7 +240,7 @@ describe('fault: the dashboard without credentials', () => {
     const stateChanges = JSON.stringify(after) === JSON.stringify(before) ? 0 : 1;
     console.log(
       figureLine(
-        'dashboard without credentials',
+        `dashboard without credentials [${backend}]`,
         { sent: answers.length, acknowledged: answeredWithout.length, applied: stateChanges, appliedTwice: 0, lost: 0 },
         {
           routes: routes.length,

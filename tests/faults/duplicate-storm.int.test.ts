@@ -1,6 +1,5 @@
-// Types `inject()` (the ProvidedContext augmentation lives with the global setup).
-import type {} from '@billing/testing/global-setup';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import pLimit from 'p-limit';
 import { figureLine, measureFigures } from '@billing/testing/faults/figures';
@@ -22,20 +21,19 @@ const COPIES = 5;
 /** Deliveries in flight at once: copies of one event often overlap, as Stripe's retries and resends can. */
 const IN_FLIGHT = 50;
 
-const cleanup = createCleanupStack();
-afterAll(() => cleanup.runAll(), 60_000);
+describeEachBackend('fault: duplicate storm (every event delivered 5 times, concurrently, in random order)', (backend) => {
+  const cleanup = createCleanupStack();
+  afterAll(() => cleanup.runAll(), 60_000);
 
-describe('fault: duplicate storm (every event delivered 5 times, concurrently, in random order)', () => {
   it('one ledger row per event; every row equals Stripe’s final object', async () => {
     const seed = faultSeed();
     const random = seededRandom(seed);
-    const redisUrl = inject('redisUrl');
-    const s = await openScenario('duplicate_storm', { redisUrl, cleanup });
+    const s = await openScenario(`duplicate_storm_${backend}`, { backend, cleanup });
     const histories = await historiesTotalling(s.db.sql, EVENTS);
     const events = eventsOf(histories);
     const [ingress, worker] = await Promise.all([
-      startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
-      startWorker(cleanup, { databaseUrl: s.db.url, redisUrl, queueName: s.queueName }),
+      startIngress(cleanup, { queue: s.queueConfig, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, { databaseUrl: s.db.url, queue: s.queueConfig, queueName: s.queueName }),
     ]);
 
     // 1. 1,000 deliveries in a seeded random order, 50 in flight, while the worker applies them.
@@ -66,7 +64,7 @@ describe('fault: duplicate storm (every event delivered 5 times, concurrently, i
     );
     const neverAdded = groups.filter((copies) => copies.every((d) => d.duplicate));
     console.log(
-      figureLine('duplicate storm', figures, {
+      figureLine(`duplicate storm [${backend}]`, figures, {
         seed,
         deliveries: deliveries.length,
         answered_duplicate: answeredDuplicate,

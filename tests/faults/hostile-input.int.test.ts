@@ -1,6 +1,5 @@
-// Types `inject()` (the ProvidedContext augmentation lives with the global setup).
-import type {} from '@billing/testing/global-setup';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import pLimit from 'p-limit';
 import { figureLine } from '@billing/testing/faults/figures';
@@ -32,16 +31,15 @@ interface RssRound {
   peak: number;
 }
 
-const cleanup = createCleanupStack();
-afterAll(() => cleanup.runAll(), 60_000);
+describeEachBackend('fault: hostile input at the ingress', (backend) => {
+  const cleanup = createCleanupStack();
+  afterAll(() => cleanup.runAll(), 60_000);
 
-describe('fault: hostile input at the ingress', () => {
   it(`answers only 4xx to ${WARM_UP + ROUNDS * PER_ROUND} requests, enqueues nothing, stays up with a steady RSS`, async () => {
     const seed = faultSeed();
     const random = seededRandom(seed);
-    const redisUrl = inject('redisUrl');
-    const s = await openScenario('hostile_input', { redisUrl, cleanup });
-    const ingress = await startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret });
+    const s = await openScenario(`hostile_input_${backend}`, { backend, cleanup });
+    const ingress = await startIngress(cleanup, { queue: s.queueConfig, queueName: s.queueName, secret: s.secret });
     const pid = ingress.app.child.pid as number;
     const cases = hostileCases(random, s.secret);
     const answers: Array<{ kind: string; answer: HttpAnswer; mayCloseEarly: boolean }> = [];
@@ -84,7 +82,7 @@ describe('fault: hostile input at the ingress', () => {
     const slowest = Math.round(Math.max(...answers.map(({ answer }) => answer.endedAt - answer.startedAt)));
     console.log(
       figureLine(
-        'hostile input',
+        `hostile input [${backend}]`,
         {
           sent: answers.length,
           acknowledged: answers.filter(({ answer }) => answer.status === 200).length,

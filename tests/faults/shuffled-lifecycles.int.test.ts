@@ -1,6 +1,5 @@
-// Types `inject()` (the ProvidedContext augmentation lives with the global setup).
-import type {} from '@billing/testing/global-setup';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import { figureLine, measureFigures } from '@billing/testing/faults/figures';
 import { deadApp, startIngress, startWorker } from '@billing/testing/faults/fleet';
@@ -12,21 +11,20 @@ import { differencesFromStripe, eventsOf, historiesTotalling, transitionsOutOfTe
 
 const EVENTS = 300;
 
-const cleanup = createCleanupStack();
-afterAll(() => cleanup.runAll(), 60_000);
+describeEachBackend('fault: real-shaped histories delivered in one random global order', (backend) => {
+  const cleanup = createCleanupStack();
+  afterAll(() => cleanup.runAll(), 60_000);
 
-describe('fault: real-shaped histories delivered in one random global order', () => {
   it('ends every subscription as Stripe’s final object; nothing leaves a terminal status', async () => {
     // Replay a failing run with FAULT_SEED=<seed printed below>. The worker runs one job at a
     // time, so the seed fixes the exact order in which events are applied, not just sent.
     const seed = faultSeed();
-    const redisUrl = inject('redisUrl');
-    const s = await openScenario('shuffled_lifecycles', { redisUrl, cleanup });
+    const s = await openScenario(`shuffled_lifecycles_${backend}`, { backend, cleanup });
     const histories = await historiesTotalling(s.db.sql, EVENTS);
     const order = shuffled(eventsOf(histories), seededRandom(seed));
     const [ingress, worker] = await Promise.all([
-      startIngress(cleanup, { redisUrl, queueName: s.queueName, secret: s.secret }),
-      startWorker(cleanup, { databaseUrl: s.db.url, redisUrl, queueName: s.queueName, concurrency: 1 }),
+      startIngress(cleanup, { queue: s.queueConfig, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, { databaseUrl: s.db.url, queue: s.queueConfig, queueName: s.queueName, concurrency: 1 }),
     ]);
 
     // Sequential delivery: the queue is FIFO, so enqueue order = application order.
@@ -42,7 +40,7 @@ describe('fault: real-shaped histories delivered in one random global order', ()
       Array<{ status: string; n: number }>
     >`select status, count(*)::int as n from subscriptions group by status order by status`;
     console.log(
-      figureLine('shuffled histories', figures, {
+      figureLine(`shuffled histories [${backend}]`, figures, {
         seed,
         histories: histories.length,
         final_statuses: Object.fromEntries(statuses.map((r) => [r.status, r.n])),

@@ -1,26 +1,24 @@
-// Types `inject('redisUrl')` (the ProvidedContext augmentation lives with the global setup).
-import type {} from '@billing/testing/global-setup';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { enqueueEvent } from '@billing/queue';
 import { signedJob } from '@billing/testing/job-signing';
 import { checkoutSessionObject, event } from '@billing/stripe-simulator/events';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describeEachBackend } from '@billing/testing/test-queue';
+import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import { countLogs, logLines, startWorker } from '@billing/testing/faults/fleet';
 import { openScenario } from '@billing/testing/faults/scenario';
 import type { AppProcess } from '@billing/testing/processes';
 
-const cleanup = createCleanupStack();
-afterAll(() => cleanup.runAll(), 60_000);
-
 /** The worker's stall limit (`maxStalledCount`): a job that takes its worker down more often fails. */
 const STALL_LIMIT = 3;
 
-describe('fault: a job that takes its worker down again and again (the stall limit)', () => {
+describeEachBackend('fault: a job that takes its worker down again and again (the stall limit)', (backend) => {
+  const cleanup = createCleanupStack();
+  afterAll(() => cleanup.runAll(), 60_000);
+
   it('fails for good after the limit, with one alert line and one final count', async () => {
-    const redisUrl = inject('redisUrl');
-    const s = await openScenario('stall_limit', { redisUrl, cleanup });
+    const s = await openScenario(`stall_limit_${backend}`, { backend, cleanup });
     await s.db.sql`insert into users (email, stripe_customer_id) values ('stall@example.com', 'cus_stall')`;
 
     // The Stripe API the worker asks for the checkout's subscription never answers (the fetch has
@@ -32,27 +30,27 @@ describe('fault: a job that takes its worker down again and again (the stall lim
     const env = { STRIPE_SECRET_KEY: 'sk_test_stall', STRIPE_API_BASE: `http://127.0.0.1:${(api.address() as AddressInfo).port}` };
 
     const checkout = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_stall', customer: 'cus_stall' }));
-    await enqueueEvent(s.queue, signedJob(checkout));
+    await enqueueEvent(s.store, s.queue, signedJob(checkout));
 
     // 1. Each worker takes the job (it asks Stripe), and is SIGKILLed while holding it; the next one
     //    finds the lock expired and takes the job back as stalled. One more than the limit…
     const workers: AppProcess[] = [];
     for (let kill = 1; kill <= STALL_LIMIT + 1; kill += 1) {
-      const worker = await startWorker(cleanup, { databaseUrl: s.db.url, redisUrl, queueName: s.queueName, lockDurationMs: 1_000, env });
+      const worker = await startWorker(cleanup, { databaseUrl: s.db.url, queue: s.queueConfig, queueName: s.queueName, lockDurationMs: 1_000, env });
       workers.push(worker);
       await expect.poll(() => asked.length, { timeout: 15_000, interval: 20 }).toBe(kill);
       worker.child.kill('SIGKILL');
       await worker.exited;
     }
     // 2. …so the next worker to take it fails it for good.
-    const last = await startWorker(cleanup, { databaseUrl: s.db.url, redisUrl, queueName: s.queueName, lockDurationMs: 1_000, env });
+    const last = await startWorker(cleanup, { databaseUrl: s.db.url, queue: s.queueConfig, queueName: s.queueName, lockDurationMs: 1_000, env });
     workers.push(last);
     await expect.poll(() => s.queue.getJobState(checkout.id), { timeout: 15_000, interval: 50 }).toBe('failed');
     const job = await s.queue.getJob(checkout.id);
     const alerts = workers.flatMap((w) => logLines(w)).filter((l) => l.alert === 'event_failed_permanently');
     const metrics = await fetch(String(/"metrics":"([^"]+)"/.exec(last.output())?.[1])).then((r) => r.text());
     console.log(
-      `[fault] stall limit: kills ${STALL_LIMIT + 1} / job ${await s.queue.getJobState(checkout.id)} (${job?.failedReason}) / alerts ${alerts.length} / stalled lines ${countLogs(workers, /^job stalled/)}`,
+      `[fault] stall limit [${backend}]: kills ${STALL_LIMIT + 1} / job ${await s.queue.getJobState(checkout.id)} (${job?.failedReason}) / alerts ${alerts.length} / stalled lines ${countLogs(workers, /^job stalled/)}`,
     );
 
     expect(job?.failedReason).toBe('job stalled more than allowable limit');

@@ -1,5 +1,5 @@
 import { buildDashboard } from '../../apps/dashboard/src/app';
-import { createEventQueue, producerConnection, type RedisConfig } from '@billing/queue';
+import { openEventQueue, openQueueStore, type QueueConfig, type RedisConfig } from '@billing/queue';
 import { runScript, type AppName } from '@billing/testing/processes';
 import { startPrivateCluster, type ClusterNode, type PrivateCluster } from '@billing/testing/redis-cluster';
 import { redisServerProblem } from '@billing/testing/redis-server';
@@ -17,7 +17,7 @@ import { waitForSettled } from '@billing/testing/faults/settle';
 import { historiesTotalling, interleaved } from '@billing/testing/faults/subscriptions';
 
 const skip = redisServerProblem();
-if (skip) console.log(`skipped: ${skip}`);
+if (skip) console.log(`[topology] redis cluster: skipped — ${skip}`);
 const EVENTS = 240;
 const PREFIX = '{billing}';
 const cleanup = createCleanupStack();
@@ -41,12 +41,13 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
     // REDIS_URL names the seed too, as a user pointing at "the" Redis would: a plain client there gets MOVED.
     const url = `redis://127.0.0.1:${seed.redis.port}`;
     const redis: RedisConfig = { url, clusterNodes: [{ host: '127.0.0.1', port: seed.redis.port }] };
-    const env = { REDIS_CLUSTER_NODES: cluster.seed(seed), QUEUE_PREFIX: PREFIX };
-    const s = await openScenario('cluster', { redisUrl: url, redis, prefix: PREFIX, cleanup });
+    // Cluster only: the Redis backend (REDIS_CLUSTER_NODES, QUEUE_PREFIX come from the config).
+    const queue: QueueConfig = { backend: 'redis', redis, prefix: PREFIX };
+    const s = await openScenario('cluster', { backend: 'redis', queue, cleanup });
     const events = interleaved(await historiesTotalling(s.db.sql, EVENTS));
     const [ingress, worker] = await Promise.all([
-      startIngress(cleanup, { redisUrl: url, queueName: s.queueName, secret: s.secret, env }),
-      startWorker(cleanup, { databaseUrl: s.db.url, redisUrl: url, queueName: s.queueName, env }),
+      startIngress(cleanup, { queue, queueName: s.queueName, secret: s.secret }),
+      startWorker(cleanup, { databaseUrl: s.db.url, queue, queueName: s.queueName }),
     ]);
 
     // 1. A steady stream, and the queue's slot moved to the third node a third of the way in.
@@ -99,9 +100,9 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
     expect(isAlive(ingress.app) && isAlive(worker)).toBe(true);
 
     // 3. The dashboard (Bull Board's API, through buildDashboard) lists them from the cluster.
-    const connection = producerConnection(redis, { timeoutMs: 5_000 });
-    const queue = createEventQueue(connection, { name: s.queueName, prefix: PREFIX });
-    const board = await buildDashboard({ queues: [queue], user: 'ops', password: 'cluster-board' });
+    const store = openQueueStore(queue, { role: 'producer', timeoutMs: 5_000 });
+    const listedQueue = openEventQueue(store, s.queueName);
+    const board = await buildDashboard({ queues: [listedQueue], user: 'ops', password: 'cluster-board' });
     try {
       const authorization = `Basic ${Buffer.from('ops:cluster-board').toString('base64')}`;
       const api = await board.inject({
@@ -119,8 +120,8 @@ describe.skipIf(skip)('topology: Redis Cluster, 3 primaries, QUEUE_PREFIX={billi
       expect(listed?.jobs.every((job) => known.has(job.id))).toBe(true);
     } finally {
       await board.close();
-      await queue.close();
-      connection.disconnect();
+      await listedQueue.close();
+      await store.close();
     }
   }, 120_000);
 

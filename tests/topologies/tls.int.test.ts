@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isWritablePrimary, producerConnection, type RedisConfig, type RedisConnection } from '@billing/queue';
+import { isWritablePrimary, producerConnection, type QueueConfig, type RedisConfig, type RedisConnection } from '@billing/queue';
 import { runScript } from '@billing/testing/processes';
 import { redisServerProblem, startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { makeTestCertificates, opensslProblem, type TestCertificates } from '@billing/testing/tls-certificates';
@@ -33,7 +33,7 @@ async function setup(): Promise<{ certs: TestCertificates; privateCa: PrivateRed
   }
 }
 const servers = await setup();
-if (typeof servers === 'string') console.log(`skipped: ${servers}`);
+if (typeof servers === 'string') console.log(`[topology] redis tls: skipped — ${servers}`);
 
 /** Resolves with the first error the connection reports, or `ready`. */
 async function outcome(connection: RedisConnection): Promise<string> {
@@ -87,11 +87,13 @@ describe.skipIf(typeof servers === 'string')('Redis over TLS with a private CA (
       url: url(clientAuth),
       tls: { ca: read(certs.caFile), cert: read(certs.clientCertFile), key: read(certs.clientKeyFile) },
     };
-    const s = await openScenario('tls', { redisUrl: url(clientAuth), redis, cleanup });
+    // TLS to Redis: the Redis backend only (the apps read the TLS files from `env`).
+    const queue: QueueConfig = { backend: 'redis', redis, prefix: 'bull' };
+    const s = await openScenario('tls', { backend: 'redis', queue, cleanup });
     const events = interleaved(await historiesTotalling(s.db.sql, 20));
     const [ingress, worker] = await Promise.all([
-      startIngress(cleanup, { redisUrl: url(clientAuth), queueName: s.queueName, secret: s.secret, env }),
-      startWorker(cleanup, { databaseUrl: s.db.url, redisUrl: url(clientAuth), queueName: s.queueName, env }),
+      startIngress(cleanup, { queue, queueName: s.queueName, secret: s.secret, env }),
+      startWorker(cleanup, { databaseUrl: s.db.url, queue, queueName: s.queueName, env }),
     ]);
     const answers = [];
     for (const event of events) answers.push(await deliver(ingress.port, event, s.secret));

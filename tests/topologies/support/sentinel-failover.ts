@@ -1,4 +1,4 @@
-import type { RedisConfig } from '@billing/queue';
+import type { QueueConfig, RedisConfig } from '@billing/queue';
 import type { PrivateRedis } from '@billing/testing/redis-server';
 import { startSentinelTopology, type SentinelTopology } from '@billing/testing/redis-sentinel';
 import type { AppProcess } from '@billing/testing/processes';
@@ -84,22 +84,23 @@ export async function runSentinelFailover(fault: Fault, cleanup: CleanupStack): 
     url: topology.url,
     sentinels: { name: topology.name, nodes: topology.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })) },
   };
-  const env = { REDIS_SENTINELS: topology.sentinelList, REDIS_SENTINEL_NAME: topology.name };
+  // Sentinel only: the Redis backend (REDIS_SENTINELS and REDIS_SENTINEL_NAME come from the config).
+  const queue: QueueConfig = { backend: 'redis', redis, prefix: 'bull' };
 
   // 1. Two pipelines, each with its own database, queue, stream and processes.
   const sides = await Promise.all(
     [1, 0].map(async (minReplicasAck): Promise<Side> => {
       const label = `sentinel_${fault === 'SENTINEL FAILOVER' ? 'failover' : 'kill'}_ack${minReplicasAck}`;
-      const s = await openScenario(label, { redisUrl: topology.url, redis, cleanup });
+      const s = await openScenario(label, { backend: 'redis', queue, cleanup });
       const histories = await historiesTotalling(s.db.sql, EVENTS);
       const [ingress, worker] = await Promise.all([
         startIngress(cleanup, {
-          redisUrl: topology.url,
+          queue,
           queueName: s.queueName,
           secret: s.secret,
-          env: { ...env, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) },
+          env: { REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) },
         }),
-        startWorker(cleanup, { databaseUrl: s.db.url, redisUrl: topology.url, queueName: s.queueName, env }),
+        startWorker(cleanup, { databaseUrl: s.db.url, queue, queueName: s.queueName }),
       ]);
       return {
         minReplicasAck,
@@ -255,7 +256,7 @@ async function existingJobs(topology: SentinelTopology, queueName: string, ids: 
 function refusalReasons(ingress: AppProcess): Record<string, number> {
   const reasons: Record<string, number> = {};
   for (const line of logLines(ingress)) {
-    if (line.msg !== 'webhook not enqueued: Redis unavailable') continue;
+    if (line.msg !== 'webhook not enqueued: the queue did not acknowledge') continue;
     const reason = String(line.err).replace(/\d+/g, 'N');
     reasons[reason] = (reasons[reason] ?? 0) + 1;
   }
