@@ -1,14 +1,15 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
 import { subscriptions, users, webhookEvents } from '@billing/db/schema';
-import { createEventQueue, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { openQueueStore, type EventQueue, type QueueConfig, type StripeEventJobData } from '@billing/queue';
 import type { TestDatabase } from '@billing/testing/database';
 import { signedJob, testSigner } from '@billing/testing/job-signing';
 import { event, stripeId, type StripeEvent } from '@billing/stripe-simulator/events';
-import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { UnrecoverableError } from 'bullmq';
+import { Redis } from 'ioredis';
 import { asc } from 'drizzle-orm';
-import { expect, inject, vi } from 'vitest';
+import pg from 'pg';
+import { expect, vi } from 'vitest';
 
 /** A person as the worker would have left them: a user, two subscriptions, ledger rows and jobs. */
 export interface SeededPerson {
@@ -81,45 +82,101 @@ export function laterCheckout(person: SeededPerson): StripeEvent {
 
 /**
  * Stands in for the worker: completes every job but `failing`, which fails with a reason naming
- * the email (as a Drizzle error's parameters would); the ledger rows are seeded apart.
+ * the email and the customer id as given (as a Drizzle error's parameters would); the ledger rows are seeded apart.
  */
-export async function runJobs(queue: EventQueue, events: StripeEvent[], failing: StripeEvent, email: string): Promise<void> {
+export async function runJobs(
+  config: QueueConfig,
+  queue: EventQueue,
+  events: StripeEvent[],
+  failing: StripeEvent,
+  mentions: { email: string; customer: string },
+): Promise<void> {
   for (const e of events) await queue.add(e.type, signedJob(e), { jobId: e.id });
-  const stand = new Worker<StripeEventJobData>(
-    queue.name,
+  await standIn(
+    config,
+    queue,
     async (job) => {
-      if (job.id === failing.id) throw new UnrecoverableError(`insert failed, params: ${email}`);
+      if (job.id === failing.id) throw new UnrecoverableError(`insert failed, params: ${mentions.email}, ${mentions.customer}`);
       return { outcome: 'applied' };
     },
-    { connection: workerConnection({ url: inject('redisUrl') }), autorun: false },
+    async () =>
+      expect(await Promise.all(events.map((e) => queue.getJobState(e.id)))).toEqual(
+        events.map((e) => (e.id === failing.id ? 'failed' : 'completed')),
+      ),
   );
-  void stand.run();
-  await vi.waitFor(
-    async () => expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: events.length - 1, failed: 1 }),
-    { timeout: 20_000 },
-  );
-  await stand.close();
 }
 
 /** Stands in for the worker's first step: completes the job if its signature verifies (the worker's own check), fails it if not. */
-export async function workOffVerified(queue: EventQueue, id: string): Promise<void> {
-  const stand = new Worker<StripeEventJobData>(
-    queue.name,
+export async function workOffVerified(config: QueueConfig, queue: EventQueue, id: string): Promise<void> {
+  await standIn(
+    config,
+    queue,
     async (job) => {
       const verified = testSigner.verify(job.data);
       if (!verified.ok) throw new UnrecoverableError(`refused: ${verified.reason}`);
       return { outcome: 'unresolved' };
     },
-    { connection: workerConnection({ url: inject('redisUrl') }), autorun: false },
+    async () => expect(await queue.getJobState(id)).toMatch(/completed|failed/),
   );
-  void stand.run();
-  await vi.waitFor(async () => expect(await queue.getJobState(id)).toMatch(/completed|failed/), { timeout: 20_000 });
-  await stand.close();
   expect(await queue.getJobState(id)).toBe('completed');
 }
 
-/** Every key of the queue with its raw content (hash fields, stream entries, members), read past BullMQ. */
-export async function rawQueue(redis: Redis, queueName: string): Promise<Map<string, string>> {
+/** Runs `processor` on the queue's jobs until `done` passes. */
+async function standIn(
+  config: QueueConfig,
+  queue: EventQueue,
+  processor: (job: { id?: string; data: StripeEventJobData }) => Promise<{ outcome: string }>,
+  done: () => Promise<unknown>,
+): Promise<void> {
+  const store = openQueueStore(config, { role: 'consumer' });
+  const stand = store.worker<StripeEventJobData, { outcome: string }>(queue.name, processor, { autorun: false });
+  void stand.run();
+  await vi.waitFor(done, { timeout: 20_000 });
+  await stand.close();
+  await store.close();
+}
+
+/**
+ * Every place the queue keeps something of its jobs, with its raw content, read past BullMQ: on
+ * Redis each key (hash fields, stream entries, members); on Postgres each row of BullMQ's job,
+ * event and log tables of the queue. Named `jobPlace(id)` for a job's own.
+ */
+export async function rawQueue(config: QueueConfig, queueName: string): Promise<Map<string, string>> {
+  if (config.backend === 'postgres') {
+    const client = new pg.Client({ connectionString: config.url });
+    await client.connect();
+    try {
+      const content = new Map<string, string>();
+      const schema = `"${config.schema}"`;
+      const jobs = await client.query(`select id, to_jsonb(j) - 'queue' as row from ${schema}.job j where queue = $1 order by id`, [
+        queueName,
+      ]);
+      for (const r of jobs.rows as Array<{ id: string; row: unknown }>) content.set(`job:${r.id}`, JSON.stringify(r.row));
+      const events = await client.query(`select id, event, data from ${schema}.event where queue = $1 order by id`, [queueName]);
+      for (const r of events.rows as Array<{ id: string; event: string; data: unknown }>)
+        content.set(`event:${r.id}`, JSON.stringify([r.event, r.data]));
+      const logs = await client.query(`select job_id, idx, row from ${schema}.job_log where queue = $1 order by job_id, idx`, [queueName]);
+      for (const r of logs.rows as Array<{ job_id: string; idx: number; row: string }>)
+        content.set(`log:${r.job_id}:${r.idx}`, JSON.stringify(r.row));
+      return content;
+    } finally {
+      await client.end();
+    }
+  }
+  const redis = new Redis(config.redis.url);
+  try {
+    return await rawRedis(redis, queueName);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Where `rawQueue` names a job's own record. */
+export function jobPlace(config: QueueConfig, queueName: string, id: string): string {
+  return config.backend === 'postgres' ? `job:${id}` : `bull:${queueName}:${id}`;
+}
+
+async function rawRedis(redis: Redis, queueName: string): Promise<Map<string, string>> {
   const keys = (await redis.keys(`bull:${queueName}:*`)).sort();
   const content = new Map<string, string>();
   for (const key of keys) {
@@ -155,9 +212,4 @@ export async function tables(t: TestDatabase) {
     subscriptions: await t.db.select().from(subscriptions).orderBy(asc(subscriptions.id)),
     ledger: await t.db.select().from(webhookEvents).orderBy(asc(webhookEvents.id)),
   };
-}
-
-export function openTestQueue(name: string): { queue: EventQueue; redis: Redis } {
-  const redis = workerConnection(inject('redisUrl'));
-  return { queue: createEventQueue(redis, { name }), redis };
 }
