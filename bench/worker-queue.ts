@@ -1,6 +1,5 @@
-import { createEventQueue, jobIdFor, workerConnection, type EventQueue, type StripeEventJobData } from '@billing/queue';
+import { jobIdFor, openEventQueue, openQueueStore, type EventQueue, type QueueConfig, type StripeEventJobData } from '@billing/queue';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import type { Redis } from 'ioredis';
 import { settings } from './settings';
 import { signedJob } from '@billing/testing/job-signing';
 
@@ -23,9 +22,12 @@ export async function dropOpenQueues(): Promise<void> {
   await Promise.all([...open].map((q) => q.drop()));
 }
 
-export function openBenchQueue(name: string): BenchQueue {
-  const connection: Redis = workerConnection(settings.redisUrl);
-  const queue = createEventQueue(connection, { name });
+export function openBenchQueue(
+  name: string,
+  config: QueueConfig = { backend: 'redis', redis: { url: settings.redisUrl }, prefix: 'bull' },
+): BenchQueue {
+  const store = openQueueStore(config, { role: 'consumer' });
+  const queue = openEventQueue(store, name);
   const handle: BenchQueue = {
     name,
     queue,
@@ -42,7 +44,7 @@ export function openBenchQueue(name: string): BenchQueue {
       if (!open.delete(handle)) return;
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close().catch(() => {});
-      await connection.quit().catch(() => connection.disconnect());
+      await store.close().catch(() => {});
     },
   };
   open.add(handle);

@@ -217,7 +217,7 @@ describeEachBackend('npm run replay (the CLI)', (backend) => {
   });
 
   it('says what to start when the queue does not answer', async () => {
-    const unreachable =
+    const unreachable: Record<string, string> =
       backend === 'redis' ? { REDIS_URL: 'redis://127.0.0.1:1' } : { QUEUE_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/billing' };
     const result = await run(['--all'], unreachable);
     expect(result.status).toBe(1);

@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@billing/testing/database
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { startTestWorker, type Fate, type TestWorker } from '@billing/testing/scripted-worker';
 import { describeEachBackend, openTestQueue, testRedisUrl, type QueueBackend, type TestQueue } from '@billing/testing/test-queue';
+import type { JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -113,7 +114,7 @@ describeEachBackend('store.writeJobs', (backend) => {
       waiting: w = 0,
       paused = 0,
       ...counts
-    } = await h.q.queue.getJobCounts('waiting', 'paused', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+    } = await h.q.queue.getJobCounts('waiting', 'paused' as JobType, 'active', 'completed', 'failed', 'delayed', 'prioritized');
     expect({ waiting: w + paused, ...counts }).toEqual({ waiting: 4, active: 1, completed: 1, failed: 0, delayed: 1, prioritized: 0 });
     await h.q.queue.resume();
     h.worker.release();
