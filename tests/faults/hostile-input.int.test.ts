@@ -1,4 +1,4 @@
-import { describeEachBackend } from '@billing/testing/test-queue';
+import { describeEachBackend, queueBackends } from '@billing/testing/test-queue';
 import { afterAll, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import pLimit from 'p-limit';
@@ -12,6 +12,12 @@ import { faultSeed, seededRandom } from '@billing/testing/seeded-random';
 const WARM_UP = 1_000;
 const ROUNDS = 3;
 const PER_ROUND = 1_000;
+/**
+ * Every request here is refused before the queue is touched, so the backend changes only what the
+ * process holds (its store's clients): the first backend of the run (Redis when there is one) gets
+ * the full count, the second a quarter of it, to keep the suite's time bounded.
+ */
+const SECOND_BACKEND_SHARE = 0.25;
 const IN_FLIGHT = 8;
 /**
  * RSS (VmRSS) is sampled every 50 ms. Parsing near-1 MiB bodies (deeply nested JSON makes
@@ -34,8 +40,11 @@ interface RssRound {
 describeEachBackend('fault: hostile input at the ingress', (backend) => {
   const cleanup = createCleanupStack();
   afterAll(() => cleanup.runAll(), 60_000);
+  const share = backend === queueBackends()[0] ? 1 : SECOND_BACKEND_SHARE;
+  const warmUp = Math.round(WARM_UP * share);
+  const perRound = Math.round(PER_ROUND * share);
 
-  it(`answers only 4xx to ${WARM_UP + ROUNDS * PER_ROUND} requests, enqueues nothing, stays up with a steady RSS`, async () => {
+  it(`answers only 4xx to ${warmUp + ROUNDS * perRound} requests, enqueues nothing, stays up with a steady RSS`, async () => {
     const seed = faultSeed();
     const random = seededRandom(seed);
     const s = await openScenario(`hostile_input_${backend}`, { backend, cleanup });
@@ -64,9 +73,9 @@ describeEachBackend('fault: hostile input at the ingress', (backend) => {
       const sorted = [...samples].sort((a, b) => a - b);
       return { floor: sorted[0] as number, median: sorted[Math.floor(sorted.length / 2)] as number, peak: sorted.at(-1) as number };
     };
-    await send(WARM_UP);
+    await send(warmUp);
     const rounds: RssRound[] = [];
-    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await measure(PER_ROUND));
+    for (let round = 0; round < ROUNDS; round += 1) rounds.push(await measure(perRound));
     const first = rounds[0] as RssRound;
     const last = rounds.at(-1) as RssRound;
 

@@ -76,7 +76,12 @@ describeEachBackend('fault: worker SIGKILLed mid-stream', (backend) => {
 
     // 3. A new worker (direct to Postgres) takes over; the dead one's jobs come back once their
     //    locks expire and its stalled check runs (3 s each).
-    const second = await startWorker(cleanup, { databaseUrl: s.db.url, queue: s.queueConfig, queueName: s.queueName, lockDurationMs: 3_000 });
+    const second = await startWorker(cleanup, {
+      databaseUrl: s.db.url,
+      queue: s.queueConfig,
+      queueName: s.queueName,
+      lockDurationMs: 3_000,
+    });
     await posting;
     const acknowledged = deliveries.filter((d) => d.status === 200).map((d) => d.eventId);
     const settle = await waitForSettled(s.db.sql, s.queue, acknowledged, 60_000, () => deadApp([second, ingress.app]));
