@@ -24,7 +24,14 @@ export async function writePostgresJobs<D>(
   if (jobs.length === 0) return [];
   const ids = [...new Set(jobs.map((job) => job.jobId))];
   const client = await pool.connect();
+  // A connection that drops mid-batch (Postgres restarted, the network cut) emits 'error' on the
+  // checked-out client; pg-pool listens only on idle ones, and an unheard 'error' would end the
+  // process. The query under way rejects all the same, and the batch is answered 503.
   let failure: Error | undefined;
+  const onError = (error: Error) => {
+    failure ??= error;
+  };
+  client.on('error', onError);
   try {
     await client.query('begin');
     // 1. One writer of an id at a time, until this transaction ends.
@@ -82,6 +89,7 @@ export async function writePostgresJobs<D>(
     await client.query('rollback').catch(() => {});
     throw error;
   } finally {
+    client.off('error', onError);
     // A connection that failed mid-transaction (timed out, cut) is not given to the next batch.
     client.release(failure);
   }
