@@ -202,3 +202,43 @@ describe('docker-compose.yml: processes', () => {
     }
   });
 });
+
+describe('docker-compose.postgres.yml: the same rules', () => {
+  const pgCompose = parse(read('docker-compose.postgres.yml'), { merge: true }) as ComposeFile;
+  const pgServices = Object.entries(pgCompose.services);
+
+  it('publishes no Postgres or metrics port, only the ingress and the dashboard (on loopback)', () => {
+    for (const [name, service] of pgServices) {
+      const ports = (service.ports ?? []).map(containerPort);
+      if (/^postgres:/.test(service.image ?? '')) expect(service.ports, name).toBeUndefined();
+      for (const port of [5432, 9464, 9465]) expect(ports, name).not.toContain(port);
+    }
+    expect(pgCompose.services.dashboard!.ports).toEqual(['127.0.0.1:3001:3001']);
+  });
+
+  it('takes every password from a variable: Postgres and every DATABASE_URL from the required POSTGRES_PASSWORD', () => {
+    expect(read('docker-compose.postgres.yml')).not.toMatch(/postgres:postgres@|POSTGRES_PASSWORD: postgres/);
+    expect(requiredVariable(pgCompose.services.postgres!.environment!.POSTGRES_PASSWORD)).toBe('POSTGRES_PASSWORD');
+    for (const [name, service] of pgServices) {
+      const env = envOf(service);
+      if (isApp(service))
+        expect(requiredVariable(/^postgres:\/\/[^:@/]*:([^@]*)@/.exec(env.DATABASE_URL ?? '')?.[1]), name).toBe('POSTGRES_PASSWORD');
+      for (const [key, value] of Object.entries(env)) {
+        if (/PASSWORD|SECRET|_KEY$/.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z][A-Z0-9_]*(:\?[^}]*|:-)\}$/);
+      }
+    }
+  });
+
+  it('starts every app with node directly, under init, and gives the worker a stop grace period longer than its drain', () => {
+    for (const [name, service] of pgServices.filter(([, s]) => isApp(s))) {
+      expect(commandOf(service).slice(0, 3), name).toEqual(['node', '--import', 'tsx']);
+      expect(service.init, name).toBe(true);
+    }
+    const drainMs = loadEnv(
+      workerEnvShape,
+      { QUEUE_SIGNING_KEY: 'a-queue-signing-key-of-32-characters' },
+      checkQueueEnv,
+    ).WORKER_SHUTDOWN_TIMEOUT_MS;
+    expect(Number(/^(\d+)s$/.exec(pgCompose.services.worker!.stop_grace_period ?? '')?.[1]) * 1000).toBeGreaterThan(drainMs);
+  });
+});

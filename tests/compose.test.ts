@@ -5,7 +5,7 @@ import { dashboardEnvShape } from '../apps/dashboard/src/env';
 import { ingressEnvShape } from '../apps/ingress/src/env';
 import { workerEnvShape } from '../apps/worker/src/env';
 import { loadEnv } from '@billing/runtime/env';
-import { checkQueueEnv } from '@billing/queue';
+import { checkQueueEnv, queueConfigFromEnv } from '@billing/queue';
 
 // No Docker engine runs here, so the compose file is checked by reading it.
 // `merge: true`: compose resolves YAML merge keys (`<<: *app`), so the test must too.
@@ -130,5 +130,47 @@ describe('docker-compose.yml', () => {
       );
       expect(new Set(published).size).toBe(published.length);
     });
+  });
+});
+
+describe('docker-compose.postgres.yml (the Postgres-only profile)', () => {
+  const file = parse(readFileSync(new URL('../docker-compose.postgres.yml', import.meta.url), 'utf8'), { merge: true }) as {
+    services: Record<string, Record<string, unknown>>;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form compose YAML, checked field by field below
+  const pgService = (name: string) => file.services[name] as Record<string, any>;
+  const plausible = (env: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([key, value]) => [
+        key,
+        String(value).replace(
+          /\$\{[A-Z_]+:[?-][^}]*\}/g,
+          { STRIPE_WEBHOOK_SECRET: 'whsec_compose', STRIPE_SECRET_KEY: '', DASHBOARD_PASSWORD: 'a-password-of-sixteen' }[key] ??
+            (key === 'QUEUE_SIGNING_KEY' ? 'a-queue-signing-key-of-32-characters' : 'value'),
+        ),
+      ]),
+    );
+
+  it('runs Postgres, migrate and the three apps, and no Redis at all', () => {
+    expect(Object.keys(file.services).sort()).toEqual(['dashboard', 'ingress', 'migrate', 'postgres', 'worker']);
+    expect(readFileSync(new URL('../docker-compose.postgres.yml', import.meta.url), 'utf8')).not.toMatch(/REDIS_|redis:/);
+    expect(pgService('migrate').command.join(' ')).toBe('node --import tsx scripts/migrate.ts');
+    for (const name of ['ingress', 'worker', 'dashboard']) {
+      expect(pgService(name).depends_on.migrate.condition, name).toBe('service_completed_successfully');
+      expect(pgService(name).depends_on.postgres.condition, name).toBe('service_healthy');
+    }
+  });
+
+  it('puts every app and migrate on the Postgres queue, each passing its own env check', () => {
+    const shapes = { ingress: ingressEnvShape, worker: workerEnvShape, dashboard: dashboardEnvShape, migrate: ingressEnvShape } as const;
+    for (const [name, shape] of Object.entries(shapes)) {
+      const env = plausible(pgService(name).environment as Record<string, string>);
+      expect(env.QUEUE_BACKEND, name).toBe('postgres');
+      if (name === 'migrate') continue;
+      const loaded = loadEnv(shape, env, checkQueueEnv);
+      expect(queueConfigFromEnv(loaded), name).toMatchObject({ backend: 'postgres', url: env.DATABASE_URL, schema: 'bullmq' });
+    }
+    expect(pgService('ingress').ports).toEqual(['3000:3000']);
+    expect(pgService('dashboard').ports).toEqual(['127.0.0.1:3001:3001']);
   });
 });
