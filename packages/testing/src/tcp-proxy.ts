@@ -123,19 +123,15 @@ function forward(from: net.Socket, to: net.Socket, delayMs: () => number, thawer
     ended = true;
     if (held.length === 0 && !to.destroyed) to.end();
   });
-  // A side that goes away (a SIGKILLed client, a crashed server) closes right after its FIN: what
-  // it sent through a delay still arrives, then the end; what a freeze held never does, so the
-  // other side sees the connection drop, as it would the dead peer's — never a connection left
-  // open (a Postgres session idle in its transaction, holding its locks, for instance).
+  // A side that goes away (a SIGKILLed client, a crashed server) loses what the link still held
+  // from it (delayed or frozen), and the other side sees the connection drop, as it would a dead
+  // peer's — never a connection left open (a Postgres session idle in its transaction, holding its
+  // locks, for instance). After a clean end with nothing held, `end` has already closed it.
   from.on('close', () => {
-    ended = true;
+    if (timer) clearTimeout(timer);
+    const dropped = held.length > 0;
+    held.length = 0;
     thawers.delete(thaw);
-    if (held.some((entry) => entry.due === Infinity)) {
-      if (timer) clearTimeout(timer);
-      held.length = 0;
-      to.destroy();
-    } else if (held.length === 0 && !to.destroyed) {
-      to.end();
-    }
+    if (dropped) to.destroy();
   });
 }

@@ -13,10 +13,16 @@ process.once('exit', () => {
 });
 
 async function launch(cleanup: CleanupStack, name: AppName, env: Record<string, string>, ready: RegExp): Promise<AppProcess> {
-  const app = await startApp(name, env, ready);
+  const starting = startApp(name, env, ready);
+  // On the stack before it is ready: when a sibling started with it fails (Promise.all), the
+  // file's cleanup still waits for this one and stops it, rather than leaving it orphaned.
+  cleanup.defer(`stop ${name}`, async () => {
+    const app = await starting.catch(() => undefined);
+    await app?.stop('SIGTERM', 8_000);
+  });
+  const app = await starting;
   running.add(app);
   void app.exited.then(() => running.delete(app));
-  cleanup.defer(`stop ${name} (pid ${app.child.pid})`, () => app.stop('SIGTERM', 8_000));
   return app;
 }
 
