@@ -55,7 +55,7 @@ describeEachBackend('fault: the billing database unreachable mid-stream (TCP pro
     const ledgerAtCut = await ledgerCount(s.db.sql);
     await sleep(OUTAGE_MS);
     const ledgerAtRestore = await ledgerCount(s.db.sql);
-    proxy.restore();
+    await proxy.restore();
     const restoredAt = performance.now();
     await stream;
 

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import type { QueueConfig } from '@billing/queue';
-import { REPO_ROOT } from '@billing/testing/processes';
+import type { AppProcess } from '@billing/testing/processes';
 import { startTcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { paced } from '@billing/testing/faults/concurrency';
 import pLimit from 'p-limit';
 import { figureLine, measureFigures } from '@billing/testing/faults/figures';
-import { countLogs, deadApp, isAlive, startIngress, startWorker } from '@billing/testing/faults/fleet';
+import { countLogs, deadApp, isAlive, logLines, startIngress, startWorker } from '@billing/testing/faults/fleet';
 import { deliver, httpRequest, type Delivery } from '@billing/testing/faults/http-client';
 import { openScenario } from '@billing/testing/faults/scenario';
 import { waitForSettled } from '@billing/testing/faults/settle';
@@ -24,27 +23,20 @@ const ANSWER_BOUND_MS = 3_500;
 /** The ingress opens a new connection per write once the old ones are gone: back to 200 within this after Postgres is. */
 const RECOVERY_BOUND_MS = 2_500;
 
-/**
- * WORKAROUND (a bug in the port, reported to the lead): without it the ingress dies at the first
- * dropped connection — packages/queue/src/postgres/write-jobs.ts leaves its checked-out client
- * without an 'error' listener. Remove this and the file once that is fixed.
- */
-const PG_CLIENT_GUARD = join(REPO_ROOT, 'packages/testing/src/faults/pg-checked-out-client-guard.mjs');
-
 const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);
 
 /**
  * The Postgres backend's counterpart of redis-restarted: the queue's Postgres goes away in the
  * middle of a stream and comes back. The shared Postgres on 127.0.0.1:5432 cannot be restarted
- * (other test files use it), so the apps reach the queue's database through a TCP proxy that is
- * cut: every open connection of both apps to the queue dropped at once (their transactions then
- * roll back on the server, as in a crash), every new one refused until it is restored. That is what
- * the apps see of a restart; what they cannot see — the server's own crash recovery — is
- * Postgres's promise, not ours. The worker's billing database stays reachable (direct), and so does
- * the test's own view of the queue.
+ * (other test files use it), so the apps reach the queue's database through a TCP proxy that does
+ * to them what an immediate restart (`pg_ctl restart -m immediate`) does: every open connection of
+ * both apps dropped at once (their transactions roll back on the server), then the port not
+ * listening — connecting fails with ECONNREFUSED — until it is back. What the apps cannot see, the
+ * server's own crash recovery, is Postgres's promise, not ours. The worker's billing database stays
+ * reachable (direct), and so does the test's own view of the queue.
  */
-describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; connections cut, then accepted again)', () => {
+describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; connections dropped, then refused, then accepted again)', () => {
   it('answers 503 while it is away, never 200; every 200 is applied; both processes recover by themselves', async () => {
     const s = await openScenario('queue_postgres_restarted', { backend: 'postgres', cleanup });
     const target = new URL(s.db.url);
@@ -57,7 +49,7 @@ describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; 
     const histories = await historiesTotalling(s.db.sql, EVENTS);
     const events = interleaved(histories);
     const [ingress, worker] = await Promise.all([
-      startIngress(cleanup, { queue, queueName: s.queueName, secret: s.secret, env: { NODE_OPTIONS: `--import=${PG_CLIENT_GUARD}` } }),
+      startIngress(cleanup, { queue, queueName: s.queueName, secret: s.secret }),
       startWorker(cleanup, { databaseUrl: s.db.url, queue, queueName: s.queueName }),
     ]);
     const pids = { ingress: ingress.app.child.pid, worker: worker.child.pid };
@@ -71,11 +63,12 @@ describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; 
       return delivery;
     });
     await waitFor(() => deliveries.length >= EVENTS / 4, 'a quarter of the stream answered', 30_000, 5);
-    proxy.cut();
+    proxy.cut({ refuse: true });
     outage.downAt = performance.now();
     await sleep(OUTAGE_MS);
-    proxy.restore();
+    await proxy.restore();
     outage.upAt = performance.now();
+    const upAtWall = Date.now();
     const firstTry = await stream;
 
     // 2. Stripe retries what was not acknowledged; so does this test, a few rounds at most.
@@ -107,6 +100,9 @@ describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; 
       list.reduce<Record<string, number>>((acc, d) => ({ ...acc, [d.status]: (acc[d.status] ?? 0) + 1 }), {});
     const slowest = Math.round(Math.max(0, ...deliveries.map((d) => d.endedAt - d.startedAt)));
     const stalled = countLogs([worker], 'job stalled (a worker died or blocked); it will run again');
+    // From the restore to the worker's first commit after it (log times are wall-clock ms).
+    const firstAfter = logLines(worker).find((l) => l.msg === 'event processed' && Number(l.time) >= upAtWall);
+    const workerBackMs = firstAfter ? Number(firstAfter.time) - upAtWall : 'never';
     console.log(
       figureLine('queue postgres restarted [postgres]', figures, {
         outage_ms: Math.round(outage.upAt - outage.downAt),
@@ -115,9 +111,11 @@ describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; 
         first_try: statusCounts(firstTry),
         after_restart_first_try: statusCounts(afterRestart),
         ingress_recovery_ms: Math.round(lastRefusal - outage.upAt),
+        worker_back_ms: workerBackMs,
         redelivered,
         slowest_answer_ms: slowest,
         worker_error_lines: countLogs([worker], 'worker error'),
+        worker_errors: errorsByMessage(worker),
         stalled_jobs_recovered: stalled,
         settled_ms: settle.ms,
         outcomes: figures.outcomes,
@@ -143,3 +141,14 @@ describe('fault: the queue’s Postgres restarted mid-stream (Postgres backend; 
     expect(await differencesFromStripe(s.db.sql, histories)).toEqual([]);
   }, 150_000);
 });
+
+/** The worker's `worker error` lines by message (digits folded), so a retry loop shows what it retries. */
+function errorsByMessage(worker: AppProcess): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of logLines(worker)) {
+    if (line.msg !== 'worker error') continue;
+    const message = String((line.err as { message?: string } | undefined)?.message ?? line.err).replace(/\d+/g, 'N');
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return counts;
+}

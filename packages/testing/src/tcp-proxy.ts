@@ -2,10 +2,14 @@ import net from 'node:net';
 
 export interface TcpProxy {
   port: number;
-  /** Drops every open connection and refuses new ones, as a dead server would. */
-  cut: () => void;
-  /** Accepts connections again. */
-  restore: () => void;
+  /**
+   * Drops every open connection and refuses new ones, as a dead server would: by default each new
+   * connection is accepted and closed at once (the peer sees a reset); with `refuse`, the port stops
+   * listening, so connecting fails with ECONNREFUSED, as with a server that is not running (a restart).
+   */
+  cut: (options?: { refuse?: boolean }) => void;
+  /** Accepts connections again (on the same port, listening again after a `refuse` cut). */
+  restore: () => Promise<void>;
   /** Changes the added latency (ms) of each direction from now on; bytes already held keep their order. */
   setDelay: (delay: ProxyDelay) => void;
   /** Holds what clients send, connections open, as a server that stops answering would… */
@@ -53,11 +57,21 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
   const { port } = server.address() as net.AddressInfo;
   return {
     port,
-    cut: () => {
+    cut: (cutOptions = {}) => {
       open = false;
       for (const socket of sockets) socket.destroy();
+      if (cutOptions.refuse && server.listening) server.close();
     },
-    restore: () => {
+    restore: async () => {
+      if (!server.listening) {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, '127.0.0.1', () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      }
       open = true;
     },
     setDelay: (next) => {
@@ -74,7 +88,8 @@ export async function startTcpProxy(target: { host: string; port: number }, opti
       new Promise((resolve) => {
         open = false;
         for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   };
 }
