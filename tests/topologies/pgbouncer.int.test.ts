@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyEvents, defaultBillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
 import { migrateDatabase } from '@billing/db/migrate';
+import { migrateQueueSchema } from '@billing/queue';
+import { runScript } from '@billing/testing/processes';
 import { historyDifferences, prepareHistory } from '@billing/testing/corpus-harness';
 import { createTestDatabase, databaseUrl, dropDatabase, type TestDatabase } from '@billing/testing/database';
 import { CORPUS_PLAN_PRICES, LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
@@ -35,6 +37,7 @@ import { differencesFromStripe, eventsOf, historiesTotalling } from '@billing/te
  * LISTEN/NOTIFY on a connection of its own, which transaction pooling does not keep (PgBouncer
  * lists LISTEN among the session features it breaks). So the queue needs a direct connection
  * (or a session-mode pooler that passes `options` on); only the billing database may be pooled.
+ * Pointed at the pooler anyway, the apps stop at start with one line saying why (tested below).
  */
 
 const missing = pgbouncerMissing();
@@ -117,6 +120,35 @@ describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction m
       expect(await differencesFromStripe(s.db.sql, histories)).toEqual([]);
     }, 120_000);
   });
+
+  it('the queue itself behind the pooler: the ingress and the worker stop at start with one line saying why, never half-working', async () => {
+    await migrateQueueSchema(t.url, 'bullmq');
+    const queue = { QUEUE_BACKEND: 'postgres', QUEUE_DATABASE_URL: pooler.through(t.url), QUEUE_SCHEMA: 'bullmq', QUEUE_NAME: 'pooled' };
+    const [ingress, worker] = await Promise.all([
+      runScript('apps/ingress/src/server.ts', [], {
+        ...queue,
+        STRIPE_WEBHOOK_SECRET: 'whsec_pooled_queue',
+        PORT: '0',
+        INGRESS_METRICS_PORT: '0',
+      }),
+      runScript('apps/worker/src/server.ts', [], { ...queue, DATABASE_URL: t.url, WORKER_METRICS_PORT: '0' }),
+    ]);
+    // The fatal log line's message (pino JSON), or the output's end when there is none.
+    const fatal = (output: string) => {
+      const line = output.split('\n').find((l) => /"level":60/.test(l));
+      return line ? String((JSON.parse(line) as { msg?: string }).msg) : output.slice(-400);
+    };
+    console.log(`[topology] the queue behind PgBouncer (transaction mode): ${fatal(ingress.stdout)} / ${fatal(worker.stdout)}`);
+    for (const [app, run] of [
+      ['ingress', ingress],
+      ['worker', worker],
+    ] as const) {
+      expect(run.status, `${app}: ${run.stdout}${run.stderr}`).toBe(1);
+      expect(fatal(run.stdout)).toMatch(
+        new RegExp(`${app} failed to start: the queue at postgres .* cannot be used: unsupported startup parameter`),
+      );
+    }
+  }, 60_000);
 
   it('migrates through the pooler: concurrent migrators all succeed, each migration applied once, and no lock is left behind', async () => {
     const name = `${t.name}_migrate`;
