@@ -35,8 +35,9 @@ import { differencesFromStripe, eventsOf, historiesTotalling } from '@billing/te
  * (`ignore_startup_parameters`), the connections open but BullMQ's own unqualified SQL then fails
  * (`relation "job" does not exist`: getJobCounts, fetching jobs). And a worker is woken by
  * LISTEN/NOTIFY on a connection of its own, which transaction pooling does not keep (PgBouncer
- * lists LISTEN among the session features it breaks). So the queue needs a direct connection
- * (or a session-mode pooler that passes `options` on); only the billing database may be pooled.
+ * lists LISTEN among the session features it breaks). Session mode does not help with 1.18: it
+ * refuses `options` in every pool mode (measured). So the queue needs a direct connection (or a
+ * pooler in session mode that forwards `options`); only the billing database may be pooled.
  * Pointed at the pooler anyway, the apps stop at start with one line saying why (tested below).
  */
 
