@@ -48,6 +48,8 @@ export interface LocalPostgres {
   /** `url` with another database name. */
   urlFor(database: string): string;
   port: number;
+  /** The server's major version (`16`). */
+  major: string;
   /** The postmaster's process id. */
   pid: number;
   dataDir: string;
@@ -156,6 +158,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       return u.toString();
     },
     port,
+    major: binaries.major,
     pid,
     dataDir,
     logFile,
