@@ -1,3 +1,3 @@
 export { LocalPostgresError } from './errors';
-export { startLocalPostgres, type LocalPostgres, type LocalPostgresOptions } from './local-postgres';
+export { startLocalPostgres, stopIfAbandoned, type LocalPostgres, type LocalPostgresOptions } from './local-postgres';
 export { processAlive, processStartTime, sameProcess, signal, waitForExit } from './processes';

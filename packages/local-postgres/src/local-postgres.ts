@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   chownSync,
   closeSync,
   existsSync,
@@ -92,6 +93,8 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const user = postgresUser();
   checkAccess(user, binaries.postgres, 'program');
   mkdirSync(home, { recursive: true });
+  // The server's user must enter home/ to reach data/ (a mkdtemp directory is mode 700).
+  if (user.uid !== undefined) chmodSync(home, (statSync(home).mode & 0o777) | 0o011);
 
   const previous = readOwner(ownerFile);
   await recoverLeftover(dataDir, previous, log);
@@ -179,24 +182,40 @@ function serverSettings(throwaway: boolean): string[] {
 }
 
 /**
+ * Stops the server under `home` when the process that ran it is gone (SIGKILLed): `in use` when
+ * that process is alive, `stopped` when a server was left running, `none` when none runs.
+ */
+export async function stopIfAbandoned(home: string): Promise<'in use' | 'stopped' | 'none'> {
+  const dir = resolve(home);
+  const owner = readOwner(join(dir, 'owner.json'));
+  if (owner && owner.pid > 0 && owner.pid !== process.pid && sameProcess(owner)) return 'in use';
+  try {
+    return (await recoverLeftover(join(dir, 'data'), owner, () => {})) ? 'stopped' : 'none';
+  } catch (error) {
+    if (error instanceof LocalPostgresError) return 'in use';
+    throw error;
+  }
+}
+
+/**
  * A postmaster still running on this data directory: left by an owner that is gone (stopped
  * cleanly here, so the new start owns it), or in use by a live one (refused). A pidfile whose
  * process is gone is left to Postgres, which clears it itself; one whose id now belongs to some
  * other process is removed.
  */
-async function recoverLeftover(dataDir: string, owner: OwnerRecord | undefined, log: (line: string) => void): Promise<void> {
+async function recoverLeftover(dataDir: string, owner: OwnerRecord | undefined, log: (line: string) => void): Promise<boolean> {
   const pidFile = join(dataDir, 'postmaster.pid');
   let lines: string[];
   try {
     lines = readFileSync(pidFile, 'utf8').split('\n');
   } catch {
-    return;
+    return false;
   }
   const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return false;
   if (!isPostmasterOf(pid, dataDir)) {
     rmSync(pidFile, { force: true });
-    return;
+    return false;
   }
   if (owner && owner.pid !== process.pid && owner.pid > 0 && sameProcess(owner)) {
     throw new LocalPostgresError(
@@ -205,6 +224,7 @@ async function recoverLeftover(dataDir: string, owner: OwnerRecord | undefined, 
   }
   log(`stopping the Postgres (pid ${pid}) that an earlier run left running when it was killed`);
   await stopPostmaster(pid);
+  return true;
 }
 
 function isPostmasterOf(pid: number, dataDir: string): boolean {
