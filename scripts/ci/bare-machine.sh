@@ -114,24 +114,24 @@ fi
 
 # Everything below runs in the namespace with a minimal environment: none of DATABASE_URL,
 # REDIS_*, TEST_* set; no Docker socket.
-in_ns() {
-  ip netns exec "$ns" env -i PATH="$bin" HOME="${HOME:-/root}" LANG=C.UTF-8 CI="${CI:-}" \
-    DOCKER_HOST=unix:///nonexistent/docker.sock "$@"
-}
+ns_env=(ip netns exec "$ns" env -i PATH="$bin" HOME="${HOME:-/root}" LANG=C.UTF-8 CI="${CI:-}" DOCKER_HOST=unix:///nonexistent/docker.sock)
+in_ns() { "${ns_env[@]}" "$@"; }
 
 start_log=""
+ready_s=""
 # Starts `npm start` in a session of its own (its process group is what a terminal's Ctrl-C hits),
-# waits for the banner; prints the seconds it took.
+# waits for the banner; sets ready_s to the seconds it took.
 start_stack() {
   start_log="$work/start-$1.log"
   local t0 t1
   t0=$(date +%s.%N)
-  in_ns setsid bash -c "cd '$repo' && exec npm start" > "$start_log" 2>&1 < /dev/null &
+  # A simple command (no function, no subshell): $! is the process that becomes npm, its group's leader.
+  "${ns_env[@]}" setsid bash -c "cd '$repo' && exec npm start" > "$start_log" 2>&1 < /dev/null &
   start_pgid=$!
   for _ in $(seq 1 1200); do
     if grep -q 'billing-webhooks is running' "$start_log"; then
       t1=$(date +%s.%N)
-      awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+      ready_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
       return 0
     fi
     kill -0 "$start_pgid" 2> /dev/null || {
@@ -167,7 +167,8 @@ stop_stack() {
 }
 
 # --- 1. first start: the embedded Postgres is created -------------------------------------------
-first="$(start_stack first)"
+start_stack first
+first="$ready_s"
 grep -q 'embedded Postgres (created now)' "$start_log" || fail "the first npm start did not create the embedded Postgres"
 grep -Eq "running on Node v$(tr -d 'v \n' < "$repo/.nvmrc")\." "$start_log" || fail "npm start does not run on Node $(cat "$repo/.nvmrc"): $(grep -o 'running on Node [^,]*' "$start_log")"
 say "first npm start: banner after ${first} s ($(grep -o 'running on Node [^,]*' "$start_log"); embedded Postgres created)"
@@ -184,7 +185,8 @@ stop_stack first
 say "Ctrl-C: the apps, then the embedded Postgres stopped; no process left"
 
 # --- 4. second start: the data is reused ----------------------------------------------------------
-second="$(start_stack second)"
+start_stack second
+second="$ready_s"
 grep -q 'embedded Postgres (data reused)' "$start_log" || fail "the second npm start did not reuse the data"
 in_ns bash -c "cd '$repo' && node_modules/.bin/tsx scripts/ci/demo-rows-match.ts '$work/demo.log'" > /dev/null || fail "the demo's rows are gone after a restart"
 stop_stack second
