@@ -36,7 +36,8 @@ const line = /^ {2}(sub_\S+): (\S+), ([^/\s]+)\/(\S+) \((\S+)\), period end (\S+
 const expected = new Map<string, Expected>();
 for (const text of readFileSync(file, 'utf8').split('\n')) {
   const m = line.exec(text);
-  if (m) expected.set(m[1]!, { status: m[2]!, plan: m[3]!, period: m[4]!, price: m[5]!, periodEnd: m[6]!, cancelAt: m[7]!, trialEnd: m[8]! });
+  if (m)
+    expected.set(m[1]!, { status: m[2]!, plan: m[3]!, period: m[4]!, price: m[5]!, periodEnd: m[6]!, cancelAt: m[7]!, trialEnd: m[8]! });
 }
 if (expected.size === 0) {
   console.error(`demo-rows-match: ${file} has no "Stripe’s own final objects say:" lines: did the demo finish?`);
@@ -74,7 +75,9 @@ try {
     console.error(`demo-rows-match: the rows differ from Stripe's final objects:\n  ${differences.join('\n  ')}`);
     process.exitCode = 1;
   } else {
-    console.log(`demo-rows-match: ${expected.size} subscriptions, each row equal to Stripe's final object (status, plan, period, price, period end, cancel at, trial end)`);
+    console.log(
+      `demo-rows-match: ${expected.size} subscriptions, each row equal to Stripe's final object (status, plan, period, price, period end, cancel at, trial end)`,
+    );
   }
 } finally {
   await sql.end({ timeout: 5 });
