@@ -2,7 +2,7 @@ import { buildDashboard } from '../../apps/dashboard/src/app';
 import { createEventQueue, producerConnection, type RedisConfig } from '@billing/queue';
 import { runScript, type AppName } from '@billing/testing/processes';
 import { startPrivateCluster, type ClusterNode, type PrivateCluster } from '@billing/testing/redis-cluster';
-import { redisSkip } from '@billing/testing/needs-redis';
+import { redisServerProblem } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
@@ -16,7 +16,7 @@ import { openScenario } from '@billing/testing/faults/scenario';
 import { waitForSettled } from '@billing/testing/faults/settle';
 import { historiesTotalling, interleaved } from '@billing/testing/faults/subscriptions';
 
-const skip = redisSkip({ redisServer: true });
+const skip = redisServerProblem();
 if (skip) console.log(`skipped: ${skip}`);
 const EVENTS = 240;
 const PREFIX = '{billing}';

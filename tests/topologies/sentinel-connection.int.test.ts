@@ -1,11 +1,11 @@
 import { isWritablePrimary, producerConnection, workerConnection, type RedisConfig, type RedisConnection } from '@billing/queue';
-import { redisSkip } from '@billing/testing/needs-redis';
+import { redisServerProblem } from '@billing/testing/redis-server';
 import { startSentinelTopology, type SentinelTopology } from '@billing/testing/redis-sentinel';
 import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const skip = redisSkip({ redisServer: true });
+const skip = redisServerProblem();
 if (skip) console.log(`skipped: ${skip}`);
 
 describe.skipIf(skip)('the connection factory on Redis Sentinel', () => {

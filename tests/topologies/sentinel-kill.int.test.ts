@@ -1,12 +1,12 @@
 // Types `inject()` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { redisSkip } from '@billing/testing/needs-redis';
+import { redisServerProblem } from '@billing/testing/redis-server';
 import { afterAll, describe, it } from 'vitest';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import { expectNothingAcknowledgedLost, reportWithoutAck } from './support/failover-expectations';
 import { runSentinelFailover } from './support/sentinel-failover';
 
-const skip = redisSkip({ redisServer: true });
+const skip = redisServerProblem();
 if (skip) console.log(`skipped: ${skip}`);
 const cleanup = createCleanupStack();
 afterAll(() => cleanup.runAll(), 60_000);

@@ -84,8 +84,8 @@ describe('startLocalPostgres', () => {
     expect(second.timings.initdbMs).toBe(0);
     expect(second.pid).not.toBe(first.pid);
     expect(await query<{ v: string }>(second.url, 'select v from kept')).toEqual([{ v: 'from the first run' }]);
-    const [{ setting }] = await query<{ setting: string }>(second.url, `select setting from pg_settings where name = 'server_encoding'`);
-    expect(setting).toBe('UTF8');
+    const encoding = await query<{ setting: string }>(second.url, `select setting from pg_settings where name = 'server_encoding'`);
+    expect(encoding).toEqual([{ setting: 'UTF8' }]);
   });
 
   it('stops the server a SIGKILLed owner left running (its pidfile too), keeps the data, and starts anew', async () => {
@@ -148,8 +148,7 @@ describe('startLocalPostgres', () => {
 describe.skipIf(!isRoot)('startLocalPostgres as root (Postgres never runs as root)', () => {
   it('runs the server as the postgres user', async () => {
     const pg = await start(freshHome());
-    const [{ user }] = await query<{ user: string }>(pg.url, 'select current_user as user');
-    expect(user).toBe('postgres');
+    expect(await query<{ user: string }>(pg.url, 'select current_user as user')).toEqual([{ user: 'postgres' }]);
     const uid = spawnSync('ps', ['-o', 'user=', '-p', String(pg.pid)], { encoding: 'utf8' }).stdout.trim();
     expect(uid).toBe('postgres');
   });

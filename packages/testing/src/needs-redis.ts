@@ -22,23 +22,16 @@ export function missingRedis(needs: RedisNeeds = { redis: true }): string | unde
 }
 
 /**
- * For `describe.skipIf(…)`: why the run lacks what the file needs (printed once, as one line), or
- * `undefined` when it has it.
- */
-export function redisSkip(needs: RedisNeeds = { redis: true }): string | undefined {
-  const reason = missingRedis(needs);
-  if (reason !== undefined) console.log(`skipped: ${reason}`);
-  return reason;
-}
-
-/**
  * vitest's `describe` for a Redis-only file, or `describe.skip` when the run lacks what it needs —
  * then it prints one line saying why. At the top of such a file, in place of vitest's `describe`:
  *
  *     const describe = describeIfRedis({ redis: true, redisServer: true });
  */
 export function describeIfRedis(needs: RedisNeeds = { redis: true }): typeof describe {
-  return redisSkip(needs) === undefined ? describe : (describe.skip as typeof describe);
+  const reason = missingRedis(needs);
+  if (reason === undefined) return describe;
+  console.log(`skipped: ${reason}`);
+  return describe.skip as typeof describe;
 }
 
 /** `describe(name, fn)` that skips, with one line saying why, when the run has no Redis. */

@@ -27,16 +27,21 @@ const EMBEDDED_PREFIX = 'billing-test-postgres-';
  * at teardown), so the suite needs nothing installed. Redis: `TEST_REDIS_URL`; the local default;
  * testcontainers; none (`redisUrl` is `''`, and the tests that need Redis skip).
  */
-export async function resolveTestServices(env: Record<string, string | undefined> = process.env): Promise<TestServices> {
+export async function resolveTestServices(
+  env: Record<string, string | undefined> = process.env,
+  where: { localPostgres?: string; localRedis?: string; dockerReachable?: () => Promise<boolean> } = {},
+): Promise<TestServices> {
   const stops: Array<() => Promise<void>> = [];
   const notes: string[] = [];
-  const docker = once(dockerReachable);
+  const docker = once(where.dockerReachable ?? dockerReachable);
+  const localPostgres = where.localPostgres ?? LOCAL_POSTGRES;
+  const localRedis = where.localRedis ?? LOCAL_REDIS;
 
   const postgresUrl = await pick(
     'Postgres',
     'TEST_DATABASE_URL',
     env.TEST_DATABASE_URL,
-    LOCAL_POSTGRES,
+    localPostgres,
     postgresAnswers,
     docker,
     async () => {
@@ -50,7 +55,7 @@ export async function resolveTestServices(env: Record<string, string | undefined
   const adminDatabaseUrl =
     postgresUrl ??
     (await (async () => {
-      const { url, describe, stop } = await startEmbeddedPostgres();
+      const { url, describe, stop } = await startEmbeddedPostgres(localPostgres);
       stops.push(stop);
       notes.push(describe);
       return url;
@@ -60,7 +65,7 @@ export async function resolveTestServices(env: Record<string, string | undefined
     'Redis',
     'TEST_REDIS_URL',
     env.TEST_REDIS_URL,
-    LOCAL_REDIS,
+    localRedis,
     redisAnswers,
     docker,
     async () => {
@@ -72,7 +77,7 @@ export async function resolveTestServices(env: Record<string, string | undefined
     notes,
   );
   if (redisUrl === undefined) {
-    notes.push(`no Redis (none at ${LOCAL_REDIS}, no Docker engine, TEST_REDIS_URL unset): the tests that need Redis skip`);
+    notes.push(`no Redis (none at ${localRedis}, no Docker engine, TEST_REDIS_URL unset): the tests that need Redis skip`);
   }
 
   return {
@@ -119,14 +124,14 @@ async function pick(
  * cluster (no fsync). Directories that earlier runs left (killed before their teardown) are
  * cleared first, their server stopped if it still runs.
  */
-async function startEmbeddedPostgres(): Promise<{ url: string; describe: string; stop: () => Promise<void> }> {
+async function startEmbeddedPostgres(localPostgres: string): Promise<{ url: string; describe: string; stop: () => Promise<void> }> {
   await sweepAbandoned();
   const home = mkdtempSync(join(tmpdir(), EMBEDDED_PREFIX));
   try {
     const pg = await startLocalPostgres({ home, password: randomBytes(18).toString('base64url'), throwaway: true });
     return {
       url: pg.url,
-      describe: `Postgres embedded (none at ${redact(LOCAL_POSTGRES)}, no Docker engine, TEST_DATABASE_URL unset): ${pg.major} in ${home}, port ${pg.port}, up in ${pg.timings.initdbMs + pg.timings.startMs} ms`,
+      describe: `Postgres embedded (none at ${redact(localPostgres)}, no Docker engine, TEST_DATABASE_URL unset): ${pg.major} in ${home}, port ${pg.port}, up in ${pg.timings.initdbMs + pg.timings.startMs} ms`,
       stop: async () => {
         await pg.stop();
         rmSync(home, { recursive: true, force: true });
@@ -135,7 +140,7 @@ async function startEmbeddedPostgres(): Promise<{ url: string; describe: string;
   } catch (error) {
     rmSync(home, { recursive: true, force: true });
     throw new Error(
-      `no Postgres for the tests: none at ${redact(LOCAL_POSTGRES)}, no Docker engine, and the embedded one failed: ${(error as Error).message}`,
+      `no Postgres for the tests: none at ${redact(localPostgres)}, no Docker engine, and the embedded one failed: ${(error as Error).message}`,
       {
         cause: error,
       },
