@@ -109,6 +109,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   const logFd = openSync(logFile, 'a', 0o600);
   let child: ChildProcess | undefined;
   let port = 0;
+  let onExit: () => void = () => {};
   try {
     for (let attempt = 1; ; attempt++) {
       port = await pickPort(attempt === 1 ? (options.port ?? previous?.port) : undefined);
@@ -117,9 +118,19 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
         stdio: ['ignore', logFd, logFd],
         ...(user.uid === undefined ? {} : { uid: user.uid, gid: user.gid }),
       });
+      // Whatever way this process exits without stop() (an uncaught error, process.exit, a signal
+      // handler that exits while the server is still starting), the server gets its fast-shutdown
+      // signal and finishes by itself.
+      const spawned = child;
+      process.off('exit', onExit);
+      onExit = () => {
+        if (spawned.pid !== undefined && spawned.exitCode === null && spawned.signalCode === null) signal(spawned.pid, 'SIGINT');
+      };
+      process.on('exit', onExit);
       const outcome = await waitUntilReady(child, dataDir, logFile);
       if (outcome === 'ready') break;
       if (outcome === 'port taken' && attempt < 3) continue;
+      process.off('exit', onExit);
       throw new LocalPostgresError(`Postgres did not start (${outcome}); its log: ${logFile}`);
     }
   } finally {
@@ -129,11 +140,6 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
   // Tracked by its id from here on (stop() polls it), so it never holds this process open.
   child.unref();
   writeOwner(ownerFile, { pid: process.pid, start: processStartTime(process.pid), postmaster: pid, port });
-
-  // Whatever way this process exits without stop() (an uncaught error, process.exit), the server
-  // gets its fast-shutdown signal and finishes by itself.
-  const onExit = () => signal(pid, 'SIGINT');
-  process.on('exit', onExit);
 
   const url = `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@${HOST}:${port}/postgres`;
   let stopping: Promise<void> | undefined;
