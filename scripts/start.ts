@@ -63,7 +63,11 @@ if (queueBackend === 'redis' && !redisConfigured) {
 // afterwards concurrently forwards it to the apps, and Postgres stops once they have.
 let localPostgres: LocalPostgres | undefined;
 let running = false;
+let exiting = false;
 async function stopAndExit(code: number, message?: string): Promise<never> {
+  // Once: a step that fails because a signal is stopping Postgres under it says nothing more.
+  if (exiting) return new Promise<never>(() => {});
+  exiting = true;
   if (message) console.error(message);
   await localPostgres?.stop();
   forgetRun();
