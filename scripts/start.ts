@@ -26,7 +26,13 @@ import { optionalDatabaseUrl, servicesProblem, where } from './lib/services';
 
 const env = loadEnvOrExit('start', {
   DATABASE_URL: optionalDatabaseUrl,
-  REDIS_URL: z.string().trim().optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .optional()
+    .refine((value) => value === undefined || /^rediss?:\/\/./.test(value), {
+      message: 'must be a URL starting with redis:// or rediss://',
+    }),
   REDIS_SENTINELS: z.string().trim().optional(),
   REDIS_CLUSTER_NODES: z.string().trim().optional(),
   QUEUE_BACKEND: z.enum(['redis', 'postgres']).optional(),
