@@ -1,9 +1,13 @@
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { describeIfRedis } from '@billing/testing/needs-redis';
 import { invoiceEvent, startTestIngress, type TestIngress } from '../test-support/test-ingress';
 import { signedJob } from '@billing/testing/job-signing';
 import { startTcpProxy, type TcpProxy } from '@billing/testing/tcp-proxy';
 import { waitFor } from '@billing/testing/wait-for';
+
+// Redis-only: skips, saying why, where the run has no Redis or no redis-server.
+const describe = describeIfRedis({ redis: true, redisServer: true });
 
 const BOUND_MS = 2_000;
 /** Generous slack over the bound for a loaded CI machine; a hang would take far longer. */

@@ -9,9 +9,13 @@ import {
 import { uniqueQueueName } from '@billing/testing/database';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
+import { describeIfRedis } from '@billing/testing/needs-redis';
 import { invoiceEvent } from '../test-support/test-ingress';
 import { startTestWorker, type Fate, type TestWorker } from '@billing/testing/scripted-worker';
+
+// Redis-only: skips, saying why, where the run has no Redis or no redis-server.
+const describe = describeIfRedis({ redis: true, redisServer: true });
 
 /** A job the ingress would write for a fresh real-shaped event. */
 function eventJob(): EventJob {
