@@ -55,13 +55,19 @@ export async function applyEvents(
   if (connection.options.max !== 1) throw new TypeError('applyEvents: pass a client of one connection (createConnection), not a pool');
   const results: Array<ApplyResult | Error | undefined> = new Array(events.length);
   const normalised: Array<{ index: number; event: NormalisedEvent }> = [];
-  const seen = new Set<string>();
+  // A second copy of an event id (a stalled job taken again while its first copy waits here)
+  // shares its first copy's fate, settled once the batch is: its job may be the one holding the lock.
+  const firstCopy = new Map<string, number>();
+  const copies: Array<{ index: number; first: number }> = [];
   for (const [index, event] of events.entries()) {
+    const first = firstCopy.get(event.id);
+    if (first !== undefined) {
+      copies.push({ index, first });
+      continue;
+    }
+    firstCopy.set(event.id, index);
     try {
-      const n = normaliseEvent(event, config);
-      if (seen.has(n.id)) results[index] = { outcome: 'duplicate', subscriptionId: n.subscriptionId, customerId: n.customerId };
-      else normalised.push({ index, event: n });
-      seen.add(n.id);
+      normalised.push({ index, event: normaliseEvent(event, config) });
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       results[index] = error;
@@ -105,6 +111,7 @@ export async function applyEvents(
       }
     }
   }
+  for (const { index, first } of copies) results[index] = asCopy(results[first]!);
   batch.results = results as Array<ApplyResult | Error>;
   return batch;
 }
@@ -236,6 +243,11 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   return code.startsWith('08') || code === '57P01' || code === '57P03' || /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code);
+}
+
+/** A copy's result: its first copy's error, or `duplicate` once its first copy committed. */
+function asCopy(first: ApplyResult | Error): ApplyResult | Error {
+  return first instanceof Error ? first : { outcome: 'duplicate', subscriptionId: first.subscriptionId, customerId: first.customerId };
 }
 
 function asError(error: unknown): Error {
