@@ -149,14 +149,18 @@ describe('normaliseEvent', () => {
       input: { kind: 'snapshot', status: 'past_due' },
     });
   });
-  it('deleted is a snapshot of canceled, whatever the object says (older API versions)', () => {
-    expect(
-      normaliseEvent(
-        event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'active' })),
-        config,
-      ),
-    ).toMatchObject({ input: { status: 'canceled' } });
-  });
+  it.each([
+    ['active', 'canceled'],
+    ['canceled', 'canceled'],
+    ['incomplete_expired', 'incomplete_expired'],
+  ])(
+    'deleted of a subscription the object says is %s is a snapshot of %s (a terminal status as it is; any other forced)',
+    (status, expected) => {
+      expect(
+        normaliseEvent(event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status })), config),
+      ).toMatchObject({ input: { status: expected } });
+    },
+  );
   it.each([
     ['invoice.payment_failed', 'subscription_cycle', { hint: 'payment_failed', firstInvoice: false }],
     ['invoice.payment_failed', 'subscription_create', { hint: 'payment_failed', firstInvoice: true }],

@@ -3,6 +3,7 @@ import type { BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
 import type { Hint, LifecycleEvent, NormalisedEvent } from './lifecycle-input';
 import { billingMetadata, normaliseEmails } from './metadata';
+import { isTerminal } from './statuses';
 import { idOf, isObject, requireObject, type StripeObject } from './stripe-object';
 import { subscriptionSnapshot } from './subscription-snapshot';
 
@@ -29,8 +30,13 @@ type Normaliser = (event: StripeEvent, config: BillingConfig) => NormalisedEvent
 
 const snapshot: Normaliser = (event, config) => {
   const subscription = requireObject(event.data.object, 'subscription', event.type);
-  // Deleted events carry `canceled`; it is forced in case an older API version did not.
-  const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
+  // Deleted events carry the subscription's terminal status: `canceled`, or `incomplete_expired` for
+  // an incomplete subscription that expired. Any other is forced to `canceled`, in case an older
+  // API version sent the status from before the deletion.
+  const status =
+    event.type === 'customer.subscription.deleted' && !(typeof subscription.status === 'string' && isTerminal(subscription.status))
+      ? 'canceled'
+      : subscription.status;
   if (typeof status !== 'string' || status.length === 0) throw new InvalidEventError(`${event.type}: the subscription has no status`);
   const customerId = idOf(subscription.customer);
   const metadata = billingMetadata(subscription.metadata, config);
