@@ -43,9 +43,10 @@ async function facts(subscription: string) {
   };
 }
 
-const ORDERS: Array<[string, (events: StripeEvent[]) => StripeEvent[]]> = [
-  ['in Stripe’s order', (events) => events],
-  ['reversed', (events) => [...events].reverse()],
+type Order = <T>(items: readonly T[]) => T[];
+const ORDERS: Array<[string, Order]> = [
+  ['in Stripe’s order', (items) => [...items]],
+  ['reversed', (items) => [...items].reverse()],
 ];
 
 describe.each(ORDERS)('delivered %s', (_order, order) => {

@@ -3,7 +3,7 @@ import type { Sql } from '@billing/db/client';
 import type { StripeEvent } from '@billing/queue';
 import type { BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
-import { isIgnored, type LifecycleEvent, type NormalisedEvent } from './lifecycle-input';
+import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEvent } from './lifecycle-input';
 import { normaliseEvent } from './normalise-event';
 import { reduceEvents, type EventResult } from './reduce-events';
 import { loadedFrom, loadMessage, scopeOf } from './store/load-world';
@@ -14,8 +14,8 @@ import { subscriptionSnapshot } from './subscription-snapshot';
 export interface ApplyOptions {
   /**
    * Fetches a subscription from the Stripe API, for checkout events (which carry none). Called
-   * before the transaction opens; the object is applied as a snapshot taken at the moment of the
-   * fetch. A failure goes to `onEnrichmentError` and the event still applies.
+   * before the transaction opens; the object is applied as a snapshot taken when the request was
+   * sent. A failure goes to `onEnrichmentError` and the event still applies.
    */
   fetchSubscription?: (stripeSubscriptionId: string) => Promise<StripeObject | undefined>;
   onEnrichmentError?: (error: unknown, stripeSubscriptionId: string) => void;
@@ -73,7 +73,7 @@ export async function applyEvents(
       results[index] = error;
     }
   }
-  await enrich(
+  const fetched = await fetchCheckoutSubscriptions(
     normalised.map((n) => n.event),
     config,
     options,
@@ -84,6 +84,7 @@ export async function applyEvents(
     const outcome = await transaction(
       connection,
       group.map((n) => n.event),
+      fetched,
     );
     for (const { index, event } of group)
       results[index] = outcome.results.get(event.id) ?? {
@@ -157,7 +158,7 @@ export async function sweepUnresolved(connection: Sql, limit = 50): Promise<Swee
     const fresh = candidates.filter((c) => !seen.has(c.id));
     if (fresh.length === 0) return result;
     for (const c of fresh) seen.add(c.id);
-    const outcome = await transaction(connection, [], {
+    const outcome = await transaction(connection, [], new Map(), {
       customerIds: fresh.flatMap((c) => (c.customer ? [c.customer] : [])),
       subscriptionIds: fresh.flatMap((c) => (c.subscription ? [c.subscription] : [])),
     });
@@ -181,6 +182,7 @@ interface TransactionOutcome {
 async function transaction(
   connection: Sql,
   events: NormalisedEvent[],
+  fetched: ReadonlyMap<string, FetchedSnapshot>,
   extra: Parameters<typeof scopeOf>[1] = {},
 ): Promise<TransactionOutcome> {
   const token = randomBytes(12).toString('hex');
@@ -190,6 +192,7 @@ async function transaction(
     const effects = reduceEvents(
       world,
       events.filter((e) => fresh.has(e.id)),
+      fetched,
     );
     const written = await connection.unsafe(writeMessage(effects, token));
     const command = lastCommand(written);
@@ -210,22 +213,34 @@ async function transaction(
   }
 }
 
-/** The subscription of each checkout, fetched from the Stripe API (when configured): a snapshot taken now. */
-async function enrich(events: NormalisedEvent[], config: BillingConfig, options: ApplyOptions): Promise<void> {
+/**
+ * The subscription of each checkout, fetched from the Stripe API (when configured), by event id: a
+ * snapshot dated when the request was sent. The object is at least as new as that second, and a
+ * time taken after the answer would make an event of the second the object was served look older
+ * than it (a deletion would be `stale`).
+ */
+async function fetchCheckoutSubscriptions(
+  events: NormalisedEvent[],
+  config: BillingConfig,
+  options: ApplyOptions,
+): Promise<Map<string, FetchedSnapshot>> {
+  const fetched = new Map<string, FetchedSnapshot>();
   const { fetchSubscription } = options;
-  if (!fetchSubscription) return;
+  if (!fetchSubscription) return fetched;
   const checkouts = events.filter((e): e is LifecycleEvent => !isIgnored(e) && e.input.kind === 'hint' && e.input.hint === 'checkout');
   await Promise.all(
     checkouts.map(async (event) => {
       try {
+        const at = Math.floor(Date.now() / 1000);
         const object = await fetchSubscription(event.subscriptionId);
         if (!object || typeof object.status !== 'string') return;
-        event.fetched = { snapshot: subscriptionSnapshot(object, undefined, config, object.status), at: Math.floor(Date.now() / 1000) };
+        fetched.set(event.id, { snapshot: subscriptionSnapshot(object, undefined, config, object.status), at });
       } catch (error) {
         options.onEnrichmentError?.(error, event.subscriptionId);
       }
     }),
   );
+  return fetched;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Outcome } from '@billing/db/schema';
-import { isIgnored, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
+import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
 import { applyInput, type Step, type SubscriptionState } from './lifecycle';
 import { resolveUser, type ResolvedVia, type UserDirectory, type UserRecord } from './resolve-user';
 import { mostFavourable } from './statuses';
@@ -76,7 +76,11 @@ export interface Effects {
  * 2. applies again, in `created` order, every `unresolved` event of a customer that now has a user;
  * 3. derives each touched user's status from all of their subscriptions.
  */
-export function reduceEvents(world: World, events: readonly NormalisedEvent[]): Effects {
+export function reduceEvents(
+  world: World,
+  events: readonly NormalisedEvent[],
+  fetched: ReadonlyMap<string, FetchedSnapshot> = new Map(),
+): Effects {
   const subscriptions = new Map(world.subscriptions);
   const users: UserDirectory = {
     byId: new Map(world.users.byId),
@@ -119,11 +123,12 @@ export function reduceEvents(world: World, events: readonly NormalisedEvent[]): 
     }
 
     const newRow = { ...ids, userId: found.user.id };
+    const fetchedFor = fetched.get(event.id);
     const steps: Array<Step & { at: Seconds }> = [];
     let state = row;
     for (const [input, at] of [
       [event.input, event.created],
-      ...(event.fetched ? [[event.fetched.snapshot, event.fetched.at] as const] : []),
+      ...(fetchedFor ? [[fetchedFor.snapshot, fetchedFor.at] as const] : []),
     ] as const) {
       const before = state;
       const step = applyInput(state, input, at, newRow);
@@ -234,8 +239,7 @@ function sameState(a: SubscriptionState, b: SubscriptionState): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** What is kept of an unresolved event: all but the emails (resolution by customer id needs none) and the API fetch. */
+/** What is kept of an unresolved event: all but the emails (resolution by customer id needs none). */
 function storable(event: LifecycleEvent): LifecycleEvent {
-  const { fetched: _fetched, ...rest } = event;
-  return { ...rest, user: { ...event.user, emails: [] } };
+  return { ...event, user: { ...event.user, emails: [] } };
 }
