@@ -7,6 +7,7 @@ import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEv
 import { normaliseEvent } from './normalise-event';
 import { reduceEvents, type EventResult } from './reduce-events';
 import { loadedFrom, loadMessage, scopeOf } from './store/load-world';
+import { resolvableUnresolvedPage, SWEEP_START, type SweepCursor } from './store/resolvable-unresolved';
 import { writeMessage } from './store/write-effects';
 import type { StripeObject } from './stripe-object';
 import { subscriptionSnapshot } from './subscription-snapshot';
@@ -140,31 +141,27 @@ export interface SweepResult {
 /**
  * The periodic sweep's work: the `unresolved` events whose user can be found now — their
  * customer bound to a user (by the host application, say) or their subscription linked to one —
- * applied in one transaction per group of at most `limit` customers and subscriptions, under the
- * same locks and rules as any batch. Rows whose event was not kept come back in `withoutEvent`.
+ * applied in one transaction per page of at most `limit` of them, under the same locks and rules
+ * as any batch. Rows whose event was not kept stay `unresolved` (only their job can bring them
+ * back): the sweep pages past them and reports each once in `withoutEvent`.
  */
 export async function sweepUnresolved(connection: Sql, limit = 50): Promise<SweepResult> {
-  const result: SweepResult = { reapplied: new Map(), withoutEvent: [] };
-  const seen = new Set<string>();
-  for (;;) {
-    const candidates = await connection<Array<{ customer: string | null; subscription: string | null; id: string }>>`
-      select w.stripe_customer_id as customer, w.stripe_subscription_id as subscription, w.stripe_event_id as id
-      from webhook_events w
-      where w.outcome = 'unresolved'
-        and (exists (select 1 from users u where u.stripe_customer_id = w.stripe_customer_id)
-          or exists (select 1 from subscriptions s where s.stripe_subscription_id = w.stripe_subscription_id and s.user_id is not null))
-      order by w.event_created_at nulls first, w.id
-      limit ${limit}`;
-    const fresh = candidates.filter((c) => !seen.has(c.id));
-    if (fresh.length === 0) return result;
-    for (const c of fresh) seen.add(c.id);
+  const reapplied = new Map<string, EventResult>();
+  const withoutEvent = new Set<string>();
+  for (let cursor: SweepCursor | undefined = SWEEP_START; cursor !== undefined;) {
+    const page = await resolvableUnresolvedPage(connection, cursor, limit);
+    cursor = page.next;
+    for (const row of page.rows) if (!row.hasEvent) withoutEvent.add(row.eventId);
+    const stored = page.rows.filter((row) => row.hasEvent);
+    if (stored.length === 0) continue;
     const outcome = await transaction(connection, [], new Map(), {
-      customerIds: fresh.flatMap((c) => (c.customer ? [c.customer] : [])),
-      subscriptionIds: fresh.flatMap((c) => (c.subscription ? [c.subscription] : [])),
+      customerIds: stored.flatMap((row) => (row.customerId ? [row.customerId] : [])),
+      subscriptionIds: stored.flatMap((row) => (row.subscriptionId ? [row.subscriptionId] : [])),
     });
-    for (const [id, r] of outcome.reapplied) result.reapplied.set(id, r);
-    result.withoutEvent.push(...outcome.withoutEvent);
+    for (const [id, result] of outcome.reapplied) reapplied.set(id, result);
+    for (const id of outcome.withoutEvent) withoutEvent.add(id);
   }
+  return { reapplied, withoutEvent: [...withoutEvent] };
 }
 
 interface TransactionOutcome {
