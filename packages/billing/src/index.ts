@@ -19,3 +19,5 @@ export { subscriptionPlan } from './plan';
 export { reduceEvents, type EventResult, type World } from './reduce-events';
 export { mostFavourable } from './statuses';
 export { subscriptionFacts, subscriptionPeriodEnd, subscriptionSnapshot } from './subscription-snapshot';
+export { advisoryLockStatement, lockKeys, type LockScope } from './store/advisory-locks';
+export { customerIdHash } from './store/erased-customers';

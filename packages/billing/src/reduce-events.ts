@@ -27,6 +27,8 @@ export interface World {
   userSubscriptions: ReadonlyMap<number, ReadonlyMap<string, string>>;
   /** The `unresolved` ledger rows of the batch's customers and subscriptions. */
   unresolved: readonly StoredUnresolved[];
+  /** Which of the customers loaded were erased (`erased_customers`): found only by their customer id. */
+  erasedCustomers?: ReadonlySet<string>;
 }
 
 export interface EventResult {
@@ -102,10 +104,11 @@ export function reduceEvents(
     .filter((row) => !batchIds.has(row.eventId))
     .map((row) => ({ ...row, inBatch: false }));
 
+  const isErased = (customerId: string | null) => customerId !== null && (world.erasedCustomers?.has(customerId) ?? false);
   const apply = (event: LifecycleEvent): EventResult => {
     const ids = { subscriptionId: event.subscriptionId, customerId: event.customerId };
     const row = subscriptions.get(event.subscriptionId);
-    const found = resolveUser(users, event.user, row?.userId ?? null);
+    const found = resolveUser(users, event.user, row?.userId ?? null, isErased(event.customerId));
     if (!found) return { outcome: 'unresolved', ...ids };
 
     // A user found by metadata or email gets the customer id bound if it has none.
@@ -190,7 +193,7 @@ export function reduceEvents(
   pending.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
   const resolvable = (row: StoredUnresolved) =>
     (row.customerId !== null && users.byCustomer.has(row.customerId)) ||
-    (row.subscriptionId !== null && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
+    (row.subscriptionId !== null && !isErased(row.customerId) && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
   for (let progress = true; progress;) {
     progress = false;
     for (const row of pending.splice(0)) {

@@ -30,18 +30,25 @@ export function userDirectory(users: Iterable<UserRecord>): UserDirectory {
 /**
  * docs/design.md "User resolution", in trust order: the event's customer id matched to
  * `users.stripe_customer_id` (server-set) → the user already linked to the subscription row →
- * metadata `<prefix>user_id`, re-checked against the table → the checkout's emails.
+ * metadata `<prefix>user_id`, re-checked against the table → the checkout's emails. The event of
+ * an erased customer (`erased`) is found only by its customer id: only the host application
+ * binding it again links the person again.
  */
 export function resolveUser(
   users: UserDirectory,
   hints: UserHints,
   linkedUserId: number | null,
+  erased = false,
 ): { user: UserRecord; via: ResolvedVia } | null {
   const routes: Array<[ResolvedVia, number | null | undefined]> = [
     ['customer', hints.customerId === null ? undefined : users.byCustomer.get(hints.customerId)],
-    ['subscription', linkedUserId],
-    ['metadata', hints.metadataUserId],
-    ...hints.emails.map((email): [ResolvedVia, number | undefined] => ['email', users.byEmail.get(email)]),
+    ...(erased
+      ? []
+      : [
+          ['subscription', linkedUserId] as [ResolvedVia, number | null],
+          ['metadata', hints.metadataUserId] as [ResolvedVia, number | null],
+          ...hints.emails.map((email): [ResolvedVia, number | undefined] => ['email', users.byEmail.get(email)]),
+        ]),
   ];
   for (const [via, id] of routes) {
     const user = id === null || id === undefined ? undefined : users.byId.get(id);

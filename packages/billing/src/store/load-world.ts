@@ -1,6 +1,8 @@
 import { isIgnored, type LifecycleEvent, type NormalisedEvent } from '../lifecycle-input';
 import type { StoredUnresolved, World } from '../reduce-events';
 import { userDirectory } from '../resolve-user';
+import { advisoryLockStatement, lockKeys } from './advisory-locks';
+import { isErasedCustomer } from './erased-customers';
 import { jsonb, setTransactionToken, textElements } from './sql-text';
 import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-row';
 
@@ -20,8 +22,7 @@ export function scopeOf(events: readonly NormalisedEvent[], extra: { customerIds
   const subscriptionIds = unique([...lifecycle.map((e) => e.subscriptionId), ...(extra.subscriptionIds ?? [])]).sort();
   const customerIds = unique([...lifecycle.map((e) => e.customerId), ...(extra.customerIds ?? [])]).sort();
   return {
-    // The same key strings for every writer, sorted, so two transactions never wait on each other in a cycle.
-    lockKeys: [...subscriptionIds.map((id) => `subscription:${id}`), ...customerIds.map((id) => `customer:${id}`)].sort(),
+    lockKeys: lockKeys({ subscriptionIds, customerIds }),
     subscriptionIds,
     customerIds,
     metadataUserIds: unique(lifecycle.map((e) => e.user.metadataUserId)),
@@ -49,7 +50,8 @@ export interface Loaded {
  * 5. every user resolution may find, locked in id order; then, in a statement of its own after
  *    the lock (so it sees what a transaction that held the lock committed), all of their
  *    subscriptions' statuses;
- * 6. the unresolved ledger rows of the batch's customers and subscriptions.
+ * 6. the unresolved ledger rows of the batch's customers and subscriptions;
+ * 7. which of those customers (the batch's and the unresolved rows') were erased.
  * Every statement after `begin` returns rows, so postgres-js gives one result per statement.
  */
 export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, token: string): string {
@@ -85,13 +87,15 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
   return [
     'begin',
     setTransactionToken(token),
-    `select pg_advisory_xact_lock(k) from (select distinct hashtextextended(x, 0) as k from jsonb_array_elements_text(${jsonb(scope.lockKeys)}) as x order by k) as keys`,
+    advisoryLockStatement(scope.lockKeys),
     ledger,
     `select ${SUBSCRIPTION_SELECT} from subscriptions where stripe_subscription_id in (${wantedSubscriptions})`,
     `select id, email, stripe_customer_id, subscription_status from users where ${candidateUsers} order by id for update`,
     `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${candidateUsers})`,
     `select stripe_event_id, stripe_customer_id, stripe_subscription_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
      from webhook_events where ${unresolvedOfScope}`,
+    `select c.customer from (${customers} union select stripe_customer_id from webhook_events where ${unresolvedOfScope}) as c(customer)
+     where c.customer is not null and ${isErasedCustomer('c.customer')}`,
   ].join(';\n');
 }
 
@@ -104,7 +108,7 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] },
     };
   }
-  const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
+  const [, ledger, subscriptions, users, userSubscriptions, unresolved, erased] = rest as Rows[];
   const byUser = new Map<number, Map<string, string>>();
   for (const row of userSubscriptions as Array<{ user_id: number; stripe_subscription_id: string; status: string }>) {
     byUser.set(row.user_id, (byUser.get(row.user_id) ?? new Map<string, string>()).set(row.stripe_subscription_id, row.status));
@@ -134,6 +138,7 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       ),
       userSubscriptions: byUser,
       unresolved: stored,
+      erasedCustomers: new Set((erased as Array<{ customer: string }>).map((row) => row.customer)),
     },
   };
 }

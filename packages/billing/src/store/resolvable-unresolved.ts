@@ -1,14 +1,16 @@
 import type { Sql } from '@billing/db/client';
+import { isErasedCustomer } from './erased-customers';
 
 /**
  * The sweep's query: `unresolved` ledger rows whose user can be found now, oldest first (rows
  * without a time first), one page after a cursor. Its condition is the SQL twin of
- * `isResolvable` (reduce-events.ts): the row's customer bound to a user, or its subscription's
- * row linked to one.
+ * `isResolvable` (reduce-events.ts): the row's customer bound to a user, or — unless the customer
+ * was erased — its subscription's row linked to one.
  */
 export const RESOLVABLE_CONDITION = `(
   exists (select 1 from users u where u.stripe_customer_id = w.stripe_customer_id)
-  or exists (select 1 from subscriptions s where s.stripe_subscription_id = w.stripe_subscription_id and s.user_id is not null))`;
+  or (exists (select 1 from subscriptions s where s.stripe_subscription_id = w.stripe_subscription_id and s.user_id is not null)
+    and not (w.stripe_customer_id is not null and ${isErasedCustomer('w.stripe_customer_id')})))`;
 
 /** Where a page ends: the row's time (`-infinity` for none) as Postgres prints it, and its ledger id. */
 export interface SweepCursor {
