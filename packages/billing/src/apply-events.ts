@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Sql } from '@billing/db/client';
+import { isConnectionError } from '@billing/db/postgres-errors';
 import type { StripeEvent } from '@billing/queue';
 import type { BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
@@ -248,13 +249,6 @@ async function fetchCheckoutSubscriptions(
 function lastCommand(result: unknown): string | undefined {
   const last = Array.isArray(result) && Array.isArray(result.at(-1)) ? result.at(-1) : result;
   return (last as { command?: string }).command;
-}
-
-/** Postgres unreachable or the connection lost: every event of the batch would fail the same way. */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return code.startsWith('08') || code === '57P01' || code === '57P03' || /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code);
 }
 
 /** A copy's result: its first copy's error, or `duplicate` once its first copy committed. */

@@ -2,7 +2,6 @@ export {
   applyEvent,
   applyEvents,
   CommitFailedError,
-  isConnectionError,
   sweepUnresolved,
   type ApplyOptions,
   type ApplyResult,
