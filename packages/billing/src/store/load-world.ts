@@ -4,7 +4,7 @@ import { userDirectory } from '../resolve-user';
 import { advisoryLockStatement, lockKeys } from './advisory-locks';
 import { isErasedCustomer } from './erased-customers';
 import { jsonb, setTransactionToken, textElements } from './sql-text';
-import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-row';
+import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-columns';
 
 /** What the batch touches. */
 export interface Scope {
