@@ -129,12 +129,13 @@ function pick(value: unknown, shape: Shape): unknown {
   return result;
 }
 
-const NUL = /\u0000/g;
+const NUL = '\u0000';
+const REPLACEMENT = '\uFFFD';
 
 /** The value with U+0000 replaced by U+FFFD in every string and key. */
 function withoutNul(value: unknown): unknown {
-  if (typeof value === 'string') return value.replace(NUL, '\uFFFD');
+  if (typeof value === 'string') return value.replaceAll(NUL, REPLACEMENT);
   if (Array.isArray(value)) return value.map(withoutNul);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key.replace(NUL, '\uFFFD'), withoutNul(field)]));
+  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key.replaceAll(NUL, REPLACEMENT), withoutNul(field)]));
 }
