@@ -2,6 +2,7 @@ import { isIgnored, type LifecycleEvent, type NormalisedEvent } from '../lifecyc
 import type { StoredUnresolved, World } from '../reduce-events';
 import { userDirectory } from '../resolve-user';
 import { advisoryLockStatement, lockKeys } from './advisory-locks';
+import { candidateUsers } from './candidate-users';
 import { isErasedCustomer } from './erased-customers';
 import { jsonb, setTransactionToken, textElements } from './sql-text';
 import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-columns';
@@ -79,19 +80,15 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     select stripe_subscription_id from webhook_events
     where outcome = 'unresolved' and stripe_subscription_id is not null and stripe_customer_id in (${customers})`;
   const unresolvedOfScope = `outcome = 'unresolved' and (stripe_customer_id in (${customers}) or stripe_subscription_id in (${textElements(scope.subscriptionIds)}))`;
-  const candidateUsers = `
-    stripe_customer_id in (${customers})
-    or id in (select value::int from jsonb_array_elements_text(${jsonb(scope.metadataUserIds)}))
-    or email in (${textElements(scope.emails)})
-    or id in (select user_id from subscriptions where stripe_subscription_id in (${wantedSubscriptions}))`;
+  const users = candidateUsers(scope, wantedSubscriptions);
   return [
     'begin',
     setTransactionToken(token),
     advisoryLockStatement(scope.lockKeys),
     ledger,
     `select ${SUBSCRIPTION_SELECT} from subscriptions where stripe_subscription_id in (${wantedSubscriptions})`,
-    `select id, email, stripe_customer_id, subscription_status from users where ${candidateUsers} order by id for update`,
-    `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${candidateUsers})`,
+    `select id, email, stripe_customer_id, subscription_status from users where ${users} order by id for update`,
+    `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${users})`,
     `select stripe_event_id, stripe_customer_id, stripe_subscription_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
      from webhook_events where ${unresolvedOfScope}`,
     `select c.customer from (${customers} union select stripe_customer_id from webhook_events where ${unresolvedOfScope}) as c(customer)
