@@ -1,4 +1,5 @@
-import { enqueueEvent, minimiseEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
+import { jobPayload } from '@billing/billing/job-payload';
+import { enqueueEvent, type EventQueue, type JobSigner, type StripeEvent } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
 
@@ -37,7 +38,7 @@ export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => 
         return undefined;
       });
       if (event) {
-        await enqueueEvent(queue, deps.signer.sign(minimiseEvent(event)), 10_000);
+        await enqueueEvent(queue, jobPayload(deps.signer, event), 10_000);
         requeued += 1;
         continue;
       }

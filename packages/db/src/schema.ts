@@ -96,7 +96,23 @@ export const subscriptionTransitions = pgTable(
   (t) => [index('subscription_transitions_subscription_idx').on(t.stripeSubscriptionId)],
 );
 
+/**
+ * Customers whose person was erased (`npm run erase`), kept as a SHA-256 of the customer id (hex),
+ * never the id itself: an event of such a customer finds its user only by the customer id bound
+ * in `users.stripe_customer_id` (the host application linking the person again), never by
+ * metadata, email or the subscription's link, and never binds the id.
+ */
+export const erasedCustomers = pgTable(
+  'erased_customers',
+  {
+    customerIdSha256: text('customer_id_sha256').primaryKey(),
+    erasedAt: timestamp('erased_at', tz).notNull().defaultNow(),
+  },
+  (t) => [check('erased_customers_sha256_hex', sql`${t.customerIdSha256} ~ '^[0-9a-f]{64}$'`)],
+);
+
 export type User = typeof users.$inferSelect;
 export type Subscription = typeof subscriptions.$inferSelect;
 export type WebhookEvent = typeof webhookEvents.$inferSelect;
 export type SubscriptionTransition = typeof subscriptionTransitions.$inferSelect;
+export type ErasedCustomer = typeof erasedCustomers.$inferSelect;

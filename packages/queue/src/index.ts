@@ -7,6 +7,5 @@ export * from './wait-for-replicas';
 export * from './replica-ack-group';
 export * from './event-queue';
 export * from './job-signature';
-export * from './minimise-event';
 export { redisProblem } from './redis-probe';
 export * from './write-event-jobs';
