@@ -1,12 +1,13 @@
 # One image for migrate, ingress, worker and dashboard; the command picks the process.
 # Packages are TypeScript run by tsx (see README, "How the code runs"); tsx is a production
 # dependency for that reason.
-FROM node:22-bookworm-slim
+# Node 24, as .nvmrc and the `node` dev dependency (which local installs run npm scripts on).
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-# The npm the lockfile was made with (package.json "packageManager"): npm 11 honours the root
-# package.json's `allowScripts`, which keeps dependencies' install scripts from running; the
-# npm 10 bundled with Node 22 would ignore it and run them.
+# The npm the lockfile was made with (package.json "packageManager"): it honours the root
+# package.json's `allowScripts`, which lets only the install scripts listed there run; the npm
+# bundled with the image's Node may predate that field (npm 11.16) and would run them all.
 RUN npm install -g npm@11.19.1 && npm cache clean --force
 COPY package.json package-lock.json ./
 COPY apps/ingress/package.json apps/ingress/

@@ -1,10 +1,11 @@
-import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { DEFAULT_DATABASE_URL, envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { DemoError, runDemo } from './lib/demo';
-import { demoWebhookSecret } from './lib/local-secret';
+import { demoWebhookSecret, readLocalDatabaseUrl } from './lib/local-secret';
+import { optionalDatabaseUrl } from './lib/services';
 
 // `npm run demo`: sends a signed sample lifecycle to the local ingress (started by `npm start`).
 const env = loadEnvOrExit('demo', {
-  DATABASE_URL: envFields.DATABASE_URL,
+  DATABASE_URL: optionalDatabaseUrl,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
   STRIPE_WEBHOOK_SECRET: z.string().optional(),
@@ -23,7 +24,9 @@ if (!found) {
 const host = ['0.0.0.0', '::', '[::]'].includes(env.HOST) ? '127.0.0.1' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
 try {
   await runDemo({
-    databaseUrl: env.DATABASE_URL,
+    // Unset: the embedded Postgres `npm start` runs with nothing configured (it writes its URL
+    // into .local/database-url), else the default.
+    databaseUrl: env.DATABASE_URL ?? readLocalDatabaseUrl() ?? DEFAULT_DATABASE_URL,
     ingressUrl: `http://${host}:${env.PORT}`,
     secret: found.secret,
     secretSource: found.source,

@@ -14,11 +14,15 @@ describe('Dockerfile', () => {
   const instructions = lines.map((line) => ({ op: line.split(/\s+/)[0]!.toUpperCase(), args: line.replace(/^\S+\s+/, '') }));
   const indexOf = (predicate: (i: { op: string; args: string }) => boolean) => instructions.findIndex(predicate);
 
-  it('builds from Node 22 or newer', () => {
+  it('builds from Node 24, the Node of .nvmrc and of the `node` dev dependency that npm scripts run on', () => {
     const from = instructions.filter((i) => i.op === 'FROM');
     expect(from).toHaveLength(1);
     const major = /^node:(\d+)[.-]/.exec(from[0]!.args)?.[1];
-    expect(Number(major)).toBeGreaterThanOrEqual(22);
+    expect(Number(major)).toBe(24);
+    expect(read('.nvmrc').trim()).toBe(major);
+    const pkg = JSON.parse(read('package.json')) as { devDependencies: Record<string, string>; engines: { node: string } };
+    expect(pkg.devDependencies.node?.split('.')[0]).toBe(major);
+    expect(pkg.engines.node).toContain(`>=${major}`);
   });
 
   it('installs production dependencies only, with the npm of packageManager (allowScripts), after copying vendor/', () => {

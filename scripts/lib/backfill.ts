@@ -1,15 +1,8 @@
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
 import type { Database } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
-import {
-  enqueueEvent,
-  invalidEventReason,
-  minimiseEvent,
-  type EventQueue,
-  type JobSigner,
-  type QueueStore,
-  type StripeEvent,
-} from '@billing/queue';
+import { jobPayload } from '@billing/billing/job-payload';
+import { enqueueEvent, invalidEventReason, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { parseFlags } from './script-flags';
@@ -163,7 +156,7 @@ export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<
       report.invalid.push({ id: String(event.id), reason });
       continue;
     }
-    const data = deps.signer.sign(minimiseEvent(event as unknown as StripeEvent));
+    const data = jobPayload(deps.signer, event as unknown as StripeEvent);
     if (args.dryRun) {
       const state = await deps.queue.getJobState(event.id);
       if (state === 'unknown') report.enqueued.push({ id: event.id, type: event.type, created: event.created });

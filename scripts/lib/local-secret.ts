@@ -63,3 +63,46 @@ export function ensureLocalQueueKey(file = LOCAL_QUEUE_KEY_FILE): { key: string;
   chmodSync(file, 0o600);
   return { key, created: true };
 }
+
+/** Where `npm start` keeps the embedded Postgres's superuser password (with no DATABASE_URL and no Redis variable). */
+export const LOCAL_POSTGRES_PASSWORD_FILE = fileURLToPath(new URL('../../.local/postgres-password', import.meta.url));
+
+/**
+ * The embedded Postgres's password, generated (mode 600) the first time and reused afterwards:
+ * the cluster under `.local/postgres` is created with it, so it must outlive each run.
+ */
+export function ensureLocalPostgresPassword(file = LOCAL_POSTGRES_PASSWORD_FILE): { password: string; created: boolean } {
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length >= 16) return { password: existing, created: false };
+  } catch {
+    // not written yet
+  }
+  const password = randomBytes(24).toString('base64url');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { password, created: true };
+}
+
+/**
+ * Where `npm start`'s embedded profile writes the URL of its database (password included, mode
+ * 600), so `npm run demo` finds it when DATABASE_URL is unset.
+ */
+export const LOCAL_DATABASE_URL_FILE = fileURLToPath(new URL('../../.local/database-url', import.meta.url));
+
+export function writeLocalDatabaseUrl(url: string, file = LOCAL_DATABASE_URL_FILE): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${url}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** The embedded profile's database URL, or `undefined` when `npm start` has not run it. */
+export function readLocalDatabaseUrl(file = LOCAL_DATABASE_URL_FILE): string | undefined {
+  try {
+    const url = readFileSync(file, 'utf8').trim();
+    return /^postgres(ql)?:\/\//.test(url) ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}

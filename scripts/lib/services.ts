@@ -1,5 +1,18 @@
 import { postgresProblem } from '@billing/db/postgres-probe';
 import { redisProblem } from '@billing/queue';
+import { z } from '@billing/runtime/env';
+
+/**
+ * DATABASE_URL where its absence means something (npm start: the embedded profile; demo: the
+ * embedded profile's URL): `envFields.DATABASE_URL` would fill in its default.
+ */
+export const optionalDatabaseUrl = z
+  .string()
+  .trim()
+  .optional()
+  .refine((value) => value === undefined || /^postgres(ql)?:\/\/./.test(value), {
+    message: 'must be a URL starting with postgres:// or postgresql://',
+  });
 
 /** What to run when Postgres or Redis does not answer (DEVELOPERS.md "Services"). */
 export const START_SERVICES_HINT = [
@@ -8,6 +21,7 @@ export const START_SERVICES_HINT = [
   'or, without Docker (the team machines, see DEVELOPERS.md):',
   '  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
   '  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no',
+  'or, with nothing installed, leave DATABASE_URL and the Redis variables unset: `npm start` then runs an embedded Postgres under .local/.',
 ].join('\n');
 
 /** `host:port` of a URL, for messages (never the credentials). */

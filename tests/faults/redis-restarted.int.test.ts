@@ -1,6 +1,7 @@
 import { redisServerProblem, startPrivateRedis } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { describeIfRedis } from '@billing/testing/needs-redis';
 import { createCleanupStack } from '@billing/testing/faults/cleanup-stack';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { paced } from '@billing/testing/faults/concurrency';
@@ -11,6 +12,9 @@ import { deliver, httpRequest, type Delivery } from '@billing/testing/faults/htt
 import { openScenario } from '@billing/testing/faults/scenario';
 import { waitForSettled } from '@billing/testing/faults/settle';
 import { differencesFromStripe, historiesTotalling, interleaved } from '@billing/testing/faults/subscriptions';
+
+// Redis-only: skips, saying why, where the run has no Redis or no redis-server.
+const describe = describeIfRedis({ redisServer: true });
 
 const EVENTS = 300;
 /** 40 webhooks a second: the outage below lands mid-stream and lasts long enough to be hit many times. */

@@ -1,4 +1,5 @@
-import { minimiseEvent, type JobSigner, type StripeEventJobData } from '@billing/queue';
+import { jobPayload } from '@billing/billing/job-payload';
+import type { JobSigner, StripeEventJobData } from '@billing/queue';
 
 /** A delivery whose signature verified: what job data may be built from. */
 export interface VerifiedDelivery {
@@ -16,10 +17,10 @@ export interface VerifiedDelivery {
 export type JobDataBuilder = (delivery: VerifiedDelivery) => StripeEventJobData;
 
 /**
- * The queue contract: what the worker reads of the verified event (`minimiseEvent`: no names,
+ * The queue contract: what the worker reads of the verified event (`jobPayload`: no names,
  * addresses or payment details in Redis), signed with the queue's key so the worker can tell it
  * from a job nobody verified.
  */
 export function signedJobData(signer: JobSigner): JobDataBuilder {
-  return (delivery) => signer.sign(minimiseEvent(delivery.event));
+  return (delivery) => jobPayload(signer, delivery.event);
 }

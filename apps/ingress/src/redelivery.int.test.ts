@@ -1,4 +1,4 @@
-import { minimiseEvent } from '@billing/queue';
+import { minimiseEvent } from '@billing/billing/job-payload';
 import { testSigner } from '@billing/testing/job-signing';
 import { startTestWorker, type TestWorker } from '@billing/testing/scripted-worker';
 import { describeEachBackend } from '@billing/testing/test-queue';

@@ -1,14 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import {
-  applyEvents,
-  InvalidEventError,
-  isConnectionError,
-  isHandled,
-  type ApplyOptions,
-  type ApplyResult,
-  type BillingConfig,
-} from '@billing/billing';
+import { applyEvents, InvalidEventError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
+import { isConnectionError } from '@billing/db/postgres-errors';
 import { invalidEventReason, type JobSigner, type StripeEvent, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import { scrubError } from '@billing/runtime/scrub-error';

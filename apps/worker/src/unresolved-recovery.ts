@@ -1,4 +1,5 @@
-import { enqueueEvent, minimiseEvent, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
+import { jobPayload } from '@billing/billing/job-payload';
+import { enqueueEvent, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
 
@@ -38,7 +39,7 @@ export function unresolvedRecovery(deps: RecoveryDeps): (eventIds: string[]) => 
         return undefined;
       });
       if (event) {
-        await enqueueEvent(deps.store, queue, deps.signer.sign(minimiseEvent(event)), { timeoutMs: 10_000, retryFailed: true });
+        await enqueueEvent(deps.store, queue, jobPayload(deps.signer, event), { timeoutMs: 10_000, retryFailed: true });
         requeued += 1;
         continue;
       }

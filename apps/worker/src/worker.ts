@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { ApplyOptions, BillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
+import { isConnectionError } from '@billing/db/postgres-errors';
 import {
   jobSigner,
   openEventQueue,
@@ -82,7 +83,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   // The gate pauses the worker it is created before.
   const running: { worker?: StoreWorker<StripeEventJobData, StripeEventJobResult> } = {};
   const gate = databaseGate({
-    probe: () => probeConnection`select 1`,
+    // The billing database, and on the Postgres backend the queue's store too (it may be another server).
+    probe: async () => {
+      await probeConnection`select 1`;
+      if (store.backend === 'postgres' && !(await store.isWritable())) throw new Error('the queue database takes no writes');
+    },
     pause: async () => running.worker?.pause(true),
     resume: () => running.worker?.resume(),
     logger,
@@ -111,7 +116,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     maxStalledCount: 3,
   });
 
-  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  worker.on('error', (error) => {
+    // On the Postgres queue a lost connection comes back as an error of each fetch, retried at once
+    // by BullMQ: pause and probe instead, as for the billing database (one log line, no spinning).
+    if (store.backend === 'postgres' && isConnectionError(error)) gate.lost(error);
+    else logger.error({ err: error }, 'worker error');
+  });
   worker.on('failed', (job: Job<StripeEventJobData> | undefined, error: Error) => {
     if (!job) return;
     const type = job.data?.type ?? job.name;

@@ -160,6 +160,30 @@ describe('Stripe API enrichment for checkout', () => {
     ).toBe('stale');
   });
 
+  it('dates the fetched object before the request: a deletion in the second the object was served is not older than it', async () => {
+    await addUser('dated@example.com', 'cus_dated');
+    const e = event('checkout.session.completed', checkoutSessionObject({ subscription: 'sub_dated', customer: 'cus_dated' }), {
+      created: T0,
+    });
+    let servedAt = 0;
+    await apply(e, {
+      fetchSubscription: async () => {
+        servedAt = Math.floor(Date.now() / 1000);
+        // A slow answer: the object is served in one second and arrives in the next.
+        await new Promise((resolve) => setTimeout(resolve, (servedAt + 1) * 1000 + 50 - Date.now()));
+        return subscriptionObject({ id: 'sub_dated', customer: 'cus_dated', status: 'active', currentPeriodEnd: END });
+      },
+    });
+    expect(await subscriptionRow('sub_dated')).toMatchObject({ status: 'active' });
+    const deleted = event(
+      'customer.subscription.deleted',
+      subscriptionObject({ id: 'sub_dated', customer: 'cus_dated', status: 'canceled', currentPeriodEnd: END }),
+      { created: servedAt },
+    );
+    expect((await apply(deleted)).outcome).toBe('applied');
+    expect(await subscriptionRow('sub_dated')).toMatchObject({ status: 'canceled' });
+  });
+
   it('a fetch failure is reported and the event still applies', async () => {
     await addUser('poor@example.com', 'cus_poor');
     const errors: unknown[] = [];

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Sql } from '@billing/db/client';
+import { isConnectionError } from '@billing/db/postgres-errors';
 import type { StripeEvent } from '@billing/queue';
 import type { BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
-import { isIgnored, type LifecycleEvent, type NormalisedEvent } from './lifecycle-input';
+import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEvent } from './lifecycle-input';
 import { normaliseEvent } from './normalise-event';
 import { reduceEvents, type EventResult } from './reduce-events';
 import { loadedFrom, loadMessage, scopeOf } from './store/load-world';
+import { resolvableUnresolvedPage, SWEEP_START, type SweepCursor } from './store/resolvable-unresolved';
 import { writeMessage } from './store/write-effects';
 import type { StripeObject } from './stripe-object';
 import { subscriptionSnapshot } from './subscription-snapshot';
@@ -14,8 +16,8 @@ import { subscriptionSnapshot } from './subscription-snapshot';
 export interface ApplyOptions {
   /**
    * Fetches a subscription from the Stripe API, for checkout events (which carry none). Called
-   * before the transaction opens; the object is applied as a snapshot taken at the moment of the
-   * fetch. A failure goes to `onEnrichmentError` and the event still applies.
+   * before the transaction opens; the object is applied as a snapshot taken when the request was
+   * sent. A failure goes to `onEnrichmentError` and the event still applies.
    */
   fetchSubscription?: (stripeSubscriptionId: string) => Promise<StripeObject | undefined>;
   onEnrichmentError?: (error: unknown, stripeSubscriptionId: string) => void;
@@ -55,19 +57,25 @@ export async function applyEvents(
   if (connection.options.max !== 1) throw new TypeError('applyEvents: pass a client of one connection (createConnection), not a pool');
   const results: Array<ApplyResult | Error | undefined> = new Array(events.length);
   const normalised: Array<{ index: number; event: NormalisedEvent }> = [];
-  const seen = new Set<string>();
+  // A second copy of an event id (a stalled job taken again while its first copy waits here)
+  // shares its first copy's fate, settled once the batch is: its job may be the one holding the lock.
+  const firstCopy = new Map<string, number>();
+  const copies: Array<{ index: number; first: number }> = [];
   for (const [index, event] of events.entries()) {
+    const first = firstCopy.get(event.id);
+    if (first !== undefined) {
+      copies.push({ index, first });
+      continue;
+    }
+    firstCopy.set(event.id, index);
     try {
-      const n = normaliseEvent(event, config);
-      if (seen.has(n.id)) results[index] = { outcome: 'duplicate', subscriptionId: n.subscriptionId, customerId: n.customerId };
-      else normalised.push({ index, event: n });
-      seen.add(n.id);
+      normalised.push({ index, event: normaliseEvent(event, config) });
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       results[index] = error;
     }
   }
-  await enrich(
+  const fetched = await fetchCheckoutSubscriptions(
     normalised.map((n) => n.event),
     config,
     options,
@@ -78,6 +86,7 @@ export async function applyEvents(
     const outcome = await transaction(
       connection,
       group.map((n) => n.event),
+      fetched,
     );
     for (const { index, event } of group)
       results[index] = outcome.results.get(event.id) ?? {
@@ -105,6 +114,7 @@ export async function applyEvents(
       }
     }
   }
+  for (const { index, first } of copies) results[index] = asCopy(results[first]!);
   batch.results = results as Array<ApplyResult | Error>;
   return batch;
 }
@@ -132,31 +142,27 @@ export interface SweepResult {
 /**
  * The periodic sweep's work: the `unresolved` events whose user can be found now — their
  * customer bound to a user (by the host application, say) or their subscription linked to one —
- * applied in one transaction per group of at most `limit` customers and subscriptions, under the
- * same locks and rules as any batch. Rows whose event was not kept come back in `withoutEvent`.
+ * applied in one transaction per page of at most `limit` of them, under the same locks and rules
+ * as any batch. Rows whose event was not kept stay `unresolved` (only their job can bring them
+ * back): the sweep pages past them and reports each once in `withoutEvent`.
  */
 export async function sweepUnresolved(connection: Sql, limit = 50): Promise<SweepResult> {
-  const result: SweepResult = { reapplied: new Map(), withoutEvent: [] };
-  const seen = new Set<string>();
-  for (;;) {
-    const candidates = await connection<Array<{ customer: string | null; subscription: string | null; id: string }>>`
-      select w.stripe_customer_id as customer, w.stripe_subscription_id as subscription, w.stripe_event_id as id
-      from webhook_events w
-      where w.outcome = 'unresolved'
-        and (exists (select 1 from users u where u.stripe_customer_id = w.stripe_customer_id)
-          or exists (select 1 from subscriptions s where s.stripe_subscription_id = w.stripe_subscription_id and s.user_id is not null))
-      order by w.event_created_at nulls first, w.id
-      limit ${limit}`;
-    const fresh = candidates.filter((c) => !seen.has(c.id));
-    if (fresh.length === 0) return result;
-    for (const c of fresh) seen.add(c.id);
-    const outcome = await transaction(connection, [], {
-      customerIds: fresh.flatMap((c) => (c.customer ? [c.customer] : [])),
-      subscriptionIds: fresh.flatMap((c) => (c.subscription ? [c.subscription] : [])),
+  const reapplied = new Map<string, EventResult>();
+  const withoutEvent = new Set<string>();
+  for (let cursor: SweepCursor | undefined = SWEEP_START; cursor !== undefined;) {
+    const page = await resolvableUnresolvedPage(connection, cursor, limit);
+    cursor = page.next;
+    for (const row of page.rows) if (!row.hasEvent) withoutEvent.add(row.eventId);
+    const stored = page.rows.filter((row) => row.hasEvent);
+    if (stored.length === 0) continue;
+    const outcome = await transaction(connection, [], new Map(), {
+      customerIds: stored.flatMap((row) => (row.customerId ? [row.customerId] : [])),
+      subscriptionIds: stored.flatMap((row) => (row.subscriptionId ? [row.subscriptionId] : [])),
     });
-    for (const [id, r] of outcome.reapplied) result.reapplied.set(id, r);
-    result.withoutEvent.push(...outcome.withoutEvent);
+    for (const [id, result] of outcome.reapplied) reapplied.set(id, result);
+    for (const id of outcome.withoutEvent) withoutEvent.add(id);
   }
+  return { reapplied, withoutEvent: [...withoutEvent] };
 }
 
 interface TransactionOutcome {
@@ -174,6 +180,7 @@ interface TransactionOutcome {
 async function transaction(
   connection: Sql,
   events: NormalisedEvent[],
+  fetched: ReadonlyMap<string, FetchedSnapshot>,
   extra: Parameters<typeof scopeOf>[1] = {},
 ): Promise<TransactionOutcome> {
   const token = randomBytes(12).toString('hex');
@@ -183,6 +190,7 @@ async function transaction(
     const effects = reduceEvents(
       world,
       events.filter((e) => fresh.has(e.id)),
+      fetched,
     );
     const written = await connection.unsafe(writeMessage(effects, token));
     const command = lastCommand(written);
@@ -203,22 +211,34 @@ async function transaction(
   }
 }
 
-/** The subscription of each checkout, fetched from the Stripe API (when configured): a snapshot taken now. */
-async function enrich(events: NormalisedEvent[], config: BillingConfig, options: ApplyOptions): Promise<void> {
+/**
+ * The subscription of each checkout, fetched from the Stripe API (when configured), by event id: a
+ * snapshot dated when the request was sent. The object is at least as new as that second, and a
+ * time taken after the answer would make an event of the second the object was served look older
+ * than it (a deletion would be `stale`).
+ */
+async function fetchCheckoutSubscriptions(
+  events: NormalisedEvent[],
+  config: BillingConfig,
+  options: ApplyOptions,
+): Promise<Map<string, FetchedSnapshot>> {
+  const fetched = new Map<string, FetchedSnapshot>();
   const { fetchSubscription } = options;
-  if (!fetchSubscription) return;
+  if (!fetchSubscription) return fetched;
   const checkouts = events.filter((e): e is LifecycleEvent => !isIgnored(e) && e.input.kind === 'hint' && e.input.hint === 'checkout');
   await Promise.all(
     checkouts.map(async (event) => {
       try {
+        const at = Math.floor(Date.now() / 1000);
         const object = await fetchSubscription(event.subscriptionId);
         if (!object || typeof object.status !== 'string') return;
-        event.fetched = { snapshot: subscriptionSnapshot(object, undefined, config, object.status), at: Math.floor(Date.now() / 1000) };
+        fetched.set(event.id, { snapshot: subscriptionSnapshot(object, undefined, config, object.status), at });
       } catch (error) {
         options.onEnrichmentError?.(error, event.subscriptionId);
       }
     }),
   );
+  return fetched;
 }
 
 /**
@@ -231,11 +251,9 @@ function lastCommand(result: unknown): string | undefined {
   return (last as { command?: string }).command;
 }
 
-/** Postgres unreachable or the connection lost: every event of the batch would fail the same way. */
-export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return code.startsWith('08') || code === '57P01' || code === '57P03' || /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_[A-Z]+)$/.test(code);
+/** A copy's result: its first copy's error, or `duplicate` once its first copy committed. */
+function asCopy(first: ApplyResult | Error): ApplyResult | Error {
+  return first instanceof Error ? first : { outcome: 'duplicate', subscriptionId: first.subscriptionId, customerId: first.customerId };
 }
 
 function asError(error: unknown): Error {

@@ -2,7 +2,6 @@ export {
   applyEvent,
   applyEvents,
   CommitFailedError,
-  isConnectionError,
   sweepUnresolved,
   type ApplyOptions,
   type ApplyResult,
@@ -12,10 +11,14 @@ export {
 export { defaultBillingConfig, DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS, type BillingConfig } from './config';
 export { InvalidEventError } from './invalid-event-error';
 export { applyInput, type StepOutcome, type SubscriptionState } from './lifecycle';
-export type { ChangedFrom, Hint, LifecycleEvent, NormalisedEvent, Snapshot, SubscriptionFacts } from './lifecycle-input';
+export type { ChangedFrom, FetchedSnapshot, Hint, LifecycleEvent, NormalisedEvent, Snapshot, SubscriptionFacts } from './lifecycle-input';
 export { billingMetadata } from './metadata';
 export { HANDLED_EVENT_TYPES, invoiceSubscription, isHandled, normaliseEvent, type HandledEventType } from './normalise-event';
 export { subscriptionPlan } from './plan';
-export { reduceEvents, type EventResult, type World } from './reduce-events';
+export { reduceEvents, type Change, type Effects, type EventResult, type UserState, type World } from './reduce-events';
+export { isResolvable, resolveUser, type ResolutionView } from './resolve-user';
+export { MAX_SECONDS, MAX_TEXT_LENGTH } from './storable-event';
 export { mostFavourable } from './statuses';
 export { subscriptionFacts, subscriptionPeriodEnd, subscriptionSnapshot } from './subscription-snapshot';
+export { advisoryLockStatement, lockKeys, type LockScope } from './store/advisory-locks';
+export { customerIdHash } from './store/erased-customers';

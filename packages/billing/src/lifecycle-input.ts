@@ -62,8 +62,12 @@ export interface LifecycleEvent {
   customerId: string | null;
   user: UserHints;
   input: Snapshot | Hint;
-  /** The subscription fetched from the Stripe API while applying this event: a snapshot taken at `at`. */
-  fetched?: { snapshot: Snapshot; at: Seconds };
+}
+
+/** A subscription fetched from the Stripe API for an event (a checkout): a snapshot taken at `at`, when the request was sent. */
+export interface FetchedSnapshot {
+  snapshot: Snapshot;
+  at: Seconds;
 }
 
 /** An event recorded in the ledger as `ignored` (payment-mode checkout, one-off invoice, unhandled type). */

@@ -130,11 +130,24 @@ describe('snapshots', () => {
     expect(step).toMatchObject({ outcome: 'applied', state: { status: 'past_due', facts: { currentPeriodEnd: T + 99 } } });
   });
 
-  it('a stale snapshot fills only what the row does not know', () => {
-    const stored = row([snapshot('active', {}, { currentPeriodEnd: null, priceId: null, planSlug: 'unknown' }), T + 10]);
-    const step = applyInput(stored, snapshot('incomplete', {}, { cancelAt: T + 3, trialEnd: T + 4 }), T, ids);
+  it.each<[string, Partial<SubscriptionFacts>, Partial<SubscriptionFacts>]>([
+    [
+      'a null period end is filled, nothing else',
+      { currentPeriodEnd: null, priceId: null, planSlug: 'unknown' },
+      { currentPeriodEnd: FACTS.currentPeriodEnd, priceId: null, planSlug: 'unknown' },
+    ],
+    ['a plan unknown because the newest price names none stays unknown', { priceId: 'price_custom', planSlug: 'unknown' }, {}],
+    [
+      'a row without a price (kept from before prices were stored) keeps its plan and period',
+      { priceId: null, planSlug: 'business', period: 'yearly' },
+      {},
+    ],
+    ['a known period end stays', { currentPeriodEnd: T + 5 }, {}],
+  ])('a stale snapshot may only fill a null period end: %s', (_name, stored, filled) => {
+    const before = row([snapshot('active', {}, stored), T + 10]);
+    const step = applyInput(before, snapshot('incomplete', {}, { cancelAt: T + 3, trialEnd: T + 4 }), T, ids);
     expect(step.outcome).toBe('stale');
-    expect(step.state).toMatchObject({ status: 'active', facts: { ...FACTS, cancelAt: null, trialEnd: null } });
+    expect(step.state).toEqual({ ...before, facts: { ...before.facts, ...filled } });
   });
 
   it('a companion snapshot of the same content keeps what its twin said it changed from', () => {

@@ -48,12 +48,12 @@ export function applyInput(row: SubscriptionState | undefined, input: Snapshot |
 /**
  * Snapshots. A snapshot newer than every snapshot already applied sets the facts it carries, and
  * its status too unless a newer hint has set the status since; the first snapshot replaces a
- * provisional status whatever its time. An older snapshot is `stale`: it only fills what the
- * row does not know yet.
+ * provisional status whatever its time. An older snapshot is `stale`: it only fills a null
+ * period end.
  */
 function applySnapshot(row: SubscriptionState, snapshot: Snapshot, at: Seconds): Step {
   const first = row.snapshotAt === null;
-  if (!first && !snapshotIsNewer(row, snapshot, at)) return { state: fillUnknownFacts(row, snapshot.facts), outcome: 'stale' };
+  if (!first && !snapshotIsNewer(row, snapshot, at)) return { state: fillPeriodEnd(row, snapshot.facts), outcome: 'stale' };
   if (isTerminal(row.status) && !isTerminal(snapshot.status)) return { state: row, outcome: 'ignored' };
   const next: SubscriptionState = {
     ...row,
@@ -204,14 +204,15 @@ function withStatus(row: SubscriptionState, status: string, at: Seconds, from: s
   return { ...row, status, statusAt: at, statusFrom: from === status ? null : from };
 }
 
-/** A stale snapshot fills only facts the row does not know: a missing period end or price, an `unknown` plan. */
-function fillUnknownFacts(row: SubscriptionState, facts: SubscriptionFacts): SubscriptionState {
-  const next = { ...row.facts };
-  if (next.currentPeriodEnd === null) next.currentPeriodEnd = facts.currentPeriodEnd;
-  if (next.priceId === null && facts.priceId !== null)
-    Object.assign(next, { priceId: facts.priceId, planSlug: facts.planSlug, period: facts.period });
-  if (next.planSlug === 'unknown') next.planSlug = facts.planSlug;
-  return { ...row, facts: next };
+/**
+ * A stale snapshot may only fill a null period end. Price, plan and period come from the newest
+ * snapshot's price: a plan `unknown` because that price names no catalog plan is known, not
+ * missing, and a row without a price (kept from before prices were stored) gets one from the next
+ * newer snapshot, or from reconcile — never from an older object, whose plan may be another.
+ */
+function fillPeriodEnd(row: SubscriptionState, facts: SubscriptionFacts): SubscriptionState {
+  if (row.facts.currentPeriodEnd !== null || facts.currentPeriodEnd === null) return row;
+  return { ...row, facts: { ...row.facts, currentPeriodEnd: facts.currentPeriodEnd } };
 }
 
 function withMetadataPlan(facts: SubscriptionFacts, plan: Hint['plan']): SubscriptionFacts {

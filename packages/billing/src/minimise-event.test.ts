@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { minimiseEvent } from '@billing/queue';
+import { jobSigner } from '@billing/queue';
+import { jobPayload } from './job-payload';
+import { minimiseEvent } from './minimise-event';
 import { LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
 import { defaultBillingConfig } from './config';
 import { normaliseEvent } from './normalise-event';
@@ -37,4 +39,45 @@ it('an expanded customer keeps only its id', () => {
     data: { object: { id: 'in_x', object: 'invoice', customer: { id: 'cus_x', email: 'a@b.c', name: 'A' } } },
   };
   expect(minimiseEvent(event).data.object).toEqual({ id: 'in_x', object: 'invoice', customer: { id: 'cus_x' } });
+});
+
+describe('NUL characters', () => {
+  const withNul = {
+    id: 'evt_nul',
+    object: 'event' as const,
+    type: 'checkout.session.completed',
+    created: 1,
+    data: {
+      object: {
+        id: 'cs_\u0000x',
+        object: 'checkout.session',
+        mode: 'subscription',
+        customer: 'cus_\u0000',
+        subscription: 'sub_x',
+        customer_email: 'a\u0000@example.com',
+        metadata: { 'dictia_\u0000plan_slug': 'pro\u0000', nested: { deep: ['\u0000'] } },
+      },
+    },
+  };
+
+  it('every kept string, keys too, has U+0000 replaced with U+FFFD (jsonb refuses \\u0000)', () => {
+    const minimised = minimiseEvent(withNul);
+    expect(JSON.stringify(minimised)).not.toContain('\\u0000');
+    expect(minimised.data.object).toEqual({
+      id: 'cs_\uFFFDx',
+      object: 'checkout.session',
+      mode: 'subscription',
+      customer: 'cus_\uFFFD',
+      subscription: 'sub_x',
+      customer_email: 'a\uFFFD@example.com',
+      metadata: { 'dictia_\uFFFDplan_slug': 'pro\uFFFD', nested: { deep: ['\uFFFD'] } },
+    });
+  });
+
+  it('the signed payload verifies and holds no NUL', () => {
+    const signer = jobSigner(['a-key-of-at-least-thirty-two-characters!']);
+    const payload = jobPayload(signer, withNul);
+    expect(JSON.stringify(payload)).not.toContain('\\u0000');
+    expect(signer.verify(payload)).toMatchObject({ ok: true });
+  });
 });

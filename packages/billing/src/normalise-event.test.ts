@@ -149,14 +149,18 @@ describe('normaliseEvent', () => {
       input: { kind: 'snapshot', status: 'past_due' },
     });
   });
-  it('deleted is a snapshot of canceled, whatever the object says (older API versions)', () => {
-    expect(
-      normaliseEvent(
-        event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status: 'active' })),
-        config,
-      ),
-    ).toMatchObject({ input: { status: 'canceled' } });
-  });
+  it.each([
+    ['active', 'canceled'],
+    ['canceled', 'canceled'],
+    ['incomplete_expired', 'incomplete_expired'],
+  ])(
+    'deleted of a subscription the object says is %s is a snapshot of %s (a terminal status as it is; any other forced)',
+    (status, expected) => {
+      expect(
+        normaliseEvent(event('customer.subscription.deleted', subscriptionObject({ id: 'sub_1', customer: 'cus_1', status })), config),
+      ).toMatchObject({ input: { status: expected } });
+    },
+  );
   it.each([
     ['invoice.payment_failed', 'subscription_cycle', { hint: 'payment_failed', firstInvoice: false }],
     ['invoice.payment_failed', 'subscription_create', { hint: 'payment_failed', firstInvoice: true }],
@@ -253,5 +257,105 @@ describe('metadata', () => {
       'ada@example.com',
       'bob@example.com',
     ]);
+  });
+});
+
+describe('values outside what the columns hold make an invalid event (issue 19, item 8)', () => {
+  const sub = (fields: Record<string, unknown> = {}, shape: 'legacy' | 'basil' = 'basil') => ({
+    ...subscriptionObject({ id: 'sub_1', customer: 'cus_1', currentPeriodEnd: END, shape }),
+    ...fields,
+  });
+  const long = (prefix: string, length: number) => `${prefix}${'x'.repeat(length - prefix.length)}`;
+  const withPrice = (id: string) => {
+    const object = sub();
+    const items = object.items as { data: Array<Record<string, unknown>> };
+    items.data[0] = { ...items.data[0], price: { ...(items.data[0]!.price as object), id } };
+    return object;
+  };
+
+  it.each<[string, () => Record<string, unknown>, RegExp]>([
+    ['created: 1e20', () => ({ ...event('customer.subscription.updated', sub()), created: 1e20 }), /created/],
+    ['created: -1e20', () => ({ ...event('customer.subscription.updated', sub()), created: -1e20 }), /created/],
+    [
+      'current_period_end: 1e15 (legacy, top level)',
+      () => event('customer.subscription.updated', sub({ current_period_end: 1e15 }, 'legacy')),
+      /current_period_end/,
+    ],
+    [
+      'current_period_end: 1e15 (basil, on an item)',
+      () => {
+        const object = sub();
+        (object.items as { data: Array<Record<string, unknown>> }).data[0]!.current_period_end = 1e15;
+        return event('customer.subscription.updated', object);
+      },
+      /current_period_end/,
+    ],
+    ['cancel_at: 1e15', () => event('customer.subscription.updated', sub({ cancel_at: 1e15 })), /cancel_at/],
+    ['trial_end: 1e15', () => event('customer.subscription.updated', sub({ trial_end: 1e15 })), /trial_end/],
+    [
+      'previous_attributes.current_period_end: 1e15',
+      () => ({
+        ...event('customer.subscription.updated', sub({}, 'legacy')),
+        data: { object: sub({}, 'legacy'), previous_attributes: { current_period_end: 1e15 } },
+      }),
+      /current_period_end/,
+    ],
+    [
+      'a subscription id of 256 characters',
+      () => event('customer.subscription.updated', sub({ id: long('sub_', 256) })),
+      /subscription id/,
+    ],
+    ['a customer id of 256 characters', () => event('customer.subscription.updated', sub({ customer: long('cus_', 256) })), /customer id/],
+    ['a price id of 256 characters', () => event('customer.subscription.updated', withPrice(long('price_', 256))), /price id/],
+    ['a status of 256 characters', () => event('customer.subscription.updated', sub({ status: long('active', 256) })), /status/],
+    ['a NUL in the subscription id', () => event('customer.subscription.updated', sub({ id: 'sub_\u0000' })), /subscription id/],
+    [
+      'an invoice of a subscription id of 256 characters',
+      () => event('invoice.paid', invoiceObject({ subscription: long('sub_', 256), customer: 'cus_1' })),
+      /subscription id/,
+    ],
+    [
+      'an event nobody handles whose customer id has 300 characters',
+      () => event('customer.updated', { id: long('cus_', 300), object: 'customer', customer: long('cus_', 300) }),
+      /customer id/,
+    ],
+    ['an event type of 256 characters', () => event(long('customer.', 256), { id: 'cus_1', object: 'customer' }), /type/],
+  ])('%s', (_name, build, reason) => {
+    const e = build() as unknown as Parameters<typeof normaliseEvent>[0];
+    expect(() => normaliseEvent(e, config)).toThrow(InvalidEventError);
+    expect(() => normaliseEvent(e, config)).toThrow(reason);
+  });
+
+  it('the largest values the columns hold pass', () => {
+    const last = 253_402_300_799; // 9999-12-31T23:59:59Z
+    const e = {
+      ...event('customer.subscription.updated', {
+        ...withPrice(long('price_', 255)),
+        id: long('sub_', 255),
+        customer: long('cus_', 255),
+        cancel_at: last,
+        trial_end: last,
+      }),
+      created: last,
+    };
+    expect(normaliseEvent(e, config)).toMatchObject({
+      created: last,
+      subscriptionId: long('sub_', 255),
+      customerId: long('cus_', 255),
+      input: { facts: { cancelAt: last, trialEnd: last, priceId: long('price_', 255) } },
+    });
+  });
+
+  it.each([
+    ['2147483647', 2_147_483_647],
+    ['1000000000', 1_000_000_000],
+    ['2147483648', null],
+    ['99999999999999999999', null],
+  ])('a metadata user id %s: a users.id names a user; a number no users.id can hold names nobody', (raw, expected) => {
+    expect(billingMetadata({ dictia_user_id: raw }, config).userId).toBe(expected);
+  });
+
+  it('an email longer than an address can be is no candidate (it finds nobody; the event stays valid)', () => {
+    expect(normaliseEmails(`${'a'.repeat(250)}@example.com`, 'ada@example.com')).toEqual(['ada@example.com']);
   });
 });

@@ -3,7 +3,9 @@ import type { BillingConfig } from './config';
 import { InvalidEventError } from './invalid-event-error';
 import type { Hint, LifecycleEvent, NormalisedEvent } from './lifecycle-input';
 import { billingMetadata, normaliseEmails } from './metadata';
+import { isTerminal } from './statuses';
 import { idOf, isObject, requireObject, type StripeObject } from './stripe-object';
+import { assertStorable } from './storable-event';
 import { subscriptionSnapshot } from './subscription-snapshot';
 
 /** Snapshots: each carries the whole subscription as it was at the event's `created` time. */
@@ -29,8 +31,13 @@ type Normaliser = (event: StripeEvent, config: BillingConfig) => NormalisedEvent
 
 const snapshot: Normaliser = (event, config) => {
   const subscription = requireObject(event.data.object, 'subscription', event.type);
-  // Deleted events carry `canceled`; it is forced in case an older API version did not.
-  const status = event.type === 'customer.subscription.deleted' ? 'canceled' : subscription.status;
+  // Deleted events carry the subscription's terminal status: `canceled`, or `incomplete_expired` for
+  // an incomplete subscription that expired. Any other is forced to `canceled`, in case an older
+  // API version sent the status from before the deletion.
+  const status =
+    event.type === 'customer.subscription.deleted' && !(typeof subscription.status === 'string' && isTerminal(subscription.status))
+      ? 'canceled'
+      : subscription.status;
   if (typeof status !== 'string' || status.length === 0) throw new InvalidEventError(`${event.type}: the subscription has no status`);
   const customerId = idOf(subscription.customer);
   const metadata = billingMetadata(subscription.metadata, config);
@@ -94,13 +101,19 @@ export function isHandled(type: unknown): type is HandledEventType {
 
 /**
  * The event as the lifecycle rules read it: a snapshot or a hint about one subscription, or an
- * event to record as `ignored`. Pure; throws `InvalidEventError` for an event not valid for its type.
+ * event to record as `ignored`. Pure; throws `InvalidEventError` for an event not valid for its type,
+ * or carrying a value no column of the rules holds (`assertStorable`).
  */
 export function normaliseEvent(event: StripeEvent, config: BillingConfig): NormalisedEvent {
   if (typeof event.created !== 'number' || !Number.isFinite(event.created)) {
     throw new InvalidEventError(`${event.type}: created is not a number`);
   }
-  if (isHandled(event.type)) return normalisers[event.type](event, config);
+  const normalised = isHandled(event.type) ? normalisers[event.type](event, config) : unhandled(event);
+  assertStorable(normalised);
+  return normalised;
+}
+
+function unhandled(event: StripeEvent): NormalisedEvent {
   const object = isObject(event.data?.object) ? event.data.object : {};
   return {
     ...envelope(event),

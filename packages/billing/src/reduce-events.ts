@@ -1,7 +1,9 @@
 import type { Outcome } from '@billing/db/schema';
-import { isIgnored, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
-import { applyInput, type Step, type SubscriptionState } from './lifecycle';
-import { resolveUser, type ResolvedVia, type UserDirectory, type UserRecord } from './resolve-user';
+import { BatchDraft } from './batch-draft';
+import { eventStep } from './event-step';
+import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
+import type { SubscriptionState } from './lifecycle';
+import { isResolvable, type ResolvedVia, type UserDirectory, type UserRecord } from './resolve-user';
 import { mostFavourable } from './statuses';
 
 /**
@@ -27,6 +29,8 @@ export interface World {
   userSubscriptions: ReadonlyMap<number, ReadonlyMap<string, string>>;
   /** The `unresolved` ledger rows of the batch's customers and subscriptions. */
   unresolved: readonly StoredUnresolved[];
+  /** Which of the customers loaded were erased (`erased_customers`): found only by their customer id. */
+  erasedCustomers?: ReadonlySet<string>;
 }
 
 export interface EventResult {
@@ -54,6 +58,20 @@ export interface LedgerChange {
   unresolvedEvent: LifecycleEvent | null;
 }
 
+/** A user as the batch found and left it: what the status is derived from, and the status. */
+export interface UserState {
+  customerId: string | null;
+  status: string | null;
+  /** Each of the user's subscriptions (id → status). */
+  subscriptions: ReadonlyMap<string, string>;
+}
+
+/** A subscription row or a user, as loaded and as the batch leaves it (`before` undefined: a new row). */
+export interface Change<T> {
+  before: T | undefined;
+  after: T;
+}
+
 export interface Effects {
   /** One per event of the batch. */
   results: Map<string, EventResult>;
@@ -68,174 +86,170 @@ export interface Effects {
   ledger: LedgerChange[];
   /** Stored `unresolved` rows whose customer is known but whose event was not kept: their jobs must run again. */
   withoutEvent: string[];
+  /**
+   * What a later step derives from without running the rules again (the outbox of billing
+   * changes, the access decision): each subscription row the batch changed, and each user it
+   * touched (resolved an event to, or bound), before and after.
+   */
+  changes: {
+    subscriptions: Map<string, Change<SubscriptionState>>;
+    users: Map<number, Change<UserState>>;
+  };
 }
 
 /**
- * 1. applies the events in `created` order (stable): user resolution, customer binding, the
- *    lifecycle rules per subscription, the transitions they make;
- * 2. applies again, in `created` order, every `unresolved` event of a customer that now has a user;
- * 3. derives each touched user's status from all of their subscriptions.
+ * 1. applies the batch's events in `created` order (stable): user resolution, customer binding,
+ *    the lifecycle rules per subscription, the transitions they make;
+ * 2. applies again, in `created` order, every `unresolved` event whose user can be found now;
+ * 3. derives each touched user's status from all of their subscriptions;
+ * 4. the ledger's outcomes.
+ * `fetched`: the subscriptions fetched from the Stripe API for the batch's events, by event id.
  */
-export function reduceEvents(world: World, events: readonly NormalisedEvent[]): Effects {
-  const subscriptions = new Map(world.subscriptions);
-  const users: UserDirectory = {
-    byId: new Map(world.users.byId),
-    byCustomer: new Map(world.users.byCustomer),
-    byEmail: new Map(world.users.byEmail),
+export function reduceEvents(
+  world: World,
+  events: readonly NormalisedEvent[],
+  fetched: ReadonlyMap<string, FetchedSnapshot> = new Map(),
+): Effects {
+  const draft = new BatchDraft(world);
+  const apply = (event: LifecycleEvent): EventResult => draft.record(eventStep(draft, event, fetched.get(event.id)));
+
+  const batch = applyBatch(events, apply);
+  const again = applyResolvable(pendingOf(world, events, batch.unresolved), draft, apply);
+  for (const [eventId, result] of again.batch) batch.results.set(eventId, result);
+  const users = userChanges(world, draft);
+
+  return {
+    results: batch.results,
+    reapplied: again.reapplied,
+    subscriptions: new Map([...draft.changed].map(([id, change]) => [id, change.after])),
+    users: new Map(
+      [...users]
+        .filter(([, { before, after }]) => after.status !== before?.status || after.customerId !== before?.customerId)
+        .map(([id, { after }]) => [id, { customerId: after.customerId, status: after.status }]),
+    ),
+    transitions: draft.transitions,
+    ledger: ledgerChanges(events, batch.results, again.reapplied),
+    withoutEvent: again.withoutEvent,
+    changes: { subscriptions: draft.changed, users },
   };
-  const effects: Effects = {
-    results: new Map(),
-    reapplied: new Map(),
-    subscriptions: new Map(),
-    users: new Map(),
-    transitions: [],
-    ledger: [],
-    withoutEvent: [],
-  };
-  const touchedUsers = new Set<number>();
-  const batchIds = new Set(events.map((e) => e.id));
-  const pending: Array<StoredUnresolved & { inBatch: boolean }> = world.unresolved
-    .filter((row) => !batchIds.has(row.eventId))
-    .map((row) => ({ ...row, inBatch: false }));
+}
 
-  const apply = (event: LifecycleEvent): EventResult => {
-    const ids = { subscriptionId: event.subscriptionId, customerId: event.customerId };
-    const row = subscriptions.get(event.subscriptionId);
-    const found = resolveUser(users, event.user, row?.userId ?? null);
-    if (!found) return { outcome: 'unresolved', ...ids };
-
-    // A user found by metadata or email gets the customer id bound if it has none.
-    let linkedCustomerId: string | undefined;
-    if (
-      (found.via === 'metadata' || found.via === 'email') &&
-      event.customerId !== null &&
-      found.user.customerId === null &&
-      !users.byCustomer.has(event.customerId)
-    ) {
-      users.byId.set(found.user.id, { ...found.user, customerId: event.customerId });
-      users.byCustomer.set(event.customerId, found.user.id);
-      linkedCustomerId = event.customerId;
-      touchedUsers.add(found.user.id);
-    }
-
-    const newRow = { ...ids, userId: found.user.id };
-    const steps: Array<Step & { at: Seconds }> = [];
-    let state = row;
-    for (const [input, at] of [
-      [event.input, event.created],
-      ...(event.fetched ? [[event.fetched.snapshot, event.fetched.at] as const] : []),
-    ] as const) {
-      const before = state;
-      const step = applyInput(state, input, at, newRow);
-      steps.push({ ...step, at });
-      state = step.state;
-      if (before?.status !== state.status) {
-        effects.transitions.push({
-          subscriptionId: event.subscriptionId,
-          from: before?.status ?? null,
-          to: state.status,
-          eventId: event.id,
-          eventCreatedAt: at,
-        });
-      }
-    }
-    state = state as SubscriptionState;
-    if (state.userId === null) state = { ...state, userId: found.user.id };
-    if (state.customerId === null && event.customerId !== null) state = { ...state, customerId: event.customerId };
-    if (!row || !sameState(row, state)) {
-      subscriptions.set(event.subscriptionId, state);
-      effects.subscriptions.set(event.subscriptionId, state);
-    }
-    if (state.userId !== null) touchedUsers.add(state.userId);
-
-    const outcome = steps[0]!.outcome;
-    return {
-      outcome,
-      ...ids,
-      ...(row?.status !== state.status && { statusChange: { from: row?.status ?? null, to: state.status } }),
-      userVia: found.via,
-      ...(linkedCustomerId !== undefined && { linkedCustomerId }),
-    };
-  };
-
-  // 1. The batch, oldest first (same second: arrival order).
+/** 1. The batch, oldest first (same second: arrival order). */
+function applyBatch(
+  events: readonly NormalisedEvent[],
+  apply: (event: LifecycleEvent) => EventResult,
+): { results: Map<string, EventResult>; unresolved: LifecycleEvent[] } {
+  const results = new Map<string, EventResult>();
+  const unresolved: LifecycleEvent[] = [];
   const ordered = events.map((event, index) => ({ event, index })).sort((a, b) => a.event.created - b.event.created || a.index - b.index);
   for (const { event } of ordered) {
     if (isIgnored(event)) {
-      effects.results.set(event.id, { outcome: 'ignored', subscriptionId: event.subscriptionId, customerId: event.customerId });
+      results.set(event.id, { outcome: 'ignored', subscriptionId: event.subscriptionId, customerId: event.customerId });
       continue;
     }
     const result = apply(event);
-    effects.results.set(event.id, result);
-    if (result.outcome === 'unresolved') {
-      pending.push({
-        eventId: event.id,
-        created: event.created,
-        customerId: event.customerId,
-        subscriptionId: event.subscriptionId,
-        event,
-        inBatch: true,
-      });
-    }
+    results.set(event.id, result);
+    if (result.outcome === 'unresolved') unresolved.push(event);
   }
+  return { results, unresolved };
+}
 
-  // 2. No unresolved event stays unresolved once its user can be found: its customer is bound
-  //    to a user, or its subscription's row is linked to one. Applying one may link a row
-  //    another waits for, so until nothing more applies; in `created` order.
-  pending.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
-  const resolvable = (row: StoredUnresolved) =>
-    (row.customerId !== null && users.byCustomer.has(row.customerId)) ||
-    (row.subscriptionId !== null && (subscriptions.get(row.subscriptionId)?.userId ?? null) !== null);
+interface Pending extends StoredUnresolved {
+  /** One of the batch's own events (its result is the batch's), else a stored row (re-applied). */
+  inBatch: boolean;
+}
+
+/** The unresolved events step 2 may apply: the stored ones (but the batch's own) and those of the batch, in `created` order. */
+function pendingOf(world: World, events: readonly NormalisedEvent[], unresolved: readonly LifecycleEvent[]): Pending[] {
+  const batchIds = new Set(events.map((e) => e.id));
+  const pending: Pending[] = [
+    ...world.unresolved.filter((row) => !batchIds.has(row.eventId)).map((row) => ({ ...row, inBatch: false })),
+    ...unresolved.map((event) => ({
+      eventId: event.id,
+      created: event.created,
+      customerId: event.customerId,
+      subscriptionId: event.subscriptionId,
+      event,
+      inBatch: true,
+    })),
+  ];
+  return pending.sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.eventId < b.eventId ? -1 : 1));
+}
+
+/**
+ * 2. No unresolved event stays unresolved once its user can be found (`isResolvable`): its
+ *    customer is bound to a user, or its subscription's row is linked to one. Applying one may
+ *    link a row another waits for, so until nothing more applies; in `created` order. A row whose
+ *    event was not kept cannot be applied here: it is reported for its job to run again.
+ */
+function applyResolvable(
+  pending: Pending[],
+  draft: BatchDraft,
+  apply: (event: LifecycleEvent) => EventResult,
+): { batch: Map<string, EventResult>; reapplied: Map<string, EventResult>; withoutEvent: string[] } {
+  const outcome = { batch: new Map<string, EventResult>(), reapplied: new Map<string, EventResult>(), withoutEvent: [] as string[] };
+  let waiting = pending;
   for (let progress = true; progress;) {
     progress = false;
-    for (const row of pending.splice(0)) {
-      if (!resolvable(row)) {
-        pending.push(row);
+    const still: Pending[] = [];
+    for (const row of waiting) {
+      if (!isResolvable(row, draft)) {
+        still.push(row);
       } else if (row.event === null) {
-        effects.withoutEvent.push(row.eventId);
+        outcome.withoutEvent.push(row.eventId);
       } else {
         const result = apply(row.event);
-        (row.inBatch ? effects.results : effects.reapplied).set(row.eventId, result);
-        if (result.outcome === 'unresolved') pending.push(row);
+        (row.inBatch ? outcome.batch : outcome.reapplied).set(row.eventId, result);
+        if (result.outcome === 'unresolved') still.push(row);
         else progress = true;
       }
     }
+    waiting = still;
   }
+  return outcome;
+}
 
-  // 3. Each touched user's status, from all of their subscriptions.
-  for (const userId of touchedUsers) {
-    const user = users.byId.get(userId);
+/** 3. Each touched user: customer id and status (the most favourable of all their subscriptions'), as loaded and now. */
+function userChanges(world: World, draft: BatchDraft): Map<number, Change<UserState>> {
+  const changes = new Map<number, Change<UserState>>();
+  for (const userId of draft.touchedUsers) {
+    const user = draft.users.byId.get(userId);
     if (!user) continue;
-    const statuses = new Map(world.userSubscriptions.get(userId) ?? []);
-    for (const state of subscriptions.values()) if (state.userId === userId) statuses.set(state.subscriptionId, state.status);
-    const status = mostFavourable(statuses.values());
-    const original = world.users.byId.get(userId);
-    if (status !== original?.status || user.customerId !== original?.customerId)
-      effects.users.set(userId, { customerId: user.customerId, status });
+    const loaded = world.users.byId.get(userId);
+    const before = world.userSubscriptions.get(userId) ?? new Map<string, string>();
+    const after = new Map(before);
+    for (const state of draft.subscriptions.values()) if (state.userId === userId) after.set(state.subscriptionId, state.status);
+    changes.set(userId, {
+      before: loaded && { customerId: loaded.customerId, status: loaded.status, subscriptions: before },
+      after: { customerId: user.customerId, status: mostFavourable(after.values()), subscriptions: after },
+    });
   }
+  return changes;
+}
 
-  // The ledger: the shell inserted every new event as `applied` (and reset re-processed `unresolved` rows to it).
+/** 4. The ledger: the shell inserted every new event as `applied` (and reset re-processed `unresolved` rows to it). */
+function ledgerChanges(
+  events: readonly NormalisedEvent[],
+  results: ReadonlyMap<string, EventResult>,
+  reapplied: ReadonlyMap<string, EventResult>,
+): LedgerChange[] {
+  const ledger: LedgerChange[] = [];
   for (const event of events) {
-    const result = effects.results.get(event.id)!;
+    const result = results.get(event.id)!;
     if (result.outcome === 'applied') continue;
-    effects.ledger.push({
+    ledger.push({
       eventId: event.id,
       outcome: result.outcome,
       unresolvedEvent: result.outcome === 'unresolved' && !isIgnored(event) ? storable(event) : null,
     });
   }
-  for (const [eventId, result] of effects.reapplied) {
-    if (result.outcome !== 'unresolved') effects.ledger.push({ eventId, outcome: result.outcome, unresolvedEvent: null });
+  for (const [eventId, result] of reapplied) {
+    if (result.outcome !== 'unresolved') ledger.push({ eventId, outcome: result.outcome, unresolvedEvent: null });
   }
-  return effects;
+  return ledger;
 }
 
-function sameState(a: SubscriptionState, b: SubscriptionState): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** What is kept of an unresolved event: all but the emails (resolution by customer id needs none) and the API fetch. */
+/** What is kept of an unresolved event: all but the emails (resolution by customer id needs none). */
 function storable(event: LifecycleEvent): LifecycleEvent {
-  const { fetched: _fetched, ...rest } = event;
-  return { ...rest, user: { ...event.user, emails: [] } };
+  return { ...event, user: { ...event.user, emails: [] } };
 }

@@ -23,9 +23,20 @@ async function tables(): Promise<string[]> {
 }
 
 describe('migrateDatabase', () => {
-  it('creates a database that does not exist, with the four tables', async () => {
+  it('creates a database that does not exist, with its tables', async () => {
     expect(await migrateDatabase(url)).toEqual({ database: name, created: true });
-    expect(await tables()).toEqual(['subscription_transitions', 'subscriptions', 'users', 'webhook_events']);
+    expect(await tables()).toEqual([
+      'billing_access',
+      'billing_outbox',
+      'billing_outbox_subjects',
+      'customer_entitlements',
+      'erased_customers',
+      'subscription_transitions',
+      'subscriptions',
+      'users',
+      'webhook_events',
+      'worker_leases',
+    ]);
   });
 
   it('is a no-op the second time', async () => {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import postgres from 'postgres';
+import { isConnectionError } from './postgres-errors';
 
 /** The committed drizzle-kit output, found from this file rather than from the working directory. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
@@ -85,14 +86,6 @@ async function createDatabaseIfMissing(target: URL, database: string): Promise<b
 
 function isPgError(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
-}
-
-function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (
-    typeof code === 'string' &&
-    (!/^[0-9A-Z]{5}$/.test(code) || code.startsWith('08') || code === '28P01' || code === '28000' || code === '3D000')
-  );
 }
 
 function where(url: URL): string {

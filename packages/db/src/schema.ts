@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, check, index, integer, jsonb, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, check, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** Ledger outcomes, as docs/design.md names them. */
 export const OUTCOMES = ['applied', 'ignored', 'stale', 'unresolved'] as const;
@@ -96,10 +96,137 @@ export const subscriptionTransitions = pgTable(
   (t) => [index('subscription_transitions_subscription_idx').on(t.stripeSubscriptionId)],
 );
 
-export type User = typeof users.$inferSelect;
-export type Subscription = typeof subscriptions.$inferSelect;
-export type WebhookEvent = typeof webhookEvents.$inferSelect;
-export type SubscriptionTransition = typeof subscriptionTransitions.$inferSelect;
+/**
+ * Customers whose person was erased (`npm run erase`), kept as a SHA-256 of the customer id (hex),
+ * never the id itself: an event of such a customer finds its user only by the customer id bound
+ * in `users.stripe_customer_id` (the host application linking the person again), never by
+ * metadata, email or the subscription's link, and never binds the id.
+ */
+export const erasedCustomers = pgTable(
+  'erased_customers',
+  {
+    customerIdSha256: text('customer_id_sha256').primaryKey(),
+    erasedAt: timestamp('erased_at', tz).notNull().defaultNow(),
+  },
+  (t) => [check('erased_customers_sha256_hex', sql`${t.customerIdSha256} ~ '^[0-9a-f]{64}$'`)],
+);
+
+/** The host application contract's change types (docs/design.md "Host application contract"). */
+export const OUTBOX_TYPES = [
+  'subscription.created',
+  'subscription.activated',
+  'subscription.trial_started',
+  'subscription.past_due',
+  'subscription.recovered',
+  'subscription.unpaid',
+  'subscription.paused',
+  'subscription.resumed',
+  'subscription.cancellation_scheduled',
+  'subscription.cancellation_withdrawn',
+  'subscription.plan_changed',
+  'subscription.ended',
+  'user.access_granted',
+  'user.access_revoked',
+  'user.plan_changed',
+  'user.entitlements_changed',
+] as const;
+export type OutboxType = (typeof OUTBOX_TYPES)[number];
+
+/**
+ * The outbox of billing changes: one row per change of a subscription's or a user's billing state,
+ * written in the transaction that made it, delivered to the host after commit (signed HTTP
+ * notifications, `pg_notify`, or read with a cursor `id > last seen`). `subject` is `sub_…` or
+ * `user:<id>`; `sequence` counts that subject's changes from 1.
+ */
+export const billingOutbox = pgTable(
+  'billing_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    type: text('type', { enum: OUTBOX_TYPES }).notNull(),
+    subject: text('subject').notNull(),
+    sequence: integer('sequence').notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'set null' }),
+    stripeSubscriptionId: text('stripe_subscription_id'),
+    stripeCustomerId: text('stripe_customer_id'),
+    /** The state after the change, and `changes`: field → [from, to]. */
+    data: jsonb('data').notNull(),
+    stripeEventIds: text('stripe_event_ids').array().notNull(),
+    /** The causing event's time (Stripe's `created`), or the clock's for a change by time alone. */
+    occurredAt: timestamp('occurred_at', tz).notNull(),
+    createdAt: timestamp('created_at', tz).notNull().defaultNow(),
+    /** When the host acknowledged it (a 2xx); null while it is still to be delivered. */
+    deliveredAt: timestamp('delivered_at', tz),
+    /** When its delivery job was written to the notifications queue (the relay writes the ones without). */
+    enqueuedAt: timestamp('enqueued_at', tz),
+  },
+  (t) => [
+    uniqueIndex('billing_outbox_subject_sequence').on(t.subject, t.sequence),
+    check('billing_outbox_type_known', sql`${t.type} in (${sql.raw(OUTBOX_TYPES.map((type) => `'${type}'`).join(', '))})`),
+    check('billing_outbox_sequence_positive', sql`${t.sequence} > 0`),
+    index('billing_outbox_not_enqueued_idx')
+      .on(t.id)
+      .where(sql`${t.enqueuedAt} is null`),
+    index('billing_outbox_undelivered_idx')
+      .on(t.subject, t.sequence)
+      .where(sql`${t.deliveredAt} is null`),
+    index('billing_outbox_user_id_idx').on(t.userId),
+    index('billing_outbox_created_at_idx').on(t.createdAt),
+  ],
+);
+
+/** The last outbox sequence of each subject: kept apart from the rows, which expire (`OUTBOX_RETENTION_DAYS`). */
+export const billingOutboxSubjects = pgTable('billing_outbox_subjects', {
+  subject: text('subject').primaryKey(),
+  lastSequence: integer('last_sequence').notNull(),
+});
+
+/** Why a user has access, or not (docs/design.md "Host application contract", access policy). */
+export const ACCESS_REASONS = ['active', 'trialing', 'past_due_grace', 'cancellation_scheduled', 'none'] as const;
+export type AccessReason = (typeof ACCESS_REASONS)[number];
+
+/** One access decision per user with a subscription, kept by the worker under one policy; the host reads it. */
+export const billingAccess = pgTable(
+  'billing_access',
+  {
+    userId: integer('user_id')
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    hasAccess: boolean('has_access').notNull(),
+    planSlug: text('plan_slug'),
+    reason: text('reason', { enum: ACCESS_REASONS }).notNull(),
+    /** When access ends by the clock alone (grace over, trial over, a scheduled cancellation); the worker revokes it then. */
+    accessUntil: timestamp('access_until', tz),
+    /** Active feature lookup keys (Stripe Entitlements). */
+    entitlements: text('entitlements')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** False while a summary said `has_more` and the rest could not be fetched (no STRIPE_SECRET_KEY, or it failed). */
+    entitlementsComplete: boolean('entitlements_complete').notNull().default(true),
+    updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+  },
+  (t) => [
+    check('billing_access_reason_known', sql`${t.reason} in (${sql.raw(ACCESS_REASONS.map((r) => `'${r}'`).join(', '))})`),
+    index('billing_access_access_until_idx')
+      .on(t.accessUntil)
+      .where(sql`${t.hasAccess} and ${t.accessUntil} is not null`),
+  ],
+);
+
+/**
+ * A customer's active entitlements, as the newest `entitlements.active_entitlement_summary.updated`
+ * said (the newest wins whatever the arrival order: `summary_at` is its event's `created`).
+ */
+export const customerEntitlements = pgTable('customer_entitlements', {
+  stripeCustomerId: text('stripe_customer_id').primaryKey(),
+  lookupKeys: text('lookup_keys').array().notNull(),
+  summaryAt: timestamp('summary_at', tz).notNull(),
+  /** The event that carried the summary. */
+  stripeEventId: text('stripe_event_id').notNull(),
+  /** False when the summary said `has_more` and the rest was not fetched. */
+  complete: boolean('complete').notNull(),
+  updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+});
 
 /**
  * Periodic work that one worker at a time does (the unresolved sweep, the access clock, reconcile):
@@ -113,3 +240,13 @@ export const workerLeases = pgTable('worker_leases', {
   /** When the last holder released it after finishing: how long ago the work last ran. */
   finishedAt: timestamp('finished_at', tz),
 });
+
+export type User = typeof users.$inferSelect;
+export type Subscription = typeof subscriptions.$inferSelect;
+export type WebhookEvent = typeof webhookEvents.$inferSelect;
+export type SubscriptionTransition = typeof subscriptionTransitions.$inferSelect;
+export type ErasedCustomer = typeof erasedCustomers.$inferSelect;
+export type BillingOutboxRow = typeof billingOutbox.$inferSelect;
+export type BillingAccessRow = typeof billingAccess.$inferSelect;
+export type CustomerEntitlements = typeof customerEntitlements.$inferSelect;
+export type WorkerLease = typeof workerLeases.$inferSelect;

@@ -2,7 +2,6 @@ export * from './contract';
 export * from './canonical-json';
 export * from './job-options';
 export * from './job-signature';
-export * from './minimise-event';
 export * from './queue-config';
 export * from './queue-env';
 export * from './queue-store';

@@ -96,5 +96,9 @@ export function queueStartProblem(error: unknown, store: Pick<QueueStore, 'where
     const schema = (error as { schema?: string }).schema ?? 'bullmq';
     return `the queue's schema "${schema}" is not migrated (${store.where}): run npm run db:migrate`;
   }
-  return `the queue at ${store.where} cannot be used: ${(error as Error)?.message ?? String(error)}`;
+  const message = (error as Error)?.message ?? String(error);
+  if (/unsupported startup parameter/i.test(message)) {
+    return `the queue at ${store.where} needs a direct Postgres connection (${message}): a pooler such as PgBouncer cannot carry the queue's session settings or LISTEN; point QUEUE_DATABASE_URL at Postgres itself`;
+  }
+  return `the queue at ${store.where} cannot be used: ${message}`;
 }

@@ -4,6 +4,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** A Postgres URL with rights to create databases. */
     adminDatabaseUrl: string;
+    /** The Redis the tests use, or `''` when the run has none (then `describeWithRedis` skips). */
     redisUrl: string;
   }
 }

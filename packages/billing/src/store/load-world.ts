@@ -1,8 +1,11 @@
 import { isIgnored, type LifecycleEvent, type NormalisedEvent } from '../lifecycle-input';
 import type { StoredUnresolved, World } from '../reduce-events';
 import { userDirectory } from '../resolve-user';
+import { advisoryLockStatement, lockKeys } from './advisory-locks';
+import { candidateUsers } from './candidate-users';
+import { isErasedCustomer } from './erased-customers';
 import { jsonb, setTransactionToken, textElements } from './sql-text';
-import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-row';
+import { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './subscription-columns';
 
 /** What the batch touches. */
 export interface Scope {
@@ -20,8 +23,7 @@ export function scopeOf(events: readonly NormalisedEvent[], extra: { customerIds
   const subscriptionIds = unique([...lifecycle.map((e) => e.subscriptionId), ...(extra.subscriptionIds ?? [])]).sort();
   const customerIds = unique([...lifecycle.map((e) => e.customerId), ...(extra.customerIds ?? [])]).sort();
   return {
-    // The same key strings for every writer, sorted, so two transactions never wait on each other in a cycle.
-    lockKeys: [...subscriptionIds.map((id) => `subscription:${id}`), ...customerIds.map((id) => `customer:${id}`)].sort(),
+    lockKeys: lockKeys({ subscriptionIds, customerIds }),
     subscriptionIds,
     customerIds,
     metadataUserIds: unique(lifecycle.map((e) => e.user.metadataUserId)),
@@ -49,7 +51,8 @@ export interface Loaded {
  * 5. every user resolution may find, locked in id order; then, in a statement of its own after
  *    the lock (so it sees what a transaction that held the lock committed), all of their
  *    subscriptions' statuses;
- * 6. the unresolved ledger rows of the batch's customers and subscriptions.
+ * 6. the unresolved ledger rows of the batch's customers and subscriptions;
+ * 7. which of those customers (the batch's and the unresolved rows') were erased.
  * Every statement after `begin` returns rows, so postgres-js gives one result per statement.
  */
 export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, token: string): string {
@@ -77,21 +80,19 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     select stripe_subscription_id from webhook_events
     where outcome = 'unresolved' and stripe_subscription_id is not null and stripe_customer_id in (${customers})`;
   const unresolvedOfScope = `outcome = 'unresolved' and (stripe_customer_id in (${customers}) or stripe_subscription_id in (${textElements(scope.subscriptionIds)}))`;
-  const candidateUsers = `
-    stripe_customer_id in (${customers})
-    or id in (select value::int from jsonb_array_elements_text(${jsonb(scope.metadataUserIds)}))
-    or email in (${textElements(scope.emails)})
-    or id in (select user_id from subscriptions where stripe_subscription_id in (${wantedSubscriptions}))`;
+  const users = candidateUsers(scope, wantedSubscriptions);
   return [
     'begin',
     setTransactionToken(token),
-    `select pg_advisory_xact_lock(k) from (select distinct hashtextextended(x, 0) as k from jsonb_array_elements_text(${jsonb(scope.lockKeys)}) as x order by k) as keys`,
+    advisoryLockStatement(scope.lockKeys),
     ledger,
     `select ${SUBSCRIPTION_SELECT} from subscriptions where stripe_subscription_id in (${wantedSubscriptions})`,
-    `select id, email, stripe_customer_id, subscription_status from users where ${candidateUsers} order by id for update`,
-    `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${candidateUsers})`,
+    `select id, email, stripe_customer_id, subscription_status from users where ${users} order by id for update`,
+    `select user_id, stripe_subscription_id, status from subscriptions where user_id in (select id from users where ${users})`,
     `select stripe_event_id, stripe_customer_id, stripe_subscription_id, floor(extract(epoch from event_created_at))::float8 as event_created_at, unresolved_input
      from webhook_events where ${unresolvedOfScope}`,
+    `select c.customer from (${customers} union select stripe_customer_id from webhook_events where ${unresolvedOfScope}) as c(customer)
+     where c.customer is not null and ${isErasedCustomer('c.customer')}`,
   ].join(';\n');
 }
 
@@ -104,7 +105,7 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       world: { subscriptions: new Map(), users: userDirectory([]), userSubscriptions: new Map(), unresolved: [] },
     };
   }
-  const [, ledger, subscriptions, users, userSubscriptions, unresolved] = rest as Rows[];
+  const [, ledger, subscriptions, users, userSubscriptions, unresolved, erased] = rest as Rows[];
   const byUser = new Map<number, Map<string, string>>();
   for (const row of userSubscriptions as Array<{ user_id: number; stripe_subscription_id: string; status: string }>) {
     byUser.set(row.user_id, (byUser.get(row.user_id) ?? new Map<string, string>()).set(row.stripe_subscription_id, row.status));
@@ -134,6 +135,7 @@ export function loadedFrom(results: readonly Rows[], scope: Scope): Loaded {
       ),
       userSubscriptions: byUser,
       unresolved: stored,
+      erasedCustomers: new Set((erased as Array<{ customer: string }>).map((row) => row.customer)),
     },
   };
 }

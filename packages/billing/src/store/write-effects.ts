@@ -1,6 +1,6 @@
 import type { Effects } from '../reduce-events';
 import { jsonb, requireTransactionToken } from './sql-text';
-import { recordFromState } from './subscription-row';
+import { upsertSubscriptions } from './subscription-columns';
 
 /**
  * The second message of a batch, one round trip: the check that it runs in the batch's own
@@ -8,24 +8,7 @@ import { recordFromState } from './subscription-row';
  */
 export function writeMessage(effects: Effects, token: string): string {
   const statements = [requireTransactionToken(token)];
-  if (effects.subscriptions.size > 0) {
-    statements.push(`
-      insert into subscriptions (stripe_subscription_id, stripe_customer_id, user_id, status, plan_slug, period, stripe_price_id,
-        current_period_end, cancel_at, trial_end, status_at, status_from, snapshot_at, snapshot_status, snapshot_from, last_event_at)
-      select v.id, v.customer, v.user_id, v.status, v.plan_slug, v.period, v.price,
-        to_timestamp(v.current_period_end), to_timestamp(v.cancel_at), to_timestamp(v.trial_end), to_timestamp(v.status_at), v.status_from,
-        to_timestamp(v.snapshot_at), v.snapshot_status, v.snapshot_from, to_timestamp(v.last_event_at)
-      from jsonb_to_recordset(${jsonb([...effects.subscriptions.values()].map(recordFromState))}) as v(id text, customer text, user_id int,
-        status text, plan_slug text, period text, price text, current_period_end bigint, cancel_at bigint, trial_end bigint,
-        status_at bigint, status_from text, snapshot_at bigint, snapshot_status text, snapshot_from jsonb, last_event_at bigint)
-      on conflict (stripe_subscription_id) do update set
-        stripe_customer_id = excluded.stripe_customer_id, user_id = excluded.user_id, status = excluded.status,
-        plan_slug = excluded.plan_slug, period = excluded.period, stripe_price_id = excluded.stripe_price_id,
-        current_period_end = excluded.current_period_end, cancel_at = excluded.cancel_at, trial_end = excluded.trial_end,
-        status_at = excluded.status_at, status_from = excluded.status_from, snapshot_at = excluded.snapshot_at,
-        snapshot_status = excluded.snapshot_status, snapshot_from = excluded.snapshot_from, last_event_at = excluded.last_event_at,
-        updated_at = now()`);
-  }
+  if (effects.subscriptions.size > 0) statements.push(upsertSubscriptions(effects.subscriptions.values()));
   if (effects.users.size > 0) {
     const rows = [...effects.users].map(([id, user]) => ({ id, customer: user.customerId, status: user.status }));
     statements.push(`

@@ -30,12 +30,14 @@ export function openPostgresStore(config: { url: string; schema: string }, optio
   };
   // An idle client's error (the server restarted) would otherwise crash the process.
   pool.on('error', (error) => report(false, error.message));
+  // The queues' and workers' own pools (BullMQ's reads, a worker's fetches and completions): a slow
+  // first connection under load must not stop an app at start, so they wait longer than the writes.
   const connection = () => ({
     connectionString: config.url,
     schema: config.schema,
     max: options.poolSize ?? 10,
     application_name: applicationName,
-    ...limits,
+    connectionTimeoutMillis: Math.max(timeoutMs, 10_000),
   });
   const observed = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
@@ -57,7 +59,13 @@ export function openPostgresStore(config: { url: string; schema: string }, optio
       return queue as unknown as StoreQueue<D, R>;
     },
     worker<D, R>(name: string, processor: Processor<D, R, string>, workerOptions: StoreWorkerOptions) {
-      const worker = new Worker(name, processor as Processor, { ...workerOptions, connection: connection() }, createPostgresBackend);
+      // BullMQ waits runRetryDelay (15 s by default) after a refused connection before fetching again.
+      const worker = new Worker(
+        name,
+        processor as Processor,
+        { runRetryDelay: 1_000, ...workerOptions, connection: connection() },
+        createPostgresBackend,
+      );
       return worker as unknown as StoreWorker<D, R>;
     },
     writeJobs: (queue, jobs, writeOptions = {}) => observed(() => writePostgresJobs(pool, schema, queue, jobs, writeOptions)),

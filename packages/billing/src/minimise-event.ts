@@ -1,10 +1,16 @@
-import type { StripeEvent } from './contract';
+import type { StripeEvent } from '@billing/queue';
 
 /**
  * What of a verified event goes into Redis: what the worker reads, nothing else. Stripe's
  * payloads carry names, phones, postal addresses and payment details (also in events nobody
  * handles) that would otherwise sit in Redis, its AOF file and the dashboard for days. An
- * allowlist per object kind, so a field Stripe adds is left out until it is needed.
+ * allowlist per object kind, so a field Stripe adds is left out until it is needed. The lifecycle
+ * rules read nothing else (`minimise-event.test.ts` checks it against the corpus), so the list
+ * lives with them.
+ *
+ * Every kept string (keys too) has its NUL characters (U+0000) replaced with U+FFFD: the queue's
+ * Postgres backend stores job data as `jsonb`, which refuses `\u0000` (22P05), and so would the
+ * ledger's columns.
  */
 
 type Json = Record<string, unknown>;
@@ -89,6 +95,10 @@ const SHAPES: Record<string, Shape> = {
 const OTHER: Shape = { id: true, object: true, customer: ID, subscription: ID };
 
 export function minimiseEvent(event: StripeEvent): StripeEvent {
+  return withoutNul(allowedFields(event)) as StripeEvent;
+}
+
+function allowedFields(event: StripeEvent): StripeEvent {
   const kind = typeof event.data.object.object === 'string' ? event.data.object.object : '';
   const shape = SHAPES[kind] ?? OTHER;
   const data: StripeEvent['data'] = { object: pick(event.data.object, shape) as Json };
@@ -117,4 +127,15 @@ function pick(value: unknown, shape: Shape): unknown {
     else result[key] = typeof field === 'object' && field !== null && !Array.isArray(field) ? pick(field, rule) : field;
   }
   return result;
+}
+
+const NUL = '\u0000';
+const REPLACEMENT = '\uFFFD';
+
+/** The value with U+0000 replaced by U+FFFD in every string and key. */
+function withoutNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll(NUL, REPLACEMENT);
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key.replaceAll(NUL, REPLACEMENT), withoutNul(field)]));
 }
