@@ -1,5 +1,5 @@
 import { checkQueueEnv, queueEnvFields } from '@billing/queue';
-import { envFields, loadEnvOrExit } from '@billing/runtime/env';
+import { loadEnvOrExit } from '@billing/runtime/env';
 import { explain, EXPLAIN_USAGE, formatExplanation } from './lib/explain';
 import { databaseOrExit, queueOrExit, reportFailure } from './lib/script-main';
 

@@ -72,7 +72,8 @@ describeEachBackend('replayFailed', (backend) => {
 
   /** Adds events (signed as the ingress does) with 2 attempts and no backoff, and lets a worker fail every attempt. */
   async function failForGood(events: StripeEventJobData[], unsigned: ReadonlySet<string> = new Set()): Promise<void> {
-    for (const e of events) await queue.add(e.type, unsigned.has(e.id) ? e : signedJob(e), { jobId: e.id, attempts: 2, backoff: undefined });
+    for (const e of events)
+      await queue.add(e.type, unsigned.has(e.id) ? e : signedJob(e), { jobId: e.id, attempts: 2, backoff: undefined });
     const worker = consumer.worker(
       queueName,
       async () => {
