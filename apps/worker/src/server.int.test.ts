@@ -16,7 +16,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const run = (env: Record<string, string>) => runScript('apps/worker/src/server.ts', [], env, 20_000);
+const run = (env: Record<string, string>) => runScript('apps/worker/src/server.ts', [], env, 45_000);
 
 describe('worker process', () => {
   it.each(queueBackends())(
