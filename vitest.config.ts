@@ -26,6 +26,9 @@ export default defineConfig({
           name: 'integration',
           include: everywhere.map((dir) => `${dir}*.int.test.ts`),
           globalSetup: ['packages/testing/src/global-setup.ts'],
+          // Most of these files wait on databases and child processes, not on the CPU: three at a
+          // time on two cores (vitest's default would be one).
+          maxWorkers: 3,
           // Real Postgres, Redis and child processes: generous per-test bounds, never used as speed checks.
           testTimeout: 60_000,
           hookTimeout: 60_000,

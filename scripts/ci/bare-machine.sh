@@ -11,24 +11,20 @@
 # Prints the time from `npm start` to its banner for both runs (not a pass/fail bound).
 #
 # Usage (as root: network namespaces need it):
-#   scripts/ci/bare-machine.sh [--here] [--with-tests] [--interim-redis]
+#   scripts/ci/bare-machine.sh [--here] [--with-tests]
 #     --here           use this checkout as it is (it must be a fresh clone after `npm ci`, with no
 #                      .local/postgres); by default a fresh clone of HEAD is made and `npm ci` run in it
-#     --with-tests     also run `npm test` inside the namespace
-#     --interim-redis  until the Postgres queue backend lands: run a redis-server inside the
-#                      namespace on 127.0.0.1:6379 (the apps' default queue); everything else as above
+#     --with-tests     also run `npm test` inside the namespace (Postgres only: Redis-only tests skip)
 set -euo pipefail
 
 here=false
 with_tests=false
-interim_redis=false
 for arg in "$@"; do
   case "$arg" in
     --here) here=true ;;
     --with-tests) with_tests=true ;;
-    --interim-redis) interim_redis=true ;;
     -h | --help)
-      sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -106,11 +102,6 @@ ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2> /dev/null && fa
 ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379' 2> /dev/null && fail "Redis answers on 127.0.0.1:6379 inside the namespace"
 say "namespace $ns: loopback up, nothing listening; PATH has no psql, pg_ctl, postgres, redis-server"
 
-if [ "$interim_redis" = true ]; then
-  redis_bin="$(command -v redis-server)" || fail "--interim-redis: redis-server is not installed"
-  ip netns exec "$ns" "$redis_bin" --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no > /dev/null
-  say "INTERIM: a redis-server runs in the namespace on 127.0.0.1:6379 for the apps' queue (until the Postgres queue backend lands)"
-fi
 
 # Everything below runs in the namespace with a minimal environment: none of DATABASE_URL,
 # REDIS_*, TEST_* set; no Docker socket.
@@ -159,7 +150,6 @@ stop_stack() {
   sleep 0.5
   local left=()
   for pid in $(ip netns pids "$ns" 2> /dev/null); do
-    [ "$interim_redis" = true ] && grep -q redis-server "/proc/$pid/cmdline" 2> /dev/null && continue
     left+=("$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null)")
   done
   [ "${#left[@]}" -eq 0 ] || fail "processes left after Ctrl-C ($1 run): ${left[*]}"
