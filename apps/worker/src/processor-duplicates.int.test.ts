@@ -41,6 +41,7 @@ describe('processor: two copies of one event in one batch', () => {
   it('both fail when the transaction fails, and the ledger holds nothing', async () => {
     const process = createProcessor({
       connections: [t.connection()],
+      reconnect: () => t.connection(),
       signer: testSigner,
       config: defaultBillingConfig,
       metrics: createWorkerMetrics(createRegistry('processor-copies')),

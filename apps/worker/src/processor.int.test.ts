@@ -41,6 +41,7 @@ describe('processor', () => {
     });
     const process = createProcessor({
       connections: [t.connection()],
+      reconnect: () => t.connection(),
       signer: testSigner,
       config: defaultBillingConfig,
       metrics: createWorkerMetrics(createRegistry('processor-test')),
@@ -65,6 +66,7 @@ describe('processor', () => {
     const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
     const process = createProcessor({
       connections: [t.connection()],
+      reconnect: () => t.connection(),
       signer: testSigner,
       config: defaultBillingConfig,
       metrics,

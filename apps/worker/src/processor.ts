@@ -20,6 +20,16 @@ export interface BatchSettings {
 export interface ProcessorDeps {
   /** One client of one connection per transaction run at once. */
   connections: Sql[];
+  /** A fresh client to replace one abandoned by a stalled batch (`batchTimeoutMs`). */
+  reconnect: (abandoned: Sql) => Sql;
+  /**
+   * Longest a batch's transaction may take before it is abandoned as stalled — a connection that
+   * stopped answering without closing (a frozen link holds a query forever, and the job's lock is
+   * still renewed, so nothing else would ever take the job back): its connection is ended and
+   * replaced, and its events go back like an outage's, without spending an attempt.
+   * @defaultValue 30000
+   */
+  batchTimeoutMs?: number;
   /** Verifies that the ingress signed the job (`QUEUE_SIGNING_KEY`): only Stripe-signed events change billing state. */
   signer: JobSigner;
   config: BillingConfig;
@@ -52,13 +62,39 @@ const MAX_OUTAGE_RESTARTS = 100;
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
   const idle = [...deps.connections];
+  const batchTimeoutMs = deps.batchTimeoutMs ?? 30_000;
+  /** Applies a batch on a connection of its own; a batch past `batchTimeoutMs` is abandoned with its connection. */
+  const applyOnConnection = async (events: StripeEvent[]) => {
+    const connection = idle.pop()!;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BatchStalledError(batchTimeoutMs)), batchTimeoutMs);
+    });
+    const applying = applyEvents(connection, events, config, applyOptions);
+    try {
+      const batch = await Promise.race([applying, stalled]);
+      idle.push(connection);
+      return batch;
+    } catch (error) {
+      if (!(error instanceof BatchStalledError)) {
+        idle.push(connection);
+        throw error;
+      }
+      applying.catch(() => {}); // settles, rejected, once its connection is ended
+      void connection.end({ timeout: 0 }).catch(() => {});
+      idle.push(deps.reconnect(connection));
+      logger.warn({ events: events.length, timeoutMs: batchTimeoutMs }, 'a batch stalled on its connection: abandoned, its events go back');
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const batcher = new EventBatcher<StripeEvent, ApplyResult>({
     ...deps.batch,
     maxInFlight: deps.connections.length,
     apply: async (events) => {
       metrics.batchSize.observe(events.length);
-      const connection = idle.pop()!;
-      const batch = await applyEvents(connection, events, config, applyOptions).finally(() => idle.push(connection));
+      const batch = await applyOnConnection(events);
       for (const [eventId, result] of batch.reapplied) {
         metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
         logger.info(
@@ -127,4 +163,14 @@ export function createProcessor(deps: ProcessorDeps) {
 /** The `type` label of the worker's metrics: a handled event type, else `other` (bounded cardinality). */
 export function metricType(type: unknown): string {
   return isHandled(type) ? type : 'other';
+}
+
+/** A batch's transaction outlived `batchTimeoutMs`: its connection answers no more (a connection failure, not the events'). */
+export class BatchStalledError extends Error {
+  override name = 'BatchStalledError';
+  /** Classified like postgres-js's own connection errors (`isConnectionError`). */
+  readonly code = 'CONNECTION_STALLED';
+  constructor(timeoutMs: number) {
+    super(`the batch's transaction did not finish within ${timeoutMs} ms: its connection answers no more`);
+  }
 }

@@ -163,6 +163,40 @@ describeEachBackend('worker', (backend) => {
     for (const e of events) expect(await outcomeOf(e.id)).toBe('applied');
   });
 
+  it('a database link that stops answering mid-batch (frozen, not closed) does not hold the jobs: the batch is abandoned after the lock duration and applied once the link answers', async () => {
+    const target = new URL(t.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(t.url);
+    proxied.port = String(proxy.port);
+    cleanups.push(() => proxy.close());
+    const lines: string[] = [];
+    const { queue, send } = await setup(backend, {
+      databaseUrl: proxied.toString(),
+      lockDurationMs: 2_000,
+      logger: createLogger('worker-frozen', 'info', { write: (line: string) => void lines.push(line) }),
+    });
+    await addUser('frozen@example.com', 'cus_frozen');
+    const warm = event('customer.subscription.created', subscriptionObject({ id: 'sub_frozen_warm', customer: 'cus_frozen' }));
+    await send(warm);
+    await waitFor(async () => (await jobState(queue, warm.id)) === 'completed', 'the connections open');
+    proxy.freeze(); // both directions held: a query sent now is never answered, the socket stays open
+    const events = Array.from({ length: 5 }, (_, i) =>
+      event('customer.subscription.created', subscriptionObject({ id: `sub_frozen${i}`, customer: 'cus_frozen' })),
+    );
+    for (const e of events) await send(e);
+    await waitFor(async () => lines.some((l) => l.includes('a batch stalled on its connection')), 'the stalled batch abandoned', 20_000);
+    proxy.thaw();
+    await waitFor(
+      async () => (await Promise.all(events.map((e) => jobState(queue, e.id)))).every((s) => s === 'completed'),
+      'all applied once the link answers',
+      30_000,
+    );
+    for (const e of events) expect(await outcomeOf(e.id)).toBe('applied');
+    expect((await queue.getJobCounts('failed')).failed).toBe(0);
+    // No attempt spent: the abandoned batch is the connection's fault, not the events'.
+    expect((await Promise.all(events.map(async (e) => (await queue.getJob(e.id))!.attemptsMade))).every((n) => n <= 1)).toBe(true);
+  });
+
   it('re-runs events that were unresolved once a checkout links their customer', async () => {
     const { queue, send } = await setup(backend);
     const user = await addUser('late@example.com');

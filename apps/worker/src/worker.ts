@@ -75,9 +75,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const failedRetentionMs = options.failedRetentionMs ?? 30 * 86_400_000;
   registerQueueGauges(registry, queue, failedRetentionMs);
 
-  const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, () =>
-    createConnection(options.databaseUrl, 'billing-worker'),
-  );
+  const batchConnection = () => createConnection(options.databaseUrl, 'billing-worker');
+  const connections = Array.from({ length: options.batch?.maxInFlight ?? 2 }, batchConnection);
   // Probes and sweeps on a connection of their own, so neither waits behind a batch.
   const probeConnection = createConnection(options.databaseUrl, 'billing-worker-probe');
   // The gate pauses the worker it is created before.
@@ -99,6 +98,13 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     signer,
     databaseLost: gate.lost,
     connections,
+    reconnect: (abandoned) => {
+      const fresh = batchConnection();
+      connections.splice(connections.indexOf(abandoned), 1, fresh); // closed with the others at shutdown
+      return fresh;
+    },
+    // A batch outliving the lock is abandoned: the lock is renewed all the while, so nothing else takes its jobs back.
+    batchTimeoutMs: lockDuration,
     config: options.config,
     applyOptions: options.applyOptions,
     metrics,
