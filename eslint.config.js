@@ -19,4 +19,14 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read environment variables in env.ts only.' }],
     },
   },
+  {
+    // Outside apps/, an app is reached through its package's exports (@billing/<app>/…), never by path.
+    files: ['packages/**/*.ts', 'tests/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+apps/', message: "Import an app through its package's exports (@billing/<app>/…)." }] },
+      ],
+    },
+  },
 );

@@ -1,4 +1,4 @@
-import { workerEnvShape } from '../apps/worker/src/env';
+import { workerEnvShape } from '@billing/worker/env';
 
 /**
  * What the benchmarks run against and how big each phase is. Every figure can be overridden

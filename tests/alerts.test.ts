@@ -3,8 +3,8 @@ import type { EventQueue } from '@billing/queue';
 import { createRegistry } from '@billing/runtime/metrics';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createIngressMetrics } from '../apps/ingress/src/metrics';
-import { createWorkerMetrics, registerQueueGauges } from '../apps/worker/src/metrics';
+import { createIngressMetrics } from '@billing/ingress/metrics';
+import { createWorkerMetrics, registerQueueGauges } from '@billing/worker/metrics';
 
 interface Rule {
   alert: string;

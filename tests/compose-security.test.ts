@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { workerEnvShape } from '../apps/worker/src/env';
+import { workerEnvShape } from '@billing/worker/env';
 import { loadEnv } from '@billing/runtime/env';
 import { checkQueueEnv } from '@billing/queue';
 

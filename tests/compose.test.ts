@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dashboardEnvShape } from '../apps/dashboard/src/env';
-import { ingressEnvShape } from '../apps/ingress/src/env';
-import { workerEnvShape } from '../apps/worker/src/env';
+import { dashboardEnvShape } from '@billing/dashboard/env';
+import { ingressEnvShape } from '@billing/ingress/env';
+import { workerEnvShape } from '@billing/worker/env';
 import { loadEnv } from '@billing/runtime/env';
 import { checkQueueEnv, queueConfigFromEnv } from '@billing/queue';
 

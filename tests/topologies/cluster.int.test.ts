@@ -1,4 +1,4 @@
-import { buildDashboard } from '../../apps/dashboard/src/app';
+import { buildDashboard } from '@billing/dashboard/app';
 import { openEventQueue, openQueueStore, type QueueConfig, type RedisConfig } from '@billing/queue';
 import { runScript, type AppName } from '@billing/testing/processes';
 import { startPrivateCluster, type ClusterNode, type PrivateCluster } from '@billing/testing/redis-cluster';
