@@ -7,7 +7,8 @@ export interface DatabaseGateOptions {
   probe: () => Promise<unknown>;
   /** Stops taking jobs (active ones finish or come back by themselves). */
   pause: () => Promise<void>;
-  resume: () => void;
+  /** Takes jobs again; a rejection counts as losing the database again (paused, probed). */
+  resume: () => Promise<void>;
   logger: Logger;
   /** Called with true while paused. */
   onChange?: (paused: boolean) => void;
@@ -37,24 +38,29 @@ export function databaseGate(options: DatabaseGateOptions): DatabaseGate {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const check = async (interval: number) => {
+    try {
+      await options.probe();
+    } catch {
+      if (!closed) probe(Math.min(interval * 2, last));
+      return;
+    }
+    const outage = down;
+    down = undefined;
+    options.onChange?.(false);
+    options.logger.info({ outageMs: outage ? Date.now() - outage.since.getTime() : 0 }, 'postgres answers again: taking jobs');
+    try {
+      await options.resume();
+    } catch (error) {
+      gate.lost(error);
+    }
+  };
   const probe = (interval: number) => {
-    timer = setTimeout(async () => {
-      try {
-        await options.probe();
-      } catch {
-        if (!closed) probe(Math.min(interval * 2, last));
-        return;
-      }
-      const outage = down;
-      down = undefined;
-      options.onChange?.(false);
-      options.logger.info({ outageMs: outage ? Date.now() - outage.since.getTime() : 0 }, 'postgres answers again: taking jobs');
-      options.resume();
-    }, interval);
+    timer = setTimeout(() => void check(interval), interval);
     timer.unref();
   };
 
-  return {
+  const gate: DatabaseGate = {
     lost: (error) => {
       if (down || closed) return;
       down = {
@@ -75,4 +81,5 @@ export function databaseGate(options: DatabaseGateOptions): DatabaseGate {
       clearTimeout(timer);
     },
   };
+  return gate;
 }

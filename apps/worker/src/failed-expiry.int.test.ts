@@ -60,7 +60,7 @@ describeEachBackend('failed jobs past WORKER_FAILED_RETENTION_DAYS', (backend) =
     // Nothing more is past the retention: nothing removed, counted or logged.
     expect(await w.handle.expireFailed()).toBe(0);
     expect(await w.registry.getSingleMetricAsString('billing_worker_failed_jobs_expired_total')).toMatch(/\} 1$/m);
-    w.handle.worker.resume();
+    await w.handle.worker.resume();
   });
 
   it('run by themselves every interval, until stopped', async () => {

@@ -151,7 +151,7 @@ describeEachBackend('worker', (backend) => {
     expect(await registry.getSingleMetricAsString('billing_worker_paused')).toMatch(/billing_worker_paused\{app="worker-outage"\} 1$/m);
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     expect((await queue.getJobCounts('failed')).failed).toBe(0);
-    proxy.restore();
+    await proxy.restore();
     await waitFor(async () => (await queue.getJobCounts('completed')).completed === events.length, 'all applied after recovery', 30_000);
     expect(handle.readiness()).toEqual({ ready: true });
     expect((await queue.getJobCounts('failed')).failed).toBe(0);

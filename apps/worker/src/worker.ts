@@ -87,8 +87,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await probeConnection`select 1`;
       if (store.backend === 'postgres' && !(await store.isWritable())) throw new Error('the queue database takes no writes');
     },
-    pause: async () => running.worker?.pause(true),
-    resume: () => running.worker?.resume(),
+    pause: async () => {
+      await running.worker?.pause(true);
+    },
+    resume: async () => {
+      await running.worker?.resume();
+    },
     logger,
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
