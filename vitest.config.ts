@@ -19,6 +19,8 @@ export default defineConfig({
           include: everywhere.map((dir) => `${dir}*.test.ts`),
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
+          // Projects with their own maxWorkers run one after the other: the pure tests first.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -29,6 +31,7 @@ export default defineConfig({
           // Most of these files wait on databases and child processes, not on the CPU: three at a
           // time on two cores (vitest's default would be one).
           maxWorkers: 3,
+          sequence: { groupOrder: 1 },
           // Real Postgres, Redis and child processes: generous per-test bounds, never used as speed checks.
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -146,7 +146,9 @@ describe.skipIf(missing !== undefined)('Postgres behind PgBouncer (transaction m
     ] as const) {
       expect(run.status, `${app}: ${run.stdout}${run.stderr}`).toBe(1);
       expect(fatal(run.stdout)).toMatch(
-        new RegExp(`${app} failed to start: the queue at postgres .* needs a direct Postgres connection \\(unsupported startup parameter: .*point QUEUE_DATABASE_URL at Postgres itself$`),
+        new RegExp(
+          `${app} failed to start: the queue at postgres .* needs a direct Postgres connection \\(unsupported startup parameter: .*point QUEUE_DATABASE_URL at Postgres itself$`,
+        ),
       );
     }
   }, 60_000);
