@@ -47,6 +47,7 @@ describe('parseSince', () => {
       'customer.subscription.resumed',
       'customer.subscription.trial_will_end',
       'customer.subscription.updated',
+      'entitlements.active_entitlement_summary.updated',
       'invoice.paid',
       'invoice.payment_failed',
       'invoice.payment_succeeded',

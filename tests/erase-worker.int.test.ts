@@ -32,7 +32,7 @@ afterAll(async () => {
   await t?.drop();
 });
 beforeEach(async () => {
-  await t.sql`truncate users, subscriptions, webhook_events, subscription_transitions, erased_customers restart identity cascade`;
+  await t.sql`truncate users, subscriptions, webhook_events, subscription_transitions, erased_customers, billing_outbox, billing_outbox_subjects, billing_access, customer_entitlements restart identity cascade`;
 });
 
 const T0 = 1_790_000_000;
@@ -54,6 +54,12 @@ async function seedPerson(name: string) {
 const userRow = async (id: number) => (await t.db.select().from(users).where(eq(users.id, id)))[0]!;
 const subscriptionRow = async (id: string) =>
   (await t.db.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, id)))[0]!;
+/** What the host contract holds of the person: outbox rows of their user or subscription, their access decision. */
+const hostRows = async (person: { userId: number; subscription: string }) => ({
+  outbox: await t.sql`select subject, sequence, type from billing_outbox
+    where user_id = ${person.userId} or subject = ${`user:${person.userId}`} or subject = ${person.subscription} order by id`,
+  access: await t.sql`select user_id from billing_access where user_id = ${person.userId}`,
+});
 const ledgerOutcome = async (id: string) =>
   (await t.db.select().from(webhookEvents).where(eq(webhookEvents.stripeEventId, id)))[0]?.outcome;
 
@@ -101,6 +107,7 @@ describe('erase and the worker', () => {
 
     expect(await subscriptionRow(person.subscription)).toMatchObject({ userId: null, stripeCustomerId: null });
     expect(await userRow(person.userId)).toMatchObject({ stripeCustomerId: null, subscriptionStatus: null });
+    expect(await hostRows(person)).toEqual({ outbox: [], access: [] });
   });
 
   it('erase waits for a worker transaction that holds the person’s locks, then erases what it wrote', async () => {
@@ -137,6 +144,8 @@ describe('erase and the worker', () => {
     await erase;
     expect(await subscriptionRow(person.subscription)).toMatchObject({ userId: null, stripeCustomerId: null, status: 'past_due' });
     expect(await userRow(person.userId)).toMatchObject({ stripeCustomerId: null, subscriptionStatus: null });
+    // What the worker's transaction told the host of the person (its past_due row) is erased with the rest.
+    expect(await hostRows(person)).toEqual({ outbox: [], access: [] });
   });
 });
 
@@ -186,6 +195,15 @@ describe('an erased customer', () => {
       status: 'past_due',
     });
     expect(await userRow(person.userId)).toMatchObject({ stripeCustomerId: person.customer, subscriptionStatus: 'past_due' });
+    // The host is told again from where the rows of the person's subjects left off (their rows were
+    // erased, their last sequences kept): access again (the subscription as the checkout found it),
+    // then the update's new price and past_due, whose grace is long over.
+    expect((await hostRows(person)).outbox).toEqual([
+      { subject: `user:${person.userId}`, sequence: 2, type: 'user.access_granted' },
+      { subject: person.subscription, sequence: 3, type: 'subscription.plan_changed' },
+      { subject: person.subscription, sequence: 4, type: 'subscription.past_due' },
+      { subject: `user:${person.userId}`, sequence: 3, type: 'user.access_revoked' },
+    ]);
   });
 
   it('a new customer of the same person is found by email as any other', async () => {

@@ -1,6 +1,6 @@
 // Types `inject(…)` (the ProvidedContext augmentation lives with the global setup).
 import type {} from '@billing/testing/global-setup';
-import { subscriptions, users, webhookEvents } from '@billing/db/schema';
+import { billingAccess, billingOutbox, customerEntitlements, subscriptions, users, webhookEvents } from '@billing/db/schema';
 import { openQueueStore, type EventQueue, type QueueConfig, type StripeEventJobData } from '@billing/queue';
 import type { TestDatabase } from '@billing/testing/database';
 import { signedJob, testSigner } from '@billing/testing/job-signing';
@@ -72,6 +72,25 @@ export async function seedPerson(t: TestDatabase, name: string): Promise<SeededP
       unresolvedInput: { customerId: customer },
     },
   ]);
+  // What the host contract holds of them: outbox rows of the user and a subscription, the access decision, the entitlements.
+  const told = (subject: string, type: 'user.access_granted' | 'subscription.created', sequence: number) => ({
+    type,
+    subject,
+    sequence,
+    userId: user!.id,
+    stripeSubscriptionId: subject.startsWith('sub_') ? subject : null,
+    stripeCustomerId: customer,
+    data: { customer_id: customer, user_id: user!.id },
+    stripeEventIds: [checkout.id],
+    occurredAt: new Date(),
+  });
+  await t.db.insert(billingOutbox).values([told(ids[0]!, 'subscription.created', 1), told(`user:${user!.id}`, 'user.access_granted', 1)]);
+  await t.db
+    .insert(billingAccess)
+    .values({ userId: user!.id, hasAccess: true, planSlug: 'pro', reason: 'active', entitlements: ['export'] });
+  await t.db
+    .insert(customerEntitlements)
+    .values({ stripeCustomerId: customer, lookupKeys: ['export'], summaryAt: new Date(), stripeEventId: stripeId('evt'), complete: true });
   return { email, customer, userId: user!.id, subscriptions: ids, checkout, invoice };
 }
 
@@ -205,11 +224,14 @@ export function keysHolding(raw: Map<string, string>, text: string): string[] {
   return [...raw].filter(([, value]) => value.toLowerCase().includes(text.toLowerCase())).map(([key]) => key);
 }
 
-/** The three tables, in a stable order, to compare before and after. */
+/** The tables erase touches, in a stable order, to compare before and after. */
 export async function tables(t: TestDatabase) {
   return {
     users: await t.db.select().from(users).orderBy(asc(users.id)),
     subscriptions: await t.db.select().from(subscriptions).orderBy(asc(subscriptions.id)),
     ledger: await t.db.select().from(webhookEvents).orderBy(asc(webhookEvents.id)),
+    outbox: await t.db.select().from(billingOutbox).orderBy(asc(billingOutbox.id)),
+    access: await t.db.select().from(billingAccess).orderBy(asc(billingAccess.userId)),
+    entitlements: await t.db.select().from(customerEntitlements).orderBy(asc(customerEntitlements.stripeCustomerId)),
   };
 }

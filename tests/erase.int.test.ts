@@ -96,6 +96,7 @@ describeEachBackend('npm run erase', (backend) => {
           'subscriptions: 2 to be unlinked (user_id and stripe_customer_id cleared; the billing rows stay): ' +
             alice.subscriptions.join(', '),
           'ledger: 3 rows to be cleared (stripe_customer_id and the stored unresolved event; event id, type and outcome stay)',
+          'host contract: 2 outbox rows, 1 access decisions, 1 entitlements summaries to be deleted',
           'jobs: 1 completed to be removed, 1 failed to be removed, 1 waiting to be re-signed without email, 0 skipped',
           'Dry run: nothing changed.',
         ]),
@@ -112,6 +113,7 @@ describeEachBackend('npm run erase', (backend) => {
       expect(run.stdout).toContain('users: 1 unlinked');
       expect(run.stdout).toContain('subscriptions: 2 unlinked');
       expect(run.stdout).toContain('ledger: 3 rows cleared');
+      expect(run.stdout).toContain('host contract: 2 outbox rows, 1 access decisions, 1 entitlements summaries deleted');
       expect(run.stdout).toContain('jobs: 1 completed removed, 1 failed removed, 1 waiting re-signed without email, 0 skipped');
       expect(run.stdout).toContain(`  failed ${alice.invoice.id}: removed; its event was never applied to billing`);
       expect(run.stdout).toMatch(/queue event stream: \d+ entries naming the person deleted/);
@@ -135,11 +137,19 @@ describeEachBackend('npm run erase', (backend) => {
         [null, null],
       ]);
       expect(ledger.map((l) => l.outcome)).toEqual(['applied', 'applied', 'unresolved']);
+      // What the host contract held of Alice is gone.
+      expect(after.outbox.filter((o) => o.userId === alice.userId || o.stripeCustomerId === alice.customer)).toEqual([]);
+      expect(after.access.filter((a) => a.userId === alice.userId)).toEqual([]);
+      expect(after.entitlements.filter((e) => e.stripeCustomerId === alice.customer)).toEqual([]);
       const others = (s: Awaited<ReturnType<typeof tables>>) => ({
         users: s.users.filter((u) => u.id !== alice.userId),
         subscriptions: s.subscriptions.filter((x) => !alice.subscriptions.includes(x.stripeSubscriptionId)),
         ledger: s.ledger.filter((l) => !alice.subscriptions.includes(l.stripeSubscriptionId ?? '')),
+        outbox: s.outbox.filter((o) => o.userId !== alice.userId),
+        access: s.access.filter((a) => a.userId !== alice.userId),
+        entitlements: s.entitlements.filter((e) => e.stripeCustomerId !== alice.customer),
       });
+      expect(others(before).outbox).toHaveLength(2); // Bob's
       expect(others(after)).toEqual(others(before));
 
       // The queue, read raw: Alice's email is nowhere; her customer id (mixed case: the event log's entries are matched

@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from '@billing/testing/database
 import { describeEachBackend, dropQueue, queueEnvOf, testQueueConfig, uniqueQueueName } from '@billing/testing/test-queue';
 import { LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
 import { runScript } from '@billing/testing/processes';
-import { explain } from '../scripts/lib/explain';
+import { explain, formatExplanation } from '../scripts/lib/explain';
 
 /** `npm run explain`: one subscription's story, as support needs it — read-only. */
 
@@ -112,6 +112,24 @@ describeEachBackend('npm run explain', (backend) => {
       },
     );
 
+    it('the access decision and the rule behind it, taken again now under the policy, and what the host was told', async () => {
+      const sub = prepared.built.subscriptions[0]!.ids.subscription;
+      const e = await explain(t.db, queue, prepared.user.email, { policy: { pastDueGraceSeconds: 3 * 86_400 } });
+      expect(e.access?.stored).toMatchObject({ hasAccess: true, planSlug: 'pro', reason: 'active', accessUntil: null });
+      expect(e.access?.now).toMatchObject({ hasAccess: true, planSlug: 'pro', reason: 'active', subscriptionId: sub });
+      expect(e.access?.now.grants).toEqual([expect.objectContaining({ subscriptionId: sub, grants: true, rule: 'active grants' })]);
+      expect(e.outbox.map((o) => [o.subject, o.type])).toEqual([
+        [sub, 'subscription.created'],
+        [sub, 'subscription.activated'],
+        [`user:${prepared.user.id}`, 'user.access_granted'],
+      ]);
+      const text = formatExplanation(e);
+      expect(text).toContain('access (billing_access): granted (plan pro, active)');
+      expect(text).toMatch(/taken again at .* under the policy \(past_due grace 3 days\): granted \(plan pro, active\) \(= stored\)/);
+      expect(text).toContain(`→ ${sub}: active grants`);
+      expect(text).toMatch(/told the host \(billing_outbox, the newest 20\) \(3 rows\)/);
+    });
+
     it('runs as npm run explain, read-only, and says so when the subject is unknown', async () => {
       const env = { PATH: process.env.PATH ?? '', DATABASE_URL: t.url, ...queueEnvOf(config), QUEUE_NAME: queueName };
       const before = await t.sql`select count(*)::int as n, max(processed_at) as at from webhook_events`;
@@ -121,6 +139,7 @@ describeEachBackend('npm run explain', (backend) => {
       expect(run.stdout).toContain(`user ${prepared.user.id} ${prepared.user.email}`);
       expect(run.stdout).toContain('(= derived from all of their subscriptions)');
       expect(run.stdout).toMatch(/ledger, in Stripe’s created order \(\d+ rows\)/);
+      expect(run.stdout).toContain('access (billing_access): granted (plan pro, active)');
       expect(await t.sql`select count(*)::int as n, max(processed_at) as at from webhook_events`).toEqual(before);
       const unknown = await runScript('scripts/explain.ts', ['sub_nothing'], env, 30_000);
       expect(unknown.status).toBe(0);

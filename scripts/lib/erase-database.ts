@@ -1,6 +1,14 @@
 import { advisoryLockStatement, customerIdHash, lockKeys } from '@billing/billing';
 import type { Database } from '@billing/db/client';
-import { erasedCustomers, subscriptions, users, webhookEvents } from '@billing/db/schema';
+import {
+  billingAccess,
+  billingOutbox,
+  customerEntitlements,
+  erasedCustomers,
+  subscriptions,
+  users,
+  webhookEvents,
+} from '@billing/db/schema';
 import { and, eq, inArray, isNotNull, or, sql } from 'drizzle-orm';
 import type { ErasePerson } from './erase-args';
 
@@ -39,6 +47,13 @@ export interface DatabaseErased {
   subscriptions: string[];
   /** Ledger rows that lost stripe_customer_id and their stored unresolved event; id, type and outcome kept. */
   ledger: number;
+  /**
+   * What the host application contract held of the person, deleted: the outbox rows of their user and
+   * subscriptions (their `data` names the customer and the user), their access decision, their
+   * customers' entitlements. Each subject's last sequence stays (`billing_outbox_subjects`: no
+   * personal data), so a subject's sequences never restart.
+   */
+  host: { outbox: number; access: number; entitlements: number };
 }
 
 class DryRun extends Error {
@@ -94,7 +109,9 @@ const covers = (held: Scope, found: Scope) =>
  *    `stripe_customer_id`;
  * 4. the ledger rows of their customers and subscriptions lose `stripe_customer_id` and
  *    `unresolved_input` (the stored event, which holds the customer id);
- * 5. each customer id is remembered as erased (`erased_customers`: its SHA-256, not the id), so a
+ * 5. the outbox rows of their user and subscriptions, their `billing_access` row and their
+ *    customers' `customer_entitlements` are deleted;
+ * 6. each customer id is remembered as erased (`erased_customers`: its SHA-256, not the id), so a
  *    later event of the customer finds the person only if the host application binds the id again.
  * A dry run runs the same statements and rolls them back, so its counts are exact.
  */
@@ -136,13 +153,37 @@ export async function eraseDatabase(db: Database, person: PersonRows, dryRun: bo
             ),
           )
           .returning({ id: webhookEvents.id });
+        const outbox = await tx
+          .delete(billingOutbox)
+          .where(
+            or(
+              anyOf(userIds, billingOutbox.userId),
+              anyOf(customers, billingOutbox.stripeCustomerId),
+              anyOf(subscriptionIds, billingOutbox.stripeSubscriptionId),
+              anyOf(
+                userIds.map((id) => `user:${id}`),
+                billingOutbox.subject,
+              ),
+            ),
+          )
+          .returning({ id: billingOutbox.id });
+        const access = await tx.delete(billingAccess).where(anyOf(userIds, billingAccess.userId)).returning({ id: billingAccess.userId });
+        const entitlements = await tx
+          .delete(customerEntitlements)
+          .where(anyOf(customers, customerEntitlements.stripeCustomerId))
+          .returning({ id: customerEntitlements.stripeCustomerId });
         if (customers.length > 0) {
           await tx
             .insert(erasedCustomers)
             .values(customers.map((customer) => ({ customerIdSha256: customerIdHash(customer) })))
             .onConflictDoNothing();
         }
-        const erased = { users: unlinkedUsers.length, subscriptions: subscriptionIds, ledger: ledger.length };
+        const erased = {
+          users: unlinkedUsers.length,
+          subscriptions: subscriptionIds,
+          ledger: ledger.length,
+          host: { outbox: outbox.length, access: access.length, entitlements: entitlements.length },
+        };
         if (dryRun) throw new DryRun(erased);
         return erased;
       });

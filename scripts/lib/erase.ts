@@ -87,7 +87,13 @@ export function formatEraseReport(report: EraseReport): string {
     return lines.join('\n');
   }
   if (!database || !jobs) return lines.join('\n');
-  const nothing = database.users === 0 && database.subscriptions.length === 0 && database.ledger === 0 && report.jobs.length === 0;
+  const { host } = database;
+  const nothing =
+    database.users === 0 &&
+    database.subscriptions.length === 0 &&
+    database.ledger === 0 &&
+    host.outbox + host.access + host.entitlements === 0 &&
+    report.jobs.length === 0;
   if (nothing) {
     lines.push(`Nothing matched: no user, subscription, ledger row or job of ${who.replace('--', '')}; nothing changed.`);
     return lines.join('\n');
@@ -101,6 +107,7 @@ export function formatEraseReport(report: EraseReport): string {
       `(user_id and stripe_customer_id cleared; the billing rows stay)${subscriptionIds}`,
     `ledger: ${database.ledger} rows ${done('cleared')} ` +
       '(stripe_customer_id and the stored unresolved event; event id, type and outcome stay)',
+    `host contract: ${host.outbox} outbox rows, ${host.access} access decisions, ${host.entitlements} entitlements summaries ${done('deleted')}`,
     `jobs: ${jobs.removed.completed.length} completed ${done('removed')}, ${jobs.removed.failed.length} failed ${done('removed')}, ` +
       `${jobs.resigned.length} waiting ${done('re-signed')} without email, ${jobs.skipped.length} skipped`,
   );

@@ -25,3 +25,22 @@ describe('worker env: WORKER_FAILED_RETENTION_DAYS', () => {
     expect(() => loadEnv(workerEnvShape, { ...base, WORKER_FAILED_RETENTION_DAYS: value })).toThrow(new EnvError(line));
   });
 });
+
+describe('worker env: ACCESS_PAST_DUE_GRACE_DAYS', () => {
+  it.each([
+    [undefined, 7],
+    ['0', 0],
+    ['14', 14],
+    ['0.5', 0.5],
+  ])('%o → %d days', (value, days) => {
+    expect(loadWorkerEnv({ ...base, ACCESS_PAST_DUE_GRACE_DAYS: value }).ACCESS_PAST_DUE_GRACE_DAYS).toBe(days);
+  });
+
+  it.each([
+    ['-1', 'ACCESS_PAST_DUE_GRACE_DAYS must be at least 0 (got "-1")'],
+    ['a week', 'ACCESS_PAST_DUE_GRACE_DAYS must be a number (got "a week")'],
+    ['366', 'ACCESS_PAST_DUE_GRACE_DAYS must be at most 365 (got "366")'],
+  ])('%s → one line naming it', (value, line) => {
+    expect(() => loadEnv(workerEnvShape, { ...base, ACCESS_PAST_DUE_GRACE_DAYS: value })).toThrow(new EnvError(line));
+  });
+});

@@ -1,4 +1,4 @@
-import { DEFAULT_METADATA_PREFIX, DEFAULT_PLAN_SLUGS } from '@billing/billing';
+import { DEFAULT_METADATA_PREFIX, DEFAULT_PAST_DUE_GRACE_DAYS, DEFAULT_PLAN_SLUGS } from '@billing/billing';
 import { checkQueueEnv, queueEnvFields } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 
@@ -59,6 +59,8 @@ export const workerEnvShape = {
   WORKER_BATCH_SIZE: positiveInt(50, 1_000),
   /** Longest an event waits for others to join its transaction (0: only those ready at once). */
   WORKER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(2),
+  /** Days a `past_due` subscription keeps granting access, from when it became `past_due` (0: none). */
+  ACCESS_PAST_DUE_GRACE_DAYS: z.coerce.number().min(0).max(365).default(DEFAULT_PAST_DUE_GRACE_DAYS),
 };
 
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;

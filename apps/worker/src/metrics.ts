@@ -51,6 +51,16 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Failed jobs removed from Redis because they failed longer ago than WORKER_FAILED_RETENTION_DAYS.',
       registers: [registry],
     }),
+    entitlementsIncomplete: new Counter({
+      name: 'billing_worker_entitlements_incomplete_total',
+      help: 'Entitlements summaries stored incomplete: they said has_more and the rest was not fetched (no STRIPE_SECRET_KEY, or the fetch failed).',
+      registers: [registry],
+    }),
+    accessRevokedByClock: new Counter({
+      name: 'billing_worker_access_revoked_by_clock_total',
+      help: 'Users whose access the access clock revoked (a grace, a trial or a scheduled cancellation over with no event about it).',
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",

@@ -103,6 +103,13 @@ export function createProcessor(deps: ProcessorDeps) {
         );
       }
       if (batch.withoutEvent.length > 0) void rerunStored(batch.withoutEvent);
+      if (batch.incompleteEntitlements.length > 0) {
+        metrics.entitlementsIncomplete.inc(batch.incompleteEntitlements.length);
+        logger.warn(
+          { summaries: batch.incompleteEntitlements, alert: 'entitlements_incomplete' },
+          'entitlements summary stored incomplete: it said has_more and the rest was not fetched (set STRIPE_SECRET_KEY)',
+        );
+      }
       return batch.results;
     },
   });

@@ -5,6 +5,7 @@ import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
+import { stripeEntitlementsFetcher } from './stripe-entitlements-fetcher';
 import { stripeEventFetcher } from './stripe-event-fetcher';
 import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
 import { startWorker } from './worker';
@@ -37,8 +38,12 @@ const handle = await startWorker({
         fetchSubscription: stripeSubscriptionFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),
         onEnrichmentError: (error, subscription) =>
           logger.warn({ err: error, subscription }, 'could not fetch the subscription from Stripe; applying the checkout without it'),
+        fetchEntitlements: stripeEntitlementsFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }),
+        onEntitlementsError: (error, customer) =>
+          logger.warn({ err: error, customer }, 'could not list the entitlements from Stripe; storing the summary incomplete'),
       }
     : undefined,
+  accessPolicy: { pastDueGraceSeconds: env.ACCESS_PAST_DUE_GRACE_DAYS * 86_400 },
   logger,
   registry,
 }).catch((error: unknown) => {
@@ -57,6 +62,7 @@ logger.info(
     concurrency: env.WORKER_CONCURRENCY,
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     failedRetentionDays: env.WORKER_FAILED_RETENTION_DAYS,
+    accessPastDueGraceDays: env.ACCESS_PAST_DUE_GRACE_DAYS,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
   },

@@ -1,4 +1,4 @@
-import { sweepUnresolved } from '@billing/billing';
+import { sweepUnresolved, type AccessPolicy } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
 import { withLease } from '@billing/db/lease';
 import type { Logger } from '@billing/runtime/logger';
@@ -18,6 +18,8 @@ export interface SweepOptions {
   metrics: WorkerMetrics;
   /** Runs again the jobs of unresolved events recorded without their event. */
   recover: (eventIds: string[]) => Promise<number>;
+  /** The access policy the events it applies are decided under. */
+  accessPolicy?: AccessPolicy;
 }
 
 export interface Sweep {
@@ -38,7 +40,7 @@ export function startUnresolvedSweep(options: SweepOptions): Sweep {
   const { logger, metrics } = options;
   let running: Promise<void> | undefined;
   const sweep = async () => {
-    const result = await sweepUnresolved(options.connection);
+    const result = await sweepUnresolved(options.connection, 50, { accessPolicy: options.accessPolicy });
     for (const [eventId, r] of result.reapplied) {
       metrics.events.inc({ type: 'reapplied', outcome: r.outcome });
       logger.info(

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { ApplyOptions, BillingConfig } from '@billing/billing';
+import { DEFAULT_ACCESS_POLICY, type AccessPolicy, type ApplyOptions, type BillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
 import { isConnectionError } from '@billing/db/postgres-errors';
 import {
@@ -17,6 +17,7 @@ import {
 import type { Logger } from '@billing/runtime/logger';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
+import { startAccessClock } from './access-clock';
 import { createWorkerMetrics, registerQueueGauges } from './metrics';
 import { databaseGate, type DatabaseGate } from './database-gate';
 import { startFailedExpiry } from './failed-expiry';
@@ -48,6 +49,10 @@ export interface StartWorkerOptions {
   failedExpiryIntervalMs?: number;
   /** An event from the Stripe Events API, to queue again an unresolved event whose job left the queue. */
   fetchEvent?: (eventId: string) => Promise<StripeEvent | undefined>;
+  /** The access policy (`ACCESS_PAST_DUE_GRACE_DAYS`). @defaultValue DEFAULT_ACCESS_POLICY (7 days of grace) */
+  accessPolicy?: AccessPolicy;
+  /** Between runs of the access clock (access_until come: revoked); 0: none (only `accessClock`). @defaultValue 15000 */
+  accessClockIntervalMs?: number;
   logger: Logger;
   registry: Registry;
 }
@@ -62,6 +67,8 @@ export interface WorkerHandle {
   sweep: () => Promise<void>;
   /** Removes the failed jobs past their retention now; resolves with how many. */
   expireFailed: () => Promise<number>;
+  /** Runs the access clock now; resolves with the outbox ids it committed. */
+  accessClock: () => Promise<number[]>;
   /** Stops fetching, waits for active jobs, then closes the queue, its store and the Postgres connections. */
   close: () => Promise<void>;
 }
@@ -97,6 +104,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
   const signer = jobSigner(options.jobSigningKeys);
+  const accessPolicy = options.accessPolicy ?? options.applyOptions?.accessPolicy ?? DEFAULT_ACCESS_POLICY;
   const recover = unresolvedRecovery({ store, queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
   const processor = createProcessor({
     signer,
@@ -110,7 +118,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     // A batch outliving the lock is abandoned: the lock is renewed all the while, so nothing else takes its jobs back.
     batchTimeoutMs: lockDuration,
     config: options.config,
-    applyOptions: options.applyOptions,
+    applyOptions: { ...options.applyOptions, accessPolicy },
     metrics,
     logger,
     sdkApiVersion: Stripe.API_VERSION,
@@ -159,6 +167,15 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     metrics,
     recover,
+    accessPolicy,
+  });
+  const clockConnection = createConnection(options.databaseUrl, 'billing-worker-clock');
+  const clock = startAccessClock({
+    intervalMs: options.accessClockIntervalMs ?? 15_000,
+    connection: clockConnection,
+    policy: accessPolicy,
+    logger,
+    metrics,
   });
   const expiryIntervalMs = options.failedExpiryIntervalMs ?? 3_600_000;
   const expiry = startFailedExpiry({ queue, retentionMs: failedRetentionMs, intervalMs: expiryIntervalMs, logger, metrics });
@@ -169,14 +186,16 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
     expireFailed: () => expiry.runOnce(),
+    accessClock: () => clock.runOnce(),
     close: async () => {
       expiry.stop();
       gate.close();
       await worker.close();
       await sweep.stop();
+      await clock.stop();
       await queue.close();
       await store.close();
-      await Promise.all([...connections, probeConnection].map((c) => c.end({ timeout: 5 })));
+      await Promise.all([...connections, probeConnection, clockConnection].map((c) => c.end({ timeout: 5 })));
     },
   };
 }

@@ -23,7 +23,7 @@ export function useApplyFixture(name: string) {
     await t?.drop();
   });
   beforeEach(async () => {
-    await t.sql`truncate users, subscriptions, webhook_events, subscription_transitions, erased_customers restart identity cascade`;
+    await t.sql`truncate users, subscriptions, webhook_events, subscription_transitions, erased_customers, billing_outbox, billing_outbox_subjects, billing_access, customer_entitlements restart identity cascade`;
   });
 
   // applyEvent takes a client of one connection used by one call at a time: a few, handed out in turn.

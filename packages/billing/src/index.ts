@@ -1,8 +1,20 @@
 export {
+  accessDecision,
+  DEFAULT_ACCESS_POLICY,
+  DEFAULT_PAST_DUE_GRACE_DAYS,
+  NO_ACCESS,
+  subscriptionGrant,
+  type AccessDecision,
+  type AccessPolicy,
+  type SubscriptionGrant,
+} from './access-policy';
+export {
+  applyAccessClock,
   applyEvent,
   applyEvents,
   CommitFailedError,
   sweepUnresolved,
+  type AccessClockResult,
   type ApplyOptions,
   type ApplyResult,
   type BatchResult,
@@ -20,5 +32,19 @@ export { isResolvable, resolveUser, type ResolutionView } from './resolve-user';
 export { MAX_SECONDS, MAX_TEXT_LENGTH } from './storable-event';
 export { mostFavourable } from './statuses';
 export { subscriptionFacts, subscriptionPeriodEnd, subscriptionSnapshot } from './subscription-snapshot';
+export { isNewer as entitlementsSummaryIsNewer, type CustomerEntitlementsState } from './entitlements';
+export { userSubject, type HostEffects, type OutboxEntry } from './host-effects';
+export {
+  publishedOf,
+  statusType,
+  subscriptionChanges,
+  userChanges,
+  type OutboxChange,
+  type PublishedSubscription,
+  type PublishedUser,
+  type UserAccess,
+} from './outbox-changes';
+export { stateFromRow, SUBSCRIPTION_SELECT, type SubscriptionRow } from './store/subscription-columns';
+export { OUTBOX_CHANNEL } from './store/write-effects';
 export { advisoryLockStatement, lockKeys, type LockScope } from './store/advisory-locks';
 export { customerIdHash } from './store/erased-customers';

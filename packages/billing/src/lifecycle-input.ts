@@ -80,8 +80,39 @@ export interface IgnoredEvent {
   ignored: string;
 }
 
-export type NormalisedEvent = LifecycleEvent | IgnoredEvent;
+/**
+ * `entitlements.active_entitlement_summary.updated`: a snapshot of a customer's active features at
+ * the event's `created` time, of which the event carries only a first page (`hasMore`: there are more,
+ * listed from the API).
+ */
+export interface EntitlementsEvent {
+  id: string;
+  type: string;
+  created: Seconds;
+  subscriptionId: null;
+  customerId: string;
+  /** The first page's lookup keys, sorted, without repeats. */
+  lookupKeys: string[];
+  hasMore: boolean;
+}
+
+/** A customer's active entitlements listed from the Stripe API for a summary that said `has_more`: a snapshot taken at `at`, when the request was sent. */
+export interface FetchedEntitlements {
+  lookupKeys: string[];
+  at: Seconds;
+}
+
+export type NormalisedEvent = LifecycleEvent | IgnoredEvent | EntitlementsEvent;
 
 export function isIgnored(event: NormalisedEvent): event is IgnoredEvent {
   return 'ignored' in event;
+}
+
+export function isEntitlements(event: NormalisedEvent): event is EntitlementsEvent {
+  return 'lookupKeys' in event;
+}
+
+/** An event with an effect on one subscription (neither ignored nor an entitlements summary). */
+export function isLifecycle(event: NormalisedEvent): event is LifecycleEvent {
+  return 'input' in event;
 }

@@ -18,6 +18,11 @@ export interface SubscriptionState {
   /** `created` of the event that set the status, and the status it said it changed from. */
   statusAt: Seconds | null;
   statusFrom: string | null;
+  /**
+   * When the status took its current value: the `statusAt` of the input that changed it (an input
+   * saying the same status again moves `statusAt`, not this). `null` on rows written before it was kept.
+   */
+  statusSince: Seconds | null;
   /** The newest snapshot applied: its second, its own status and what it said it changed from. `null`: none yet (status provisional). */
   snapshotAt: Seconds | null;
   snapshotStatus: string | null;
@@ -64,7 +69,10 @@ function applySnapshot(row: SubscriptionState, snapshot: Snapshot, at: Seconds):
     lastEventAt: latest(row.lastEventAt, at),
   };
   const setsStatus = first || statusIsNewer(row, { status: snapshot.status, from: snapshot.from.status ?? null }, at);
-  return { state: setsStatus ? withStatus(next, snapshot.status, at, snapshot.from.status ?? null) : next, outcome: 'applied' };
+  return {
+    state: setsStatus ? withStatus(next, snapshot.status, at, snapshot.from.status ?? null, first) : next,
+    outcome: 'applied',
+  };
 }
 
 /**
@@ -108,7 +116,7 @@ function impliedStatus(hint: Hint, row: SubscriptionState): string | undefined {
 
 /** A row the subscription's first event creates: a snapshot's facts, or a hint's provisional status. */
 function newRow(input: Snapshot | Hint, at: Seconds, ids: NewRow): SubscriptionState {
-  const base = { ...ids, lastEventAt: at, statusAt: at };
+  const base = { ...ids, lastEventAt: at, statusAt: at, statusSince: at };
   if (input.kind === 'snapshot') {
     return {
       ...base,
@@ -200,8 +208,10 @@ function byLifecycle(a: string, b: string): Order {
   return difference > 0 ? 'later' : difference < 0 ? 'earlier' : 'same';
 }
 
-function withStatus(row: SubscriptionState, status: string, at: Seconds, from: string | null): SubscriptionState {
-  return { ...row, status, statusAt: at, statusFrom: from === status ? null : from };
+/** `restart`: the status dates from `at` even if it is the same (the first snapshot replacing a provisional one). */
+function withStatus(row: SubscriptionState, status: string, at: Seconds, from: string | null, restart = false): SubscriptionState {
+  const statusSince = restart || status !== row.status ? at : (row.statusSince ?? row.statusAt ?? at);
+  return { ...row, status, statusAt: at, statusFrom: from === status ? null : from, statusSince };
 }
 
 /**

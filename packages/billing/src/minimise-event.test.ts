@@ -3,6 +3,8 @@ import { jobSigner } from '@billing/queue';
 import { jobPayload } from './job-payload';
 import { minimiseEvent } from './minimise-event';
 import { LIFECYCLE_CORPUS } from '@billing/stripe-simulator/corpus';
+import { activeEntitlementSummaryObject } from '@billing/stripe-simulator/entitlements';
+import { event as stripeEvent } from '@billing/stripe-simulator/events';
 import { defaultBillingConfig } from './config';
 import { normaliseEvent } from './normalise-event';
 
@@ -39,6 +41,26 @@ it('an expanded customer keeps only its id', () => {
     data: { object: { id: 'in_x', object: 'invoice', customer: { id: 'cus_x', email: 'a@b.c', name: 'A' } } },
   };
   expect(minimiseEvent(event).data.object).toEqual({ id: 'in_x', object: 'invoice', customer: { id: 'cus_x' } });
+});
+
+it('an entitlements summary keeps its customer, its features’ lookup keys and has_more; normalises the same', () => {
+  const summary = stripeEvent('entitlements.active_entitlement_summary.updated', {
+    ...activeEntitlementSummaryObject('cus_x', ['export', 'seats', 'sso'], 2),
+    customer: { id: 'cus_x', email: 'ada@example.com', name: 'Ada Lovelace' },
+  });
+  const minimised = minimiseEvent(summary);
+  expect(JSON.stringify(minimised)).not.toMatch(/ada@example\.com|Ada Lovelace/);
+  expect(minimised.data.object).toMatchObject({
+    object: 'entitlements.active_entitlement_summary',
+    customer: { id: 'cus_x' },
+    entitlements: { has_more: true, data: [{ lookup_key: 'export' }, { lookup_key: 'seats' }] },
+  });
+  expect(normaliseEvent(minimised, defaultBillingConfig)).toEqual(normaliseEvent(summary, defaultBillingConfig));
+  expect(normaliseEvent(minimised, defaultBillingConfig)).toMatchObject({
+    customerId: 'cus_x',
+    lookupKeys: ['export', 'seats'],
+    hasMore: true,
+  });
 });
 
 describe('NUL characters', () => {

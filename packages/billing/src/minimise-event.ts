@@ -89,6 +89,13 @@ const SHAPES: Record<string, Shape> = {
     payment_status: true,
     status: true,
   },
+  // A customer's active features: the lookup keys and whether the list goes on (no id of its own).
+  'entitlements.active_entitlement_summary': {
+    object: true,
+    customer: ID,
+    livemode: true,
+    entitlements: { object: true, has_more: true, data: [{ id: true, object: true, lookup_key: true, feature: ID }] },
+  },
 };
 
 /** Of an object nobody reads, only what the ledger records: its id and kind, its customer and subscription. */

@@ -359,3 +359,44 @@ describe('values outside what the columns hold make an invalid event (issue 19, 
     expect(normaliseEmails(`${'a'.repeat(250)}@example.com`, 'ada@example.com')).toEqual(['ada@example.com']);
   });
 });
+
+describe('entitlements.active_entitlement_summary.updated', () => {
+  const type = 'entitlements.active_entitlement_summary.updated';
+  const entitlement = (key: unknown) => ({ id: 'ent_1', object: 'entitlements.active_entitlement', feature: 'feat_1', lookup_key: key });
+  const summary = (entitlements: unknown, customer: unknown = 'cus_1') =>
+    event(
+      type,
+      { object: 'entitlements.active_entitlement_summary', customer, entitlements, livemode: false },
+      { id: 'evt_s', created: END },
+    );
+
+  it('a customer’s lookup keys, sorted, without repeats, and whether the list goes on', () => {
+    const list = { object: 'list', data: [entitlement('seats'), entitlement('export'), entitlement('seats')], has_more: true };
+    expect(normaliseEvent(summary(list), config)).toEqual({
+      id: 'evt_s',
+      type,
+      created: END,
+      subscriptionId: null,
+      customerId: 'cus_1',
+      lookupKeys: ['export', 'seats'],
+      hasMore: true,
+    });
+  });
+
+  it.each([
+    ['no customer', summary({ data: [] }, null), `${type}: the summary names no customer`],
+    ['no list', summary(undefined), `${type}: the summary has no entitlements list`],
+    ['an entitlement without lookup_key', summary({ data: [entitlement(null)] }), `${type}: an entitlement has no lookup_key`],
+    [
+      'another object',
+      event(type, { object: 'customer', id: 'cus_1' }),
+      `${type}: data.object is not an entitlements.active_entitlement_summary`,
+    ],
+  ])('%s: invalid', (_name, e, reason) => {
+    expect(() => normaliseEvent(e, config)).toThrow(new InvalidEventError(reason));
+  });
+
+  it('a lookup key no column holds: invalid', () => {
+    expect(() => normaliseEvent(summary({ data: [entitlement('x'.repeat(300))] }), config)).toThrow(InvalidEventError);
+  });
+});

@@ -23,8 +23,11 @@ const SNAPSHOT_TYPES = [
 /** Hints: events about something else that imply a status. */
 const HINT_TYPES = ['checkout.session.completed', 'invoice.payment_failed', 'invoice.payment_succeeded', 'invoice.paid'] as const;
 
-/** The event types with a lifecycle effect; every other type is recorded as `ignored`. */
-export const HANDLED_EVENT_TYPES = [...SNAPSHOT_TYPES, ...HINT_TYPES] as const;
+/** A customer's active features (Stripe Entitlements): a snapshot per customer, not per subscription. */
+const ENTITLEMENTS_SUMMARY = 'entitlements.active_entitlement_summary.updated';
+
+/** The event types with an effect; every other type is recorded as `ignored`. */
+export const HANDLED_EVENT_TYPES = [...SNAPSHOT_TYPES, ...HINT_TYPES, ENTITLEMENTS_SUMMARY] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
 
 type Normaliser = (event: StripeEvent, config: BillingConfig) => NormalisedEvent;
@@ -86,6 +89,28 @@ const checkout: Normaliser = (event, config) => {
   };
 };
 
+const entitlementsSummary: Normaliser = (event) => {
+  const summary = event.data.object;
+  if (!isObject(summary) || summary.object !== 'entitlements.active_entitlement_summary') {
+    throw new InvalidEventError(`${event.type}: data.object is not an entitlements.active_entitlement_summary`);
+  }
+  const customerId = idOf(summary.customer);
+  if (!customerId) throw new InvalidEventError(`${event.type}: the summary names no customer`);
+  const list = summary.entitlements;
+  if (!isObject(list) || !Array.isArray(list.data)) throw new InvalidEventError(`${event.type}: the summary has no entitlements list`);
+  const lookupKeys = list.data.map((entitlement: unknown) => {
+    const key = isObject(entitlement) ? entitlement.lookup_key : undefined;
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidEventError(`${event.type}: an entitlement has no lookup_key`);
+    return key;
+  });
+  return { ...envelope(event), subscriptionId: null, customerId, lookupKeys: sortedKeys(lookupKeys), hasMore: list.has_more === true };
+};
+
+/** Lookup keys as stored: sorted, without repeats (a set of features, whatever order a page lists them in). */
+export function sortedKeys(keys: Iterable<string>): string[] {
+  return [...new Set(keys)].sort();
+}
+
 /** One normaliser per handled type; a missing one is a compile error. */
 const normalisers: Record<HandledEventType, Normaliser> = {
   ...(Object.fromEntries(SNAPSHOT_TYPES.map((type) => [type, snapshot])) as Record<(typeof SNAPSHOT_TYPES)[number], Normaliser>),
@@ -93,6 +118,7 @@ const normalisers: Record<HandledEventType, Normaliser> = {
   'invoice.payment_failed': invoice('payment_failed'),
   'invoice.payment_succeeded': invoice('paid'),
   'invoice.paid': invoice('paid'),
+  [ENTITLEMENTS_SUMMARY]: entitlementsSummary,
 };
 
 export function isHandled(type: unknown): type is HandledEventType {

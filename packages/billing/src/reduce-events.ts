@@ -1,7 +1,19 @@
 import type { Outcome } from '@billing/db/schema';
+import { DEFAULT_ACCESS_POLICY, type AccessPolicy } from './access-policy';
 import { BatchDraft } from './batch-draft';
+import type { CustomerEntitlementsState } from './entitlements';
 import { eventStep } from './event-step';
-import { isIgnored, type FetchedSnapshot, type LifecycleEvent, type NormalisedEvent, type Seconds } from './lifecycle-input';
+import { hostEffects, type HostEffects, type OutboxSubject, type StoredAccess } from './host-effects';
+import {
+  isIgnored,
+  isLifecycle,
+  type EntitlementsEvent,
+  type FetchedEntitlements,
+  type FetchedSnapshot,
+  type LifecycleEvent,
+  type NormalisedEvent,
+  type Seconds,
+} from './lifecycle-input';
 import type { SubscriptionState } from './lifecycle';
 import { isResolvable, type ResolvedVia, type UserDirectory, type UserRecord } from './resolve-user';
 import { mostFavourable } from './statuses';
@@ -31,6 +43,25 @@ export interface World {
   unresolved: readonly StoredUnresolved[];
   /** Which of the customers loaded were erased (`erased_customers`): found only by their customer id. */
   erasedCustomers?: ReadonlySet<string>;
+  /** Every subscription row of each loaded user, whole (the access decision reads them). */
+  userSubscriptionStates?: ReadonlyMap<number, ReadonlyMap<string, SubscriptionState>>;
+  /** The loaded users' `billing_access` rows. */
+  access?: ReadonlyMap<number, StoredAccess>;
+  /** `customer_entitlements` of the batch's customers and of the loaded users' customers. */
+  customerEntitlements?: ReadonlyMap<string, CustomerEntitlementsState>;
+  /** `billing_outbox_subjects` of the batch's subscriptions and of the loaded users. */
+  outboxSubjects?: ReadonlyMap<string, OutboxSubject>;
+}
+
+export interface ReduceOptions {
+  /** When the access decisions are taken (Unix seconds). @defaultValue the time of the call */
+  now?: Seconds;
+  /** @defaultValue DEFAULT_ACCESS_POLICY (7 days of grace) */
+  policy?: AccessPolicy;
+  /** The entitlements listed from the Stripe API for summaries that said `has_more`, by event id. */
+  fetchedEntitlements?: ReadonlyMap<string, FetchedEntitlements>;
+  /** Users whose access the clock decides again (`applyAccessClock`). */
+  clockUsers?: readonly number[];
 }
 
 export interface EventResult {
@@ -95,6 +126,8 @@ export interface Effects {
     subscriptions: Map<string, Change<SubscriptionState>>;
     users: Map<number, Change<UserState>>;
   };
+  /** The host application contract's writes: outbox rows, access decisions, entitlements (`host-effects.ts`). */
+  host: HostEffects;
 }
 
 /**
@@ -102,16 +135,21 @@ export interface Effects {
  *    the lifecycle rules per subscription, the transitions they make;
  * 2. applies again, in `created` order, every `unresolved` event whose user can be found now;
  * 3. derives each touched user's status from all of their subscriptions;
- * 4. the ledger's outcomes.
+ * 4. the ledger's outcomes;
+ * 5. the host application contract's writes, step by step (`hostEffects`).
  * `fetched`: the subscriptions fetched from the Stripe API for the batch's events, by event id.
  */
 export function reduceEvents(
   world: World,
   events: readonly NormalisedEvent[],
   fetched: ReadonlyMap<string, FetchedSnapshot> = new Map(),
+  options: ReduceOptions = {},
 ): Effects {
   const draft = new BatchDraft(world);
-  const apply = (event: LifecycleEvent): EventResult => draft.record(eventStep(draft, event, fetched.get(event.id)));
+  const apply = (event: LifecycleEvent | EntitlementsEvent): EventResult =>
+    isLifecycle(event)
+      ? draft.record(eventStep(draft, event, fetched.get(event.id)), event)
+      : draft.recordEntitlements(event, options.fetchedEntitlements?.get(event.id));
 
   const batch = applyBatch(events, apply);
   const again = applyResolvable(pendingOf(world, events, batch.unresolved), draft, apply);
@@ -131,13 +169,18 @@ export function reduceEvents(
     ledger: ledgerChanges(events, batch.results, again.reapplied),
     withoutEvent: again.withoutEvent,
     changes: { subscriptions: draft.changed, users },
+    host: hostEffects(world, draft, {
+      now: options.now ?? Math.floor(Date.now() / 1000),
+      policy: options.policy ?? DEFAULT_ACCESS_POLICY,
+      ...(options.clockUsers && { clockUsers: options.clockUsers }),
+    }),
   };
 }
 
 /** 1. The batch, oldest first (same second: arrival order). */
 function applyBatch(
   events: readonly NormalisedEvent[],
-  apply: (event: LifecycleEvent) => EventResult,
+  apply: (event: LifecycleEvent | EntitlementsEvent) => EventResult,
 ): { results: Map<string, EventResult>; unresolved: LifecycleEvent[] } {
   const results = new Map<string, EventResult>();
   const unresolved: LifecycleEvent[] = [];
@@ -149,7 +192,7 @@ function applyBatch(
     }
     const result = apply(event);
     results.set(event.id, result);
-    if (result.outcome === 'unresolved') unresolved.push(event);
+    if (result.outcome === 'unresolved' && isLifecycle(event)) unresolved.push(event);
   }
   return { results, unresolved };
 }
@@ -240,7 +283,7 @@ function ledgerChanges(
     ledger.push({
       eventId: event.id,
       outcome: result.outcome,
-      unresolvedEvent: result.outcome === 'unresolved' && !isIgnored(event) ? storable(event) : null,
+      unresolvedEvent: result.outcome === 'unresolved' && isLifecycle(event) ? storable(event) : null,
     });
   }
   for (const [eventId, result] of reapplied) {

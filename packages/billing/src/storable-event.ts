@@ -1,5 +1,5 @@
 import { InvalidEventError } from './invalid-event-error';
-import { isIgnored, type ChangedFrom, type NormalisedEvent, type SubscriptionFacts } from './lifecycle-input';
+import { isEntitlements, isLifecycle, type ChangedFrom, type NormalisedEvent, type SubscriptionFacts } from './lifecycle-input';
 
 /**
  * What the rules store of an event must fit its columns, or the event is invalid: a value that
@@ -40,7 +40,10 @@ export function assertStorable(event: NormalisedEvent): void {
   time('created', event.created);
   text('subscription id', event.subscriptionId);
   text('customer id', event.customerId);
-  if (!isIgnored(event)) {
+  if (isEntitlements(event)) {
+    for (const key of event.lookupKeys) text('entitlement lookup_key', key);
+  }
+  if (isLifecycle(event)) {
     if (event.input.kind === 'snapshot') {
       facts('', { ...event.input.facts, status: event.input.status });
       facts('previous_attributes: ', event.input.from satisfies ChangedFrom);

@@ -44,6 +44,6 @@ describe('sweepUnresolved', () => {
   });
 
   it('ends when nothing is resolvable', async () => {
-    expect(await sweepUnresolved(database().connection())).toEqual({ reapplied: new Map(), withoutEvent: [] });
+    expect(await sweepUnresolved(database().connection())).toEqual({ reapplied: new Map(), withoutEvent: [], outboxIds: [] });
   });
 });

@@ -45,6 +45,11 @@ export const subscriptions = pgTable(
     /** `created` of the event that set `status`, and the status that event said it changed from. */
     statusAt: timestamp('status_at', tz),
     statusFrom: text('status_from'),
+    /**
+     * When the status took its current value: `status_at` of the event that changed it. An event that
+     * says the same status again moves `status_at`, not this (a `past_due` grace counts from here).
+     */
+    statusSince: timestamp('status_since', tz),
     /** The newest snapshot applied: its `created`, its own status, and what its `previous_attributes` said it changed from. Null: none yet (status provisional). */
     snapshotAt: timestamp('snapshot_at', tz),
     snapshotStatus: text('snapshot_status'),
@@ -174,10 +179,16 @@ export const billingOutbox = pgTable(
   ],
 );
 
-/** The last outbox sequence of each subject: kept apart from the rows, which expire (`OUTBOX_RETENTION_DAYS`). */
+/**
+ * The last outbox sequence of each subject, kept apart from the rows, which expire
+ * (`OUTBOX_RETENTION_DAYS`), and, for a subscription, the state its rows have told the host so far
+ * (status, plan, period, price, cancellation): the next row's `changes` start from it.
+ */
 export const billingOutboxSubjects = pgTable('billing_outbox_subjects', {
   subject: text('subject').primaryKey(),
   lastSequence: integer('last_sequence').notNull(),
+  /** A subscription's published fields (null for a user: `billing_access` is a user's). */
+  state: jsonb('state'),
 });
 
 /** Why a user has access, or not (docs/design.md "Host application contract", access policy). */

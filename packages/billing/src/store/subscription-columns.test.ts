@@ -61,6 +61,7 @@ describe('SUBSCRIPTION_COLUMNS', () => {
       },
       statusAt: 1_790_000_002,
       statusFrom: 'incomplete',
+      statusSince: 1_790_000_000,
       snapshotAt: 1_790_000_001,
       snapshotStatus: 'active',
       snapshotFrom: { status: 'trialing', priceId: 'price_0' },
