@@ -93,6 +93,13 @@ describe.skipIf(noRedisServer)('Redis killed while batches are in flight (privat
 
     await redis.start();
     await waitFor(async () => (await ingress.app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 'ready again', 15_000);
+    // /readyz has a connection of its own: the queue's may reconnect a moment later (no offline queue).
+    const queueAnswers = () =>
+      ingress.queue.getJobCounts('waiting').then(
+        () => true,
+        () => false,
+      );
+    await waitFor(queueAnswers, 'the queue connection back', 15_000);
     const acknowledged = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status !== 200);
     expect(acknowledged.length).toBeGreaterThan(0);
