@@ -57,6 +57,8 @@ export type StripeEventJobData = StripeEvent;
 /** What the worker returns for a job (shown in the dashboard). */
 export interface StripeEventJobResult {
   outcome: string;
+  /** Why an event was recorded `ignored`, when the worker knows more than the ledger keeps (a thin event's object gone). */
+  reason?: string;
 }
 
 export function isStripeEventId(value: unknown): value is string {
