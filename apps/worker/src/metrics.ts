@@ -72,6 +72,12 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Thin events sent back to the queue because Stripe answered 429 (no attempt spent).',
       registers: [registry],
     }),
+    eventsByApiVersion: new Counter({
+      name: 'billing_worker_events_by_api_version',
+      help: 'Snapshot events received, by the API version they were rendered in (thin events are unversioned).',
+      labelNames: ['api_version'] as const,
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",

@@ -15,6 +15,7 @@ import {
 import type { Logger } from '@billing/runtime/logger';
 import { scrubError } from '@billing/runtime/scrub-error';
 import { EventBatcher } from './event-batcher';
+import { apiVersionWatch } from './api-versions';
 import type { WorkerMetrics } from './metrics';
 import { resolveThinEvents, ThinFetchRateLimitedError, thinObjectKind, type ThinObjectFetcher } from './thin-events';
 
@@ -73,6 +74,7 @@ const MAX_OUTAGE_RESTARTS = 100;
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
+  const watchApiVersion = apiVersionWatch(sdkApiVersion, metrics, logger);
   const idle = [...deps.connections];
   const batchTimeoutMs = deps.batchTimeoutMs ?? 30_000;
   /** Applies a batch on a connection of its own; a batch past `batchTimeoutMs` is abandoned with its connection. */
@@ -183,8 +185,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const queued: StripeEvent | ThinEvent = verified.event;
     const invalid = isThinEvent(queued) ? invalidThinEventReason(queued) : invalidEventReason(queued);
     if (invalid) throw new UnrecoverableError(`invalid event: ${invalid}`);
-    if (!isThinEvent(queued) && queued.api_version && queued.api_version !== sdkApiVersion)
-      metrics.apiVersionMismatch.inc({ api_version: queued.api_version });
+    if (!isThinEvent(queued) && typeof queued.api_version === 'string' && queued.api_version !== '') watchApiVersion(queued.api_version);
     const event = { id: queued.id, type: queued.type, created: createdSeconds(queued) };
 
     const stopTimer = metrics.duration.startTimer({ type });

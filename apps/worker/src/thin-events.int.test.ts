@@ -102,6 +102,18 @@ describe('each thin type alone, then duplicated', () => {
     expect(await processJob(asJob(thin))).toEqual({ outcome: 'duplicate' });
     expect(await processJob(asJob(created))).toEqual({ outcome: 'duplicate' });
     expect((await ledgerOutcomes(t.sql, [created])).get(created.id)).toBe('applied');
+    // The ledger records the version its object was rendered in: the SDK's, as fetched.
+    expect(await t.sql`select api_version from webhook_events where stripe_event_id = ${created.id}`).toEqual([{ api_version: 'test' }]);
+  });
+
+  it('records each snapshot event’s api_version in the ledger, in either shape', async () => {
+    const legacy = LIFECYCLE_CORPUS.find((x) => x.shape === 'legacy')!;
+    for (const c of [card, legacy]) {
+      const prepared = await prepareHistory(t.sql, { ...c, route: 'bound' }, startOfHistory());
+      const e = prepared.built.events.find((x) => x.type === 'customer.subscription.created')!;
+      await processJob(asJob(e));
+      expect(await t.sql`select api_version from webhook_events where stripe_event_id = ${e.id}`).toEqual([{ api_version: e.api_version }]);
+    }
   });
 
   it('v1.invoice.payment_failed / v1.invoice.paid: the invoice fetched, its hint applied at the time of the event', async () => {
