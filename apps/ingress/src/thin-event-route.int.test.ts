@@ -52,6 +52,23 @@ describeEachBackend('the thin events route', (backend) => {
     expect(job?.data).not.toHaveProperty('reason');
   });
 
+  it.each([
+    ['v1.customer.subscription.created', 'subscription', 'sub'],
+    ['v1.customer.subscription.deleted', 'subscription', 'sub'],
+    ['v1.customer.subscription.past_due', 'subscription', 'sub'],
+    ['v1.invoice.paid', 'invoice', 'in'],
+    ['v1.invoice.payment_succeeded', 'invoice', 'in'],
+    ['v1.invoice.payment_failed', 'invoice', 'in'],
+    ['v1.checkout.session.completed', 'checkout.session', 'cs'],
+  ])('queues %s, signed by the SDK’s test header, under its id', async (type, kind, prefix) => {
+    const thin = thinEvent({ type, related: { id: stripeId(prefix), type: kind }, snapshotEvent: stripeId('evt') });
+    const body = JSON.stringify(thin);
+    expect((await postThin(ingress, body, signed(body, THIN_SECRETS[1]))).json()).toEqual({ received: true });
+    const job = await ingress.queue.getJob(thin.id);
+    expect(job?.name).toBe(type);
+    expect(job?.data).toEqual(thinJobPayload(testSigner, thin));
+  });
+
   it('answers duplicates and the rotated secret as the snapshot route does', async () => {
     const thin = subscriptionUpdated();
     const body = JSON.stringify(thin);
