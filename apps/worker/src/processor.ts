@@ -60,7 +60,7 @@ export interface ProcessorDeps {
 
 /** A job hit by an outage comes back after this long, without spending an attempt. */
 const OUTAGE_DELAY_MS = 1_000;
-/** …unless it has started this many times more than it failed: then it is the event itself. */
+/** …unless it has started this many times more than it failed: then it is the event itself (also bounds a thin event's 429s). */
 const MAX_OUTAGE_RESTARTS = 100;
 
 /**
@@ -194,8 +194,8 @@ export function createProcessor(deps: ProcessorDeps) {
       result = await batcher.submit(queued);
     } catch (error) {
       if (error instanceof InvalidEventError) throw new UnrecoverableError(error.message);
-      if (error instanceof ThinFetchRateLimitedError && token) {
-        // Stripe's rate limit is not the event's failure: back to delayed, no attempt spent.
+      if (error instanceof ThinFetchRateLimitedError && token && job.attemptsStarted - job.attemptsMade < MAX_OUTAGE_RESTARTS) {
+        // Stripe's rate limit is not the event's failure: back to delayed, no attempt spent (bounded, as for an outage).
         metrics.thinRateLimited.inc();
         logger.warn({ eventId: event.id, eventType: event.type, retryInMs: error.retryAfterMs }, error.message);
         await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
