@@ -1,15 +1,38 @@
 import { DEFAULT_DATABASE_URL, envFields, loadEnvOrExit, z } from '@billing/runtime/env';
-import { DemoError, runDemo } from './lib/demo';
+import { DEMO_STRIPE_API_PORT, DemoError, runDemo } from './lib/demo';
+import { parseFlags } from './lib/script-flags';
+import { UsageError } from './lib/usage-error';
 import { demoWebhookSecret, readLocalDatabaseUrl } from './lib/local-secret';
 import { optionalDatabaseUrl } from './lib/services';
 
-// `npm run demo`: sends a signed sample lifecycle to the local ingress (started by `npm start`).
+// `npm run demo`: sends a signed sample lifecycle to the local ingress (started by `npm start`);
+// `npm run demo -- --thin`: the same histories as thin events, their objects served by a fake Stripe API.
+let flags: { thin?: boolean };
+try {
+  flags = parseFlags(process.argv.slice(2), { thin: { type: 'boolean' } });
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  if (error.message) console.error(`demo: ${error.message}`);
+  console.error('usage: npm run demo [-- --thin]');
+  process.exit(error.message ? 2 : 0);
+}
 const env = loadEnvOrExit('demo', {
   DATABASE_URL: optionalDatabaseUrl,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
   STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  STRIPE_THIN_WEBHOOK_SECRET: z.string().optional(),
+  THIN_WEBHOOK_PATH: z.string().trim().optional(),
+  DEMO_STRIPE_API_PORT: envFields.port(DEMO_STRIPE_API_PORT),
 });
+const thinSecret = env.STRIPE_THIN_WEBHOOK_SECRET?.split(',')[0]?.trim();
+if (flags.thin && !thinSecret) {
+  console.error(
+    'demo: --thin needs STRIPE_THIN_WEBHOOK_SECRET, the one the ingress was started with; start the stack with it, and the worker with ' +
+      `STRIPE_SECRET_KEY=sk_test_… and STRIPE_API_BASE=http://127.0.0.1:${env.DEMO_STRIPE_API_PORT} (docs/operations.md, "Thin events")`,
+  );
+  process.exit(1);
+}
 
 const found = demoWebhookSecret(env.STRIPE_WEBHOOK_SECRET);
 if (!found) {
@@ -30,6 +53,7 @@ try {
     ingressUrl: `http://${host}:${env.PORT}`,
     secret: found.secret,
     secretSource: found.source,
+    ...(flags.thin && thinSecret && { thin: { secret: thinSecret, apiPort: env.DEMO_STRIPE_API_PORT, path: env.THIN_WEBHOOK_PATH } }),
   });
   console.log('\nDone. Open the dashboard (npm start printed its address and password) to see the jobs.');
 } catch (error) {

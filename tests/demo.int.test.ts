@@ -154,3 +154,71 @@ describe.skipIf(!appsExist)('npm start with DATABASE_URL and no Redis variable (
     expect(output).toContain('start: all stopped');
   });
 });
+
+describe('npm run demo -- --thin against real ingress and worker processes', () => {
+  const THIN_SECRET = 'whsec_demo_thin_secret_0123456789';
+  let t: TestDatabase;
+  let config: QueueConfig;
+  let ingress: AppProcess | undefined;
+  let worker: AppProcess | undefined;
+  let port: number;
+  let apiPort: number;
+  const queueName = uniqueQueueName('demothin');
+
+  beforeAll(async () => {
+    t = await createTestDatabase('demo_thin');
+    config = await testQueueConfig('postgres', t.url);
+    [port, apiPort] = [await freePort(), await freePort()];
+    const queue = { ...queueEnvOf(config), QUEUE_NAME: queueName };
+    [worker, ingress] = await Promise.all([
+      startApp(
+        'worker',
+        {
+          ...queue,
+          DATABASE_URL: t.url,
+          WORKER_METRICS_PORT: '0',
+          STRIPE_THIN_WEBHOOK_SECRET: THIN_SECRET,
+          STRIPE_SECRET_KEY: 'sk_test_demo_thin',
+          STRIPE_API_BASE: `http://127.0.0.1:${apiPort}`,
+        },
+        /"msg":"worker ready"/,
+      ),
+      startApp(
+        'ingress',
+        { ...queue, STRIPE_WEBHOOK_SECRET: SECRET, STRIPE_THIN_WEBHOOK_SECRET: THIN_SECRET, PORT: String(port), INGRESS_METRICS_PORT: '0' },
+        /"msg":"ingress listening"/,
+      ),
+    ]);
+  });
+  afterAll(async () => {
+    await ingress?.stop();
+    await worker?.stop();
+    await dropQueue(config, queueName);
+    await t?.drop();
+  });
+
+  it('sends the histories as thin events, the worker fetches their objects from the fake Stripe API, and the rows end as Stripe’s final objects', async () => {
+    const run = await runScript('scripts/demo.ts', ['--thin'], {
+      DATABASE_URL: t.url,
+      PORT: String(port),
+      STRIPE_WEBHOOK_SECRET: SECRET,
+      STRIPE_THIN_WEBHOOK_SECRET: THIN_SECRET,
+      DEMO_STRIPE_API_PORT: String(apiPort),
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    await expectDemoRows(t, run.stdout);
+    // What each thin event cost: one call for a subscription or an invoice, two for a checkout (the session, then its subscription).
+    expect(run.stdout).toMatch(/v1\.customer\.subscription\.updated\s+→ HTTP 200, worker: \S+\s+Stripe API calls: 1 \(subscriptions\)/);
+    expect(run.stdout).toMatch(/v1\.invoice\.paid\s+→ HTTP 200, worker: \S+\s+Stripe API calls: 1 \(invoices\)/);
+    expect(run.stdout).toMatch(
+      /v1\.checkout\.session\.completed\s+→ HTTP 200, worker: \S+\s+Stripe API calls: 2 \(checkout\/sessions, subscriptions\)/,
+    );
+  });
+
+  it('says what is missing without STRIPE_THIN_WEBHOOK_SECRET', async () => {
+    const run = await runScript('scripts/demo.ts', ['--thin'], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^demo: --thin needs STRIPE_THIN_WEBHOOK_SECRET/);
+  });
+});

@@ -3,12 +3,18 @@ import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@b
 import { expectedSubscription } from '@billing/stripe-simulator/oracle';
 import { LIFECYCLE_CORPUS, type BuiltHistory } from '@billing/stripe-simulator/corpus';
 import { signatureHeader, type ApiShape, type StripeEvent } from '@billing/stripe-simulator/events';
+import { startFakeStripeApi, type FakeStripeApi } from '@billing/stripe-simulator/fake-api';
+import { thinSignatureHeader, thinTwinOf } from '@billing/stripe-simulator/thin-events';
 import { randomBytes } from 'node:crypto';
 import { asc, eq, inArray } from 'drizzle-orm';
+import type { ThinEvent } from '@billing/queue';
 import { formatTable } from './table';
 
 export const DEMO_EMAIL = 'demo@example.com';
 export const WEBHOOK_PATH = '/checkout/webhooks/stripe';
+export const THIN_WEBHOOK_PATH = '/stripe/thin-events';
+/** Where `npm run demo -- --thin` serves its fake Stripe API: the worker's `STRIPE_API_BASE`. */
+export const DEMO_STRIPE_API_PORT = 12111;
 
 export interface DemoOptions {
   databaseUrl: string;
@@ -19,6 +25,12 @@ export interface DemoOptions {
   /** Where the secret came from, for the error message when the ingress rejects it. */
   secretSource?: string;
   email?: string;
+  /**
+   * Send the histories as thin events (`--thin`): signed with the thin destination's secret to the
+   * thin route, their objects served by a fake Stripe API on `apiPort` that the worker fetches from
+   * (`STRIPE_API_BASE=http://127.0.0.1:<apiPort>`, any `sk_test_…` key).
+   */
+  thin?: { secret: string; apiPort: number; path?: string };
   /** How long to wait for the worker to record each event. @defaultValue 20000 */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -58,6 +70,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   const endpoint = `${options.ingressUrl.replace(/\/$/, '')}${WEBHOOK_PATH}`;
   await checkIngress(options.ingressUrl);
+  const api = options.thin ? await startDemoStripeApi(options.thin.apiPort) : undefined;
 
   const { db, sql } = createDatabase(options.databaseUrl, { max: 2, applicationName: 'billing-webhooks-demo' });
   try {
@@ -75,7 +88,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       log(
         `\n${history.name} — ${demo.shape === 'legacy' ? 'older payload shape (2024-06-20)' : 'current payload shape'}, delivered ${demo.order}`,
       );
+      api?.loadHistory(b);
       for (const event of deliveryOrder(b.events, demo.order)) {
+        if (api && options.thin) {
+          // A thin destination sends the v1 types it listens to; the others have no thin twin here.
+          const thin = thinTwinOf(event);
+          if (!thin) continue;
+          const requests = api.requests.length;
+          const status = await sendThin(options.ingressUrl, thin, options.thin);
+          const outcome = await waitForLedger(db, thin.snapshot_event ?? thin.id, timeoutMs);
+          eventIds.push(thin.snapshot_event ?? thin.id);
+          const fetched = api.requests.slice(requests).map((r) => r.path.split('/').slice(2, -1).join('/'));
+          log(
+            `  ${thin.type.padEnd(43)} → HTTP ${status}, worker: ${outcome.padEnd(9)} Stripe API calls: ${fetched.length} (${fetched.join(', ')})`,
+          );
+          continue;
+        }
         const status = await send(endpoint, event, options);
         const outcome = await waitForLedger(db, event.id, timeoutMs);
         eventIds.push(event.id);
@@ -97,8 +125,45 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     return { userId, subscriptionIds, eventIds };
   } finally {
+    await api?.close();
     await sql.end({ timeout: 5 });
   }
+}
+
+async function startDemoStripeApi(port: number): Promise<FakeStripeApi> {
+  try {
+    return await startFakeStripeApi({ port });
+  } catch (error) {
+    throw new DemoError(
+      `cannot serve the fake Stripe API on 127.0.0.1:${port} (${fetchFailure(error)}): free the port or set DEMO_STRIPE_API_PORT (and the worker's STRIPE_API_BASE) to another`,
+    );
+  }
+}
+
+async function sendThin(ingressUrl: string, thin: ThinEvent, options: NonNullable<DemoOptions['thin']>): Promise<number> {
+  const payload = JSON.stringify(thin);
+  const response = await fetch(`${ingressUrl.replace(/\/$/, '')}${options.path ?? THIN_WEBHOOK_PATH}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': thinSignatureHeader(payload, options.secret),
+      'user-agent': 'billing-webhooks-demo',
+    },
+    body: payload,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = await response.text();
+  if (response.status === 404)
+    throw new DemoError(
+      'the ingress has no thin route: start it with STRIPE_THIN_WEBHOOK_SECRET set (see docs/operations.md, "Thin events")',
+    );
+  if (response.status === 400 && body.includes('invalid_signature'))
+    throw new DemoError(
+      'the ingress rejected the thin signature: run the demo with the STRIPE_THIN_WEBHOOK_SECRET the ingress was started with',
+    );
+  if (response.status !== 200)
+    throw new DemoError(`the ingress answered ${response.status} to ${thin.type} ${thin.id}: ${body.slice(0, 300)}`);
+  return response.status;
 }
 
 function deliveryOrder(events: StripeEvent[], order: (typeof DEMO_HISTORIES)[number]['order']): StripeEvent[] {

@@ -66,7 +66,16 @@ export interface Explanation {
   /** The user's status as derived from all of their subscriptions now (docs/design.md "The user's status"). */
   derivedStatus: string | null;
   subscriptions: Subscription[];
-  ledger: Array<{ eventId: string; type: string; created: Date | null; outcome: string; subscription: string | null; job: string }>;
+  ledger: Array<{
+    eventId: string;
+    type: string;
+    created: Date | null;
+    outcome: string;
+    subscription: string | null;
+    /** The API version the event was rendered in (a thin event's: its object's, as fetched); null before it was recorded. */
+    apiVersion: string | null;
+    job: string;
+  }>;
   transitions: Array<{ subscription: string; from: string | null; to: string; eventId: string; eventCreatedAt: Date }>;
   /** Only with a user. */
   access: AccessExplanation | undefined;
@@ -139,6 +148,7 @@ export async function explain(db: Database, queue: EventQueue, subject: string, 
       created: row.eventCreatedAt,
       outcome: row.outcome,
       subscription: row.stripeSubscriptionId,
+      apiVersion: row.apiVersion,
       job: await jobState(queue, row.stripeEventId),
     });
   }
@@ -240,6 +250,7 @@ export function formatExplanation(e: Explanation): string {
         type: l.type,
         outcome: l.outcome,
         subscription: l.subscription,
+        api_version: l.apiVersion,
         job: l.job,
       })),
     ),

@@ -1,4 +1,5 @@
-import type { EventQueue, JobSigner, QueueStore } from '@billing/queue';
+import { jobIdFor, type EventQueue, type JobSigner, type QueueStore, type StripeEventJobData, type ThinEvent } from '@billing/queue';
+import { thinJobPayload } from '@billing/billing/job-payload';
 import type { Logger } from '@billing/runtime/logger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -11,7 +12,11 @@ import { resolveLimits, type IngressLimits } from './limits';
 import { createIngressMetrics } from './metrics';
 import { operationsRoutes } from './operations-routes';
 import { watchQueueStore } from './queue-watch';
-import { webhookRoute } from './webhook-route';
+import { verifyThinEvent, verifyWebhook } from './verify-webhook';
+import { THIN_WEBHOOK_PATH, WEBHOOK_PATH, webhookRoute, type WebhookAcceptor } from './webhook-route';
+
+/** An event destination's test delivery: answered 200, never queued. */
+export const THIN_PING_TYPE = 'v2.core.event_destination.ping';
 
 export interface IngressDeps {
   /** Where the queue lives (a producer store: fails fast while it is away); the caller closes it after the app. */
@@ -20,6 +25,10 @@ export interface IngressDeps {
   queue: EventQueue;
   /** Webhook signing secrets, tried in order (several while rotating). */
   secrets: readonly string[];
+  /** The thin events destination's secrets (`STRIPE_THIN_WEBHOOK_SECRET`); without any, no thin route. */
+  thinSecrets?: readonly string[];
+  /** @defaultValue `THIN_WEBHOOK_PATH` (`/stripe/thin-events`) */
+  thinPath?: string;
   /** Signs each job for the worker (`QUEUE_SIGNING_KEY`). */
   signer: JobSigner;
   logger: Logger;
@@ -80,14 +89,28 @@ export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
   const metrics = createIngressMetrics(registry);
   const batcher = new EnqueueBatcher({ store, queue, timeoutMs: enqueueTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) });
   await app.register(operationsRoutes, { store, timeoutMs: enqueueTimeoutMs });
-  await app.register(webhookRoute, {
-    stripe,
-    batcher,
-    jobData: deps.jobData ?? signedJobData(deps.signer),
-    secrets,
-    metrics,
-    limits,
-    bodyBudget: new BodyBudget(limits.largeBodyBudgetBytes),
-  });
+  const bodyBudget = new BodyBudget(limits.largeBodyBudgetBytes);
+  const jobData = deps.jobData ?? signedJobData(deps.signer);
+  const snapshots: WebhookAcceptor<StripeEventJobData> = {
+    verify: (body, header) => verifyWebhook(stripe, body, header, secrets),
+    job: (delivery) => ({ name: delivery.event.type, jobId: jobIdFor(delivery.event), data: jobData(delivery) }),
+  };
+  await app.register(webhookRoute<StripeEventJobData>, { path: WEBHOOK_PATH, accept: snapshots, batcher, metrics, limits, bodyBudget });
+  const thinSecrets = deps.thinSecrets ?? [];
+  if (thinSecrets.length > 0) {
+    const thin: WebhookAcceptor<ThinEvent> = {
+      verify: (body, header) => verifyThinEvent(stripe, body, header, thinSecrets),
+      job: ({ event }) =>
+        event.type === THIN_PING_TYPE ? undefined : { name: event.type, jobId: jobIdFor(event), data: thinJobPayload(deps.signer, event) },
+    };
+    await app.register(webhookRoute<ThinEvent>, {
+      path: deps.thinPath ?? THIN_WEBHOOK_PATH,
+      accept: thin,
+      batcher,
+      metrics,
+      limits,
+      bodyBudget,
+    });
+  }
   return app;
 }

@@ -25,7 +25,18 @@ describe('ingress env', () => {
       QUEUE_NAME: 'stripe-events',
       QUEUE_PREFIX: 'bull',
       LOG_LEVEL: 'info',
+      THIN_WEBHOOK_PATH: '/stripe/thin-events',
     });
+  });
+
+  it('reads the thin events secrets (rotation too) and path', () => {
+    const env = load({
+      STRIPE_WEBHOOK_SECRET: 'whsec_a',
+      STRIPE_THIN_WEBHOOK_SECRET: 'whsec_thin_new, whsec_thin_old',
+      THIN_WEBHOOK_PATH: '/hooks/thin',
+    });
+    expect(env.STRIPE_THIN_WEBHOOK_SECRET).toEqual(['whsec_thin_new', 'whsec_thin_old']);
+    expect(env.THIN_WEBHOOK_PATH).toBe('/hooks/thin');
   });
 
   it('splits comma-separated secrets for rotation, in order, trimming spaces', () => {
@@ -61,6 +72,16 @@ describe('ingress env', () => {
       'INGRESS_METRICS_PORT must be at most 65535',
     ],
     ['zero connections', { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_MAX_CONNECTIONS: '0' }, 'INGRESS_MAX_CONNECTIONS must be at least 1'],
+    [
+      'a thin secret without whsec_',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', STRIPE_THIN_WEBHOOK_SECRET: 'thin' },
+      'STRIPE_THIN_WEBHOOK_SECRET must be',
+    ],
+    [
+      'a thin path that is not a path',
+      { STRIPE_WEBHOOK_SECRET: 'whsec_a', THIN_WEBHOOK_PATH: 'stripe/thin?x=1' },
+      'THIN_WEBHOOK_PATH must be',
+    ],
     [
       'a request timeout that is not a number',
       { STRIPE_WEBHOOK_SECRET: 'whsec_a', INGRESS_REQUEST_TIMEOUT_MS: '10s' },

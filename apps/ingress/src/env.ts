@@ -1,6 +1,7 @@
 import { checkQueueEnv, queueEnvFields, REDIS_MIN_REPLICAS_ACK } from '@billing/queue';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { DEFAULT_LIMITS } from './limits';
+import { THIN_WEBHOOK_PATH } from './webhook-route';
 
 /**
  * `whsec_…`, or several comma-separated while rotating endpoint secrets. Parsed into the list
@@ -17,6 +18,14 @@ const positiveInt = (fallback: number, max: number) => z.coerce.number().int().m
 
 export const ingressEnvShape = {
   STRIPE_WEBHOOK_SECRET: webhookSecrets,
+  /** An event destination sending thin events: its secret(s). Without it, no thin route. */
+  STRIPE_THIN_WEBHOOK_SECRET: webhookSecrets.optional(),
+  /** Where the thin route listens. */
+  THIN_WEBHOOK_PATH: z
+    .string()
+    .trim()
+    .regex(/^\/[A-Za-z0-9/_.-]*$/, { message: 'must be a URL path starting with /' })
+    .default(THIN_WEBHOOK_PATH),
   QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),

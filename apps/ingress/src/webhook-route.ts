@@ -1,23 +1,40 @@
-import { jobIdFor, type EnqueueOutcome } from '@billing/queue';
+import type { EnqueueOutcome, QueueJob, StripeEventJobData } from '@billing/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type Stripe from 'stripe';
 import type { BodyBudget } from './body-budget';
 import type { EnqueueBatcher } from './enqueue-batcher';
 import { catalogueErrorHandler, ERROR_STATUS, errorBody, type ErrorCode } from './errors';
-import type { JobDataBuilder } from './job-data';
 import { DEFAULT_LIMITS, type IngressLimits } from './limits';
 import type { IngressMetrics } from './metrics';
-import { verifyWebhook } from './verify-webhook';
+import type { Verification } from './verify-webhook';
 
 export const WEBHOOK_PATH = '/checkout/webhooks/stripe';
+/** The thin events route's default path (`THIN_WEBHOOK_PATH`). */
+export const THIN_WEBHOOK_PATH = '/stripe/thin-events';
+
+/** A delivery whose signature verified, as a route's acceptor sees it. */
+export interface AcceptedDelivery<E> {
+  event: E;
+  /** The exact bytes Stripe signed. */
+  body: Buffer;
+  /** The `Stripe-Signature` header that verified them. */
+  signature: string;
+  secretIndex: number;
+}
+
+/** What a webhook route accepts and how: the one difference between the snapshot and the thin routes. */
+export interface WebhookAcceptor<E extends { id: string; type: string }> {
+  /** Checks the signature (each configured secret in turn) and the shape of what was signed. */
+  verify: (body: Buffer | undefined, header: string | string[] | undefined) => Verification<E>;
+  /** The job of a verified delivery; `undefined`: answered 200 and not queued (an event destination's ping). */
+  job: (delivery: AcceptedDelivery<E>) => QueueJob<StripeEventJobData> | undefined;
+}
 /** The default body limit (`IngressLimits.bodyLimitBytes`). */
 export const WEBHOOK_BODY_LIMIT = DEFAULT_LIMITS.bodyLimitBytes;
 
-export interface WebhookRouteOptions {
-  stripe: Stripe;
+export interface WebhookRouteOptions<E extends { id: string; type: string }> {
+  path: string;
+  accept: WebhookAcceptor<E>;
   batcher: EnqueueBatcher;
-  jobData: JobDataBuilder;
-  secrets: readonly string[];
   metrics: IngressMetrics;
   limits: IngressLimits;
   bodyBudget: BodyBudget;
@@ -42,8 +59,11 @@ const WELL_FORMED_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:[ \t
  * The webhook route in a scope of its own (deliberately not wrapped with fastify-plugin): the
  * raw-body parsers below exist only here, so no other route ever buffers bodies.
  */
-export async function webhookRoute(scope: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
-  const { stripe, batcher, jobData, secrets, metrics, limits, bodyBudget } = options;
+export async function webhookRoute<E extends { id: string; type: string }>(
+  scope: FastifyInstance,
+  options: WebhookRouteOptions<E>,
+): Promise<void> {
+  const { path, accept, batcher, metrics, limits, bodyBudget } = options;
   const bodyLimit = limits.bodyLimitBytes;
 
   // 1. The signature covers the raw bytes whatever they claim to be, so every body reaches the
@@ -87,10 +107,10 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
 
   scope.setErrorHandler(catalogueErrorHandler('webhook request failed', (code) => metrics.requests.inc({ outcome: code })));
 
-  scope.post(WEBHOOK_PATH, { bodyLimit }, async (request, reply) => {
+  scope.post(path, { bodyLimit }, async (request, reply) => {
     // 3. Verify against each configured secret.
     const body = Buffer.isBuffer(request.body) ? request.body : undefined;
-    const verified = verifyWebhook(stripe, body, request.headers['stripe-signature'], secrets);
+    const verified = accept.verify(body, request.headers['stripe-signature']);
     if (!verified.ok) {
       if (verified.error === 'invalid_signature') {
         metrics.signatureFailures.inc({ reason: verified.reason });
@@ -107,8 +127,12 @@ export async function webhookRoute(scope: FastifyInstance, options: WebhookRoute
     // 4. Enqueue with the other requests of this turn, bounded: 200 only once the store has
     //    acknowledged the batch holding this job (durably: with Redis replicas, their WAIT too).
     const signature = String(request.headers['stripe-signature']); // a string: verification read it
-    const data = jobData({ event, body: body ?? Buffer.alloc(0), signature, secretIndex });
-    const job = { name: event.type, jobId: jobIdFor(event), data };
+    const job = accept.job({ event, body: body ?? Buffer.alloc(0), signature, secretIndex });
+    if (job === undefined) {
+      metrics.requests.inc({ outcome: 'acknowledged' });
+      request.log.info(context, 'webhook acknowledged, nothing to queue');
+      return { received: true };
+    }
     const stopTimer = metrics.enqueueSeconds.startTimer();
     let outcome: EnqueueOutcome;
     try {

@@ -34,6 +34,8 @@ export interface TestIngressOptions {
   /** @defaultValue 2000 */
   enqueueTimeoutMs?: number;
   limits?: IngressDeps['limits'];
+  /** The thin route's secrets; without, no thin route. */
+  thinSecrets?: readonly string[];
   /** Wraps the store the app gets (to observe or delay its writes). */
   wrapStore?: (store: QueueStore) => QueueStore;
 }
@@ -58,6 +60,7 @@ export async function startTestIngress(label: string, options: TestIngressOption
     store: options.wrapStore ? options.wrapStore(store) : store,
     queue,
     secrets: SECRETS,
+    thinSecrets: options.thinSecrets,
     signer: testSigner,
     logger,
     registry,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError, loadEnv } from '@billing/runtime/env';
 import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
-import { loadWorkerEnv, workerEnvShape } from './env';
+import { checkWorkerEnv, loadWorkerEnv, workerEnvShape } from './env';
 
 const base = { QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY };
 
@@ -42,5 +42,23 @@ describe('worker env: ACCESS_PAST_DUE_GRACE_DAYS', () => {
     ['366', 'ACCESS_PAST_DUE_GRACE_DAYS must be at most 365 (got "366")'],
   ])('%s → one line naming it', (value, line) => {
     expect(() => loadEnv(workerEnvShape, { ...base, ACCESS_PAST_DUE_GRACE_DAYS: value })).toThrow(new EnvError(line));
+  });
+});
+
+describe('worker env: thin events', () => {
+  it('stops with one line naming STRIPE_SECRET_KEY when STRIPE_THIN_WEBHOOK_SECRET is set without it', () => {
+    expect(() => loadEnv(workerEnvShape, { ...base, STRIPE_THIN_WEBHOOK_SECRET: 'whsec_thin' }, checkWorkerEnv)).toThrow(
+      new EnvError('STRIPE_SECRET_KEY is required when STRIPE_THIN_WEBHOOK_SECRET is set (thin events are fetched from the Stripe API)'),
+    );
+  });
+
+  it('starts with both, or with neither', () => {
+    const both = loadEnv(
+      workerEnvShape,
+      { ...base, STRIPE_THIN_WEBHOOK_SECRET: 'whsec_thin', STRIPE_SECRET_KEY: 'sk_test_abc' },
+      checkWorkerEnv,
+    );
+    expect(both.STRIPE_SECRET_KEY).toBe('sk_test_abc');
+    expect(loadEnv(workerEnvShape, base, checkWorkerEnv).STRIPE_THIN_WEBHOOK_SECRET).toBeUndefined();
   });
 });

@@ -21,6 +21,11 @@ export const workerEnvShape = {
     .trim()
     .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must be a Stripe secret key (sk_… or rk_…)' })
     .optional(),
+  /**
+   * Read for its presence only: the ingress takes thin events, so the worker must fetch their
+   * objects and needs `STRIPE_SECRET_KEY` (checked below).
+   */
+  STRIPE_THIN_WEBHOOK_SECRET: z.string().trim().min(1).optional(),
   STRIPE_API_BASE: z
     .string()
     .trim()
@@ -66,13 +71,27 @@ export const workerEnvShape = {
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
 
 export function loadWorkerEnv(source: Record<string, string | undefined> = process.env) {
-  return loadEnvOrExit('worker', workerEnvShape, source, (env) => [
+  return loadEnvOrExit('worker', workerEnvShape, source, checkWorkerEnv);
+}
+
+/** The checks that span variables: one problem per variable, named. */
+export function checkWorkerEnv(env: z.infer<z.ZodObject<typeof workerEnvShape>>) {
+  return [
     ...checkQueueEnv(env),
+    // Thin events carry no object: without a key to fetch it, each would fail.
+    ...(env.STRIPE_THIN_WEBHOOK_SECRET && !env.STRIPE_SECRET_KEY
+      ? [
+          {
+            name: 'STRIPE_SECRET_KEY',
+            problem: 'is required when STRIPE_THIN_WEBHOOK_SECRET is set (thin events are fetched from the Stripe API)',
+          },
+        ]
+      : []),
     // PLAN_PRICES must name plans of the catalog, which another variable sets.
     ...[...env.PLAN_PRICES.values()]
       .filter((slug) => !env.PLAN_SLUGS.includes(slug))
       .map((slug) => ({ name: 'PLAN_PRICES', problem: `names "${slug}", not in PLAN_SLUGS (${env.PLAN_SLUGS.join(', ')})` })),
-  ]);
+  ];
 }
 
 function safeProtocol(value: string): string {

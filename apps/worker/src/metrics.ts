@@ -61,6 +61,23 @@ export function createWorkerMetrics(registry: Registry) {
       help: 'Users whose access the access clock revoked (a grace, a trial or a scheduled cancellation over with no event about it).',
       registers: [registry],
     }),
+    thinFetches: new Counter({
+      name: 'billing_worker_thin_fetches_total',
+      help: 'Requests to the Stripe API for thin events (one per object named in a batch), by object kind and result (ok, missing, rate_limited, error).',
+      labelNames: ['kind', 'result'] as const,
+      registers: [registry],
+    }),
+    thinRateLimited: new Counter({
+      name: 'billing_worker_thin_rate_limited_total',
+      help: 'Thin events sent back to the queue because Stripe answered 429 (no attempt spent).',
+      registers: [registry],
+    }),
+    eventsByApiVersion: new Counter({
+      name: 'billing_worker_events_by_api_version',
+      help: 'Snapshot events received, by the API version they were rendered in (thin events are unversioned).',
+      labelNames: ['api_version'] as const,
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",

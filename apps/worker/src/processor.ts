@@ -2,11 +2,22 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { applyEvents, InvalidEventError, isHandled, type ApplyOptions, type ApplyResult, type BillingConfig } from '@billing/billing';
 import type { Sql } from '@billing/db/client';
 import { isConnectionError } from '@billing/db/postgres-errors';
-import { invalidEventReason, type JobSigner, type StripeEvent, type StripeEventJobData, type StripeEventJobResult } from '@billing/queue';
+import {
+  invalidEventReason,
+  invalidThinEventReason,
+  isThinEvent,
+  type JobSigner,
+  type StripeEvent,
+  type StripeEventJobData,
+  type StripeEventJobResult,
+  type ThinEvent,
+} from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import { scrubError } from '@billing/runtime/scrub-error';
 import { EventBatcher } from './event-batcher';
+import { apiVersionWatch } from './api-versions';
 import type { WorkerMetrics } from './metrics';
+import { resolveThinEvents, ThinFetchRateLimitedError, thinObjectKind, type ThinObjectFetcher } from './thin-events';
 
 export interface BatchSettings {
   /** Most events per transaction. @defaultValue 50 */
@@ -41,13 +52,15 @@ export interface ProcessorDeps {
   /** Runs these events' jobs again (stored `unresolved` events recorded without their payload); returns how many were re-queued. */
   rerun: (eventIds: string[]) => Promise<number>;
   batch?: BatchSettings;
+  /** Fetches the object a thin event names (`STRIPE_SECRET_KEY`); without it, thin events fail with a reason. */
+  fetchThinObject?: ThinObjectFetcher;
   /** Told when Postgres is unreachable (the worker pauses and probes); without one, such a failure spends an attempt. */
   databaseLost?: (error: unknown) => void;
 }
 
 /** A job hit by an outage comes back after this long, without spending an attempt. */
 const OUTAGE_DELAY_MS = 1_000;
-/** …unless it has started this many times more than it failed: then it is the event itself. */
+/** …unless it has started this many times more than it failed: then it is the event itself (also bounds a thin event's 429s). */
 const MAX_OUTAGE_RESTARTS = 100;
 
 /**
@@ -61,6 +74,7 @@ const MAX_OUTAGE_RESTARTS = 100;
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { config, applyOptions, metrics, logger, sdkApiVersion, rerun } = deps;
+  const watchApiVersion = apiVersionWatch(sdkApiVersion, metrics, logger);
   const idle = [...deps.connections];
   const batchTimeoutMs = deps.batchTimeoutMs ?? 30_000;
   /** Applies a batch on a connection of its own; a batch past `batchTimeoutMs` is abandoned with its connection. */
@@ -89,12 +103,28 @@ export function createProcessor(deps: ProcessorDeps) {
       clearTimeout(timer);
     }
   };
-  const batcher = new EventBatcher<StripeEvent, ApplyResult>({
+  const batcher = new EventBatcher<StripeEvent | ThinEvent, QueuedResult>({
     ...deps.batch,
     maxInFlight: deps.connections.length,
-    apply: async (events) => {
+    apply: async (items) => {
+      // Thin events become the events their fetched objects imply (one request per object named).
+      const thin = await resolveThinEvents(items, deps.fetchThinObject, sdkApiVersion);
+      const toApply: Array<{ index: number; event: StripeEvent }> = [];
+      const results: Array<QueuedResult | Error> = new Array(items.length);
+      for (const [index, resolved] of thin.events.entries()) {
+        if (resolved instanceof Error) results[index] = resolved;
+        else toApply.push({ index, event: resolved });
+      }
+      if (thin.fetches > 0) countThinFetches(items, thin.events, thin.ignored);
+      if (toApply.length === 0) return results;
+      const events = toApply.map((t) => t.event);
       metrics.batchSize.observe(events.length);
       const batch = await applyOnConnection(events);
+      for (const [position, { index }] of toApply.entries()) {
+        const result = batch.results[position]!;
+        const reason = thin.ignored.get(index);
+        results[index] = reason !== undefined && !(result instanceof Error) ? { ...result, reason } : result;
+      }
       for (const [eventId, result] of batch.reapplied) {
         metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
         logger.info(
@@ -110,9 +140,31 @@ export function createProcessor(deps: ProcessorDeps) {
           'entitlements summary stored incomplete: it said has_more and the rest was not fetched (set STRIPE_SECRET_KEY)',
         );
       }
-      return batch.results;
+      return results;
     },
   });
+
+  /** Each object fetched once per batch: counted by the first thin event that named it. */
+  const countThinFetches = (items: Array<StripeEvent | ThinEvent>, resolved: Array<StripeEvent | Error>, ignored: Map<number, string>) => {
+    const seen = new Set<string>();
+    for (const [index, item] of items.entries()) {
+      if (!isThinEvent(item) || !item.related_object) continue;
+      const kind = thinObjectKind(item.type);
+      const key = `${kind}:${item.related_object.id}`;
+      if (kind === undefined || item.related_object.type !== kind || seen.has(key)) continue;
+      seen.add(key);
+      const outcome = resolved[index];
+      const result =
+        outcome instanceof ThinFetchRateLimitedError
+          ? 'rate_limited'
+          : outcome instanceof Error
+            ? 'error'
+            : ignored.has(index)
+              ? 'missing'
+              : 'ok';
+      metrics.thinFetches.inc({ kind, result });
+    }
+  };
 
   // Rows recorded before the ledger kept their event: their jobs are the only copy left. The
   // events that found their customer are committed; a failure here is logged, not thrown.
@@ -130,17 +182,25 @@ export function createProcessor(deps: ProcessorDeps) {
     // 1. Only a job the ingress signed (after verifying Stripe's signature) changes billing state.
     const verified = deps.signer.verify(job.data);
     if (!verified.ok) throw new UnrecoverableError(`refused: ${verified.reason}`);
-    const event = verified.event;
-    const invalid = invalidEventReason(event);
+    const queued: StripeEvent | ThinEvent = verified.event;
+    const invalid = isThinEvent(queued) ? invalidThinEventReason(queued) : invalidEventReason(queued);
     if (invalid) throw new UnrecoverableError(`invalid event: ${invalid}`);
-    if (event.api_version && event.api_version !== sdkApiVersion) metrics.apiVersionMismatch.inc({ api_version: event.api_version });
+    if (!isThinEvent(queued) && typeof queued.api_version === 'string' && queued.api_version !== '') watchApiVersion(queued.api_version);
+    const event = { id: queued.id, type: queued.type, created: createdSeconds(queued) };
 
     const stopTimer = metrics.duration.startTimer({ type });
-    let result: ApplyResult;
+    let result: QueuedResult;
     try {
-      result = await batcher.submit(event);
+      result = await batcher.submit(queued);
     } catch (error) {
       if (error instanceof InvalidEventError) throw new UnrecoverableError(error.message);
+      if (error instanceof ThinFetchRateLimitedError && token && job.attemptsStarted - job.attemptsMade < MAX_OUTAGE_RESTARTS) {
+        // Stripe's rate limit is not the event's failure: back to delayed, no attempt spent (bounded, as for an outage).
+        metrics.thinRateLimited.inc();
+        logger.warn({ eventId: event.id, eventType: event.type, retryInMs: error.retryAfterMs }, error.message);
+        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
+        throw new DelayedError();
+      }
       if (deps.databaseLost && isConnectionError(error) && token && job.attemptsStarted - job.attemptsMade < MAX_OUTAGE_RESTARTS) {
         deps.databaseLost(scrubError(error));
         await job.moveToDelayed(Date.now() + OUTAGE_DELAY_MS, token);
@@ -159,17 +219,26 @@ export function createProcessor(deps: ProcessorDeps) {
         outcome: result.outcome,
         subscription: result.subscriptionId,
         ...('statusChange' in result && result.statusChange && { from: result.statusChange.from, to: result.statusChange.to }),
+        ...(result.reason !== undefined && { reason: result.reason }),
         attempt: job.attemptsMade + 1,
       },
       'event processed',
     );
-    return { outcome: result.outcome };
+    return result.reason === undefined ? { outcome: result.outcome } : { outcome: result.outcome, reason: result.reason };
   };
+}
+
+/** A job's result: the ledger's outcome, and for a thin event recorded `ignored`, why. */
+type QueuedResult = ApplyResult & { reason?: string };
+
+/** Unix seconds of a snapshot event's `created`, or of a thin event's ISO time. */
+function createdSeconds(event: StripeEvent | ThinEvent): number {
+  return typeof event.created === 'number' ? event.created : Math.floor(Date.parse(event.created) / 1000);
 }
 
 /** The `type` label of the worker's metrics: a handled event type, else `other` (bounded cardinality). */
 export function metricType(type: unknown): string {
-  return isHandled(type) ? type : 'other';
+  return isHandled(type) || (typeof type === 'string' && thinObjectKind(type) !== undefined) ? type : 'other';
 }
 
 /** A batch's transaction outlived `batchTimeoutMs`: its connection answers no more (a connection failure, not the events'). */

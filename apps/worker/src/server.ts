@@ -8,6 +8,7 @@ import { loadWorkerEnv } from './env';
 import { stripeEntitlementsFetcher } from './stripe-entitlements-fetcher';
 import { stripeEventFetcher } from './stripe-event-fetcher';
 import { stripeSubscriptionFetcher } from './stripe-subscription-fetcher';
+import { stripeThinFetcher } from './stripe-thin-fetcher';
 import { startWorker } from './worker';
 import { waitForDatabase } from './wait-for-database';
 
@@ -32,6 +33,9 @@ const handle = await startWorker({
   batch: { maxSize: env.WORKER_BATCH_SIZE, maxWaitMs: env.WORKER_BATCH_WAIT_MS, maxInFlight: BATCHES_IN_FLIGHT },
   sweepIntervalMs: env.WORKER_SWEEP_INTERVAL_MS,
   failedRetentionMs: env.WORKER_FAILED_RETENTION_DAYS * 86_400_000,
+  fetchThinObject: env.STRIPE_SECRET_KEY
+    ? stripeThinFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE })
+    : undefined,
   fetchEvent: env.STRIPE_SECRET_KEY ? stripeEventFetcher({ secretKey: env.STRIPE_SECRET_KEY, apiBase: env.STRIPE_API_BASE }) : undefined,
   applyOptions: env.STRIPE_SECRET_KEY
     ? {
@@ -65,6 +69,7 @@ logger.info(
     accessPastDueGraceDays: env.ACCESS_PAST_DUE_GRACE_DAYS,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
+    thinEvents: Boolean(env.STRIPE_THIN_WEBHOOK_SECRET),
   },
   'worker ready',
 );

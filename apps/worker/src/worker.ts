@@ -24,6 +24,7 @@ import { startFailedExpiry } from './failed-expiry';
 import { createProcessor, metricType, type BatchSettings } from './processor';
 import { unresolvedRecovery } from './unresolved-recovery';
 import { startUnresolvedSweep } from './unresolved-sweep';
+import type { ThinObjectFetcher } from './thin-events';
 
 export interface StartWorkerOptions {
   /** Where the queue lives (`queueConfigFromEnv`); the worker opens and closes its own store. */
@@ -47,6 +48,8 @@ export interface StartWorkerOptions {
   failedRetentionMs?: number;
   /** Between removals of the failed jobs past that retention; 0: none (only `expireFailed`). @defaultValue 3600000 */
   failedExpiryIntervalMs?: number;
+  /** Fetches the object a thin event names (`stripeThinFetcher`); without it, thin events fail with a reason. */
+  fetchThinObject?: ThinObjectFetcher;
   /** An event from the Stripe Events API, to queue again an unresolved event whose job left the queue. */
   fetchEvent?: (eventId: string) => Promise<StripeEvent | undefined>;
   /** The access policy (`ACCESS_PAST_DUE_GRACE_DAYS`). @defaultValue DEFAULT_ACCESS_POLICY (7 days of grace) */
@@ -108,6 +111,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   const recover = unresolvedRecovery({ store, queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
   const processor = createProcessor({
     signer,
+    fetchThinObject: options.fetchThinObject,
     databaseLost: gate.lost,
     connections,
     reconnect: (abandoned) => {

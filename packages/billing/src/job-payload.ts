@@ -1,4 +1,4 @@
-import type { JobSigner, SignedJobData, StripeEvent } from '@billing/queue';
+import type { JobSigner, SignedJobData, StripeEvent, ThinEvent } from '@billing/queue';
 import { minimiseEvent } from './minimise-event';
 
 /**
@@ -17,4 +17,22 @@ export { minimiseEvent };
  */
 export function jobPayload(signer: JobSigner, event: StripeEvent): SignedJobData {
   return signer.sign(minimiseEvent(event));
+}
+
+/**
+ * The data of a thin event's job: the notification's fields the worker reads (no `changes`, which
+ * may hold personal data and which the worker does not read: it fetches the object), signed like
+ * any job. The signer covers any JSON object; its type names the snapshot event only.
+ */
+export function thinJobPayload(signer: JobSigner, event: ThinEvent): SignedJobData {
+  const kept: ThinEvent = {
+    id: event.id,
+    object: event.object,
+    type: event.type,
+    created: event.created,
+    livemode: event.livemode === true,
+    related_object: event.related_object ?? null,
+    snapshot_event: event.snapshot_event ?? null,
+  };
+  return signer.sign(kept as unknown as StripeEvent);
 }

@@ -58,6 +58,8 @@ export interface LifecycleEvent {
   id: string;
   type: string;
   created: Seconds;
+  /** The API version the event was rendered in (`api_version`); none for a thin event's own record. */
+  apiVersion?: string | null;
   subscriptionId: string;
   customerId: string | null;
   user: UserHints;
@@ -75,6 +77,8 @@ export interface IgnoredEvent {
   id: string;
   type: string;
   created: Seconds;
+  /** The API version the event was rendered in (`api_version`); none for a thin event's own record. */
+  apiVersion?: string | null;
   subscriptionId: string | null;
   customerId: string | null;
   ignored: string;
@@ -89,6 +93,8 @@ export interface EntitlementsEvent {
   id: string;
   type: string;
   created: Seconds;
+  /** The API version the event was rendered in (`api_version`); none for a thin event's own record. */
+  apiVersion?: string | null;
   subscriptionId: null;
   customerId: string;
   /** The first page's lookup keys, sorted, without repeats. */

@@ -380,7 +380,14 @@ describe('entitlements.active_entitlement_summary.updated', () => {
       customerId: 'cus_1',
       lookupKeys: ['export', 'seats'],
       hasMore: true,
+      apiVersion: summary(list).api_version,
     });
+  });
+
+  it('keeps the API version the event was rendered in, for the ledger', () => {
+    const e = summary({ data: [] });
+    expect(normaliseEvent({ ...e, api_version: '2024-06-20' }, config).apiVersion).toBe('2024-06-20');
+    expect(normaliseEvent({ ...e, api_version: null }, config).apiVersion).toBeNull();
   });
 
   it.each([

@@ -160,8 +160,9 @@ export function invoiceSubscription(invoice: StripeObject): { subscriptionId: st
   return { subscriptionId: idOf(invoice.subscription), metadata: isObject(legacyDetails.metadata) ? legacyDetails.metadata : {} };
 }
 
-function envelope(event: StripeEvent): Pick<LifecycleEvent, 'id' | 'type' | 'created'> {
-  return { id: event.id, type: event.type, created: Math.floor(event.created) };
+function envelope(event: StripeEvent): Pick<LifecycleEvent, 'id' | 'type' | 'created' | 'apiVersion'> {
+  const apiVersion = typeof event.api_version === 'string' && event.api_version.length > 0 ? event.api_version : null;
+  return { id: event.id, type: event.type, created: Math.floor(event.created), apiVersion };
 }
 
 function hintOf(hint: Hint['hint'], metadata: ReturnType<typeof billingMetadata>, firstInvoice: boolean): Hint {

@@ -37,6 +37,7 @@ export function assertStorable(event: NormalisedEvent): void {
   };
 
   text('type', event.type);
+  text('api_version', event.apiVersion);
   time('created', event.created);
   text('subscription id', event.subscriptionId);
   text('customer id', event.customerId);

@@ -75,6 +75,8 @@ export const webhookEvents = pgTable(
     eventCreatedAt: timestamp('event_created_at', tz),
     /** The normalised event (no emails), kept while the outcome is `unresolved` so it can be applied once its customer is known. */
     unresolvedInput: jsonb('unresolved_input'),
+    /** The API version the event was rendered in (a thin event's: the version its object was fetched in). */
+    apiVersion: text('api_version'),
   },
   (t) => [
     check('webhook_events_outcome_known', sql`${t.outcome} in ('applied', 'ignored', 'stale', 'unresolved')`),

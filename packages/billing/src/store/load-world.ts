@@ -85,12 +85,13 @@ export function loadMessage(events: readonly NormalisedEvent[], scope: Scope, to
     subscription: e.subscriptionId,
     customer: e.customerId,
     created: e.created,
+    api_version: e.apiVersion ?? null,
     outcome: isIgnored(e) ? 'ignored' : 'applied',
   }));
   const ledger = `
-    insert into webhook_events (stripe_event_id, event_type, stripe_subscription_id, stripe_customer_id, outcome, event_created_at)
-    select e.id, e.type, e.subscription, e.customer, e.outcome, to_timestamp(e.created)
-    from jsonb_to_recordset(${jsonb(ledgerRows)}) as e(id text, type text, subscription text, customer text, created bigint, outcome text)
+    insert into webhook_events (stripe_event_id, event_type, stripe_subscription_id, stripe_customer_id, outcome, event_created_at, api_version)
+    select e.id, e.type, e.subscription, e.customer, e.outcome, to_timestamp(e.created), e.api_version
+    from jsonb_to_recordset(${jsonb(ledgerRows)}) as e(id text, type text, subscription text, customer text, created bigint, outcome text, api_version text)
     on conflict (stripe_event_id) do update set outcome = excluded.outcome, unresolved_input = null, processed_at = now()
       where webhook_events.outcome = 'unresolved'
     returning stripe_event_id`;
