@@ -5,6 +5,7 @@ import { jobPayload } from '@billing/billing/job-payload';
 import { enqueueEvent, invalidEventReason, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
+import { ownerOfEvent, withRateLimitBackoff, type BackoffOptions } from '@billing/reconcile';
 import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
@@ -58,6 +59,8 @@ export function parseSince(input: string, now: Date = new Date()): Date {
 export interface BackfillArgs {
   since: Date;
   dryRun: boolean;
+  /** Only this customer's events (reconcile's `--customer`). */
+  customer?: string;
 }
 
 export function parseBackfillArgs(argv: string[], now: Date = new Date()): BackfillArgs {
@@ -67,16 +70,39 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
 }
 
 /**
- * Every event of a handled type created at or after `since`, oldest first. The API lists
- * newest first, 100 a page; the SDK's async iterator follows `starting_after` / `has_more`.
+ * Every event of a handled type created at or after `since`, oldest first (one customer's with
+ * `customer`: the Events API has no such filter, so the rest are dropped here). The API lists
+ * newest first, 100 a page, followed with `starting_after` / `has_more`; a 429 is waited out
+ * (`Retry-After`) and the page asked again.
  */
-export async function listHandledEvents(stripe: Stripe, since: Date): Promise<Stripe.Event[]> {
+export async function listHandledEvents(
+  stripe: Stripe,
+  since: Date,
+  options: { customer?: string; backoff?: BackoffOptions } = {},
+): Promise<Stripe.Event[]> {
   const events: Stripe.Event[] = [];
-  const list = stripe.events.list({ created: { gte: Math.floor(since.getTime() / 1000) }, types: [...HANDLED_EVENT_TYPES], limit: 100 });
-  for await (const event of list) events.push(event);
+  for (let cursor: string | undefined; ;) {
+    const page = await withRateLimitBackoff(
+      () =>
+        stripe.events.list({
+          created: { gte: Math.floor(since.getTime() / 1000) },
+          types: [...HANDLED_EVENT_TYPES],
+          limit: 100,
+          ...(cursor !== undefined && { starting_after: cursor }),
+        }),
+      options.backoff,
+    );
+    events.push(...page.data);
+    if (!page.has_more || page.data.length === 0) break;
+    cursor = page.data.at(-1)!.id;
+  }
+  const kept =
+    options.customer === undefined
+      ? events
+      : events.filter((e) => ownerOfEvent(e as unknown as StripeEvent).customerId === options.customer);
   // Reversing keeps Stripe's order within one second (`created` has 1 s resolution); the stable
   // sort then only fixes anything the API returned out of order.
-  return events.reverse().sort((a, b) => a.created - b.created);
+  return kept.reverse().sort((a, b) => a.created - b.created);
 }
 
 export interface BackfillReport {
@@ -103,6 +129,8 @@ export interface BackfillDeps {
   queue: EventQueue;
   /** Signs each event as the ingress does (`QUEUE_SIGNING_KEY`): events from the API, fetched with our key, are trusted as Stripe-signed ones are. */
   signer: JobSigner;
+  /** How 429s are waited out. @defaultValue `withRateLimitBackoff`'s */
+  backoff?: BackoffOptions;
 }
 
 /**
@@ -131,7 +159,10 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
  *    refused for its old or unsigned data runs again) with fresh attempts.
  */
 export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
-  const events = await listHandledEvents(deps.stripe, args.since);
+  const events = await listHandledEvents(deps.stripe, args.since, {
+    ...(args.customer !== undefined && { customer: args.customer }),
+    ...(deps.backoff && { backoff: deps.backoff }),
+  });
   const done = await processedIds(
     deps.db,
     events.map((e) => e.id),

@@ -2,6 +2,9 @@ import { mostFavourable } from '@billing/billing';
 import type { Drift, DriftClass, RemoteSubscription, SkippedDrift, StoredSubscription, StoredUser } from './drift';
 import { pendingReason, type PendingWork } from './pending-work';
 
+/** What the user comparison reads of Stripe's object. */
+export type RemoteStatus = Pick<RemoteSubscription, 'subscriptionId' | 'customerId' | 'status'>;
+
 export interface Comparison {
   drifts: Drift[];
   /** Differences explained by events still queued: not drift, listed with the reason. */
@@ -59,7 +62,7 @@ export function fieldDrifts(ours: StoredSubscription, theirs: RemoteSubscription
 export function compareUsers(
   users: readonly StoredUser[],
   stored: ReadonlyMap<string, StoredSubscription>,
-  remote: ReadonlyMap<string, RemoteSubscription | null>,
+  remote: ReadonlyMap<string, RemoteStatus | null>,
   pending: PendingWork,
 ): Comparison {
   const byUser = new Map<number, Map<string, string>>();

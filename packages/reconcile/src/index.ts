@@ -1,4 +1,4 @@
-export { compareSubscriptions, compareUsers, fieldDrifts, type Comparison } from './compare';
+export { compareSubscriptions, compareUsers, fieldDrifts, type Comparison, type RemoteStatus } from './compare';
 export {
   DRIFT_CLASSES,
   remoteSubscription,
@@ -11,3 +11,7 @@ export {
 } from './drift';
 export { NO_PENDING_WORK, ownerOfEvent, PENDING_STATES, pendingReason, pendingWorkOf, type PendingWork } from './pending-work';
 export { isRateLimited, retryAfterMs, withRateLimitBackoff, type BackoffOptions } from './rate-limit';
+export { readPendingWork } from './pending-work';
+export { REPAIR_EVENT_PREFIX, REPAIR_EVENT_TYPE, repairEvent, repairSubscriptions } from './repair';
+export type { Repaired } from './run-store';
+export { stateSweep, type StateSweepDeps, type StateSweepOptions, type StateSweepReport } from './state-sweep';

@@ -1,5 +1,5 @@
 import { invoiceSubscription } from '@billing/billing';
-import type { StripeEvent } from '@billing/queue';
+import type { EventQueue, StripeEvent } from '@billing/queue';
 
 /** The queue states whose events the worker has still to apply. */
 export const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
@@ -63,4 +63,26 @@ export function pendingReason(
 
 function listed(ids: string[]): string {
   return ids.length > 3 ? `${ids.slice(0, 3).join(', ')}, …` : ids.join(', ');
+}
+
+/** Page size when reading the queue. */
+const PAGE = 500;
+
+/** The events still queued in `queue` (every pending state, active included), read in full. */
+export async function readPendingWork(queue: Pick<EventQueue, 'getJobs'>): Promise<PendingWork> {
+  const events: Array<Pick<StripeEvent, 'id' | 'data'>> = [];
+  const seen = new Set<string>();
+  for (const state of PENDING_STATES) {
+    for (let start = 0; ; start += PAGE) {
+      const page = await queue.getJobs([state], start, start + PAGE - 1, true);
+      for (const job of page) {
+        // Undefined when a job left between the range read and the fetch.
+        if (!job?.id || seen.has(job.id) || !job.data) continue;
+        seen.add(job.id);
+        events.push({ id: job.id, data: (job.data as StripeEvent).data });
+      }
+      if (page.length < PAGE) break;
+    }
+  }
+  return pendingWorkOf(events);
 }

@@ -1,0 +1,92 @@
+import type { Sql } from '@billing/db/client';
+import type { Drift, SkippedDrift } from './drift';
+
+/** A subscription repaired: what its snapshot event did. */
+export interface Repaired {
+  subscriptionId: string;
+  eventId: string;
+  /** The ledger outcome (`applied`; `unresolved` when no user could be found; `ignored` on a terminal row; `duplicate`). */
+  outcome: string;
+  /** The status move it made, when it made one. */
+  statusChange?: { from: string | null; to: string };
+}
+
+/** A sweep's progress, as kept in `reconcile_runs`. */
+export interface RunState {
+  id: number;
+  /** The last id of the last page finished (`starting_after`); null before the first. */
+  cursor: string | null;
+  pages: number;
+  drifts: Drift[];
+  skipped: SkippedDrift[];
+  repaired: Repaired[];
+  /** Whether this run took over an unfinished one (killed, or stopped by an error). */
+  resumed: boolean;
+}
+
+/**
+ * The unfinished run of this sweep and scope, to resume where it stopped, or a new one. A run
+ * older than `maxAgeMs` is closed and a new one started (what it saw is stale by then).
+ */
+export async function startRun(
+  sql: Sql,
+  sweep: 'state' | 'events',
+  scope: string,
+  repair: boolean,
+  maxAgeMs = 86_400_000,
+): Promise<RunState> {
+  await sql.unsafe(
+    `update reconcile_runs set finished_at = now() where sweep = $1 and scope = $2 and finished_at is null
+       and updated_at < now() - $3 * interval '1 millisecond'`,
+    [sweep, scope, maxAgeMs],
+  );
+  const [existing] = await sql.unsafe<
+    Array<{ id: string; cursor: string | null; pages: number; drifts: Drift[]; skipped: SkippedDrift[]; repaired: Repaired[] }>
+  >(`select id, cursor, pages, drifts, skipped, repaired from reconcile_runs where sweep = $1 and scope = $2 and finished_at is null`, [
+    sweep,
+    scope,
+  ]);
+  if (existing) return { ...existing, id: Number(existing.id), resumed: true };
+  const [created] = await sql.unsafe<Array<{ id: string }>>(
+    `insert into reconcile_runs (sweep, scope, repair) values ($1, $2, $3) returning id`,
+    [sweep, scope, repair],
+  );
+  return { id: Number(created!.id), cursor: null, pages: 0, drifts: [], skipped: [], repaired: [], resumed: false };
+}
+
+export interface PageDone {
+  cursor: string | null;
+  drifts: Drift[];
+  skipped: SkippedDrift[];
+  repaired: Repaired[];
+  /** Subscription ids the page listed (state sweep). */
+  listed?: string[];
+}
+
+/** Records a finished page in one transaction: its cursor, what it found and repaired, the ids it listed. */
+export async function recordPage(sql: Sql, run: RunState, page: PageDone): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx.unsafe(
+      `update reconcile_runs set cursor = coalesce($2, cursor), pages = pages + 1, drifts = drifts || $3::jsonb,
+         skipped = skipped || $4::jsonb, repaired = repaired || $5::jsonb, updated_at = now() where id = $1`,
+      [run.id, page.cursor, JSON.stringify(page.drifts), JSON.stringify(page.skipped), JSON.stringify(page.repaired)],
+    );
+    if (page.listed && page.listed.length > 0) {
+      await tx.unsafe(
+        `insert into reconcile_run_subscriptions (run_id, stripe_subscription_id) select $1, unnest($2::text[]) on conflict do nothing`,
+        [run.id, page.listed],
+      );
+    }
+  });
+  if (page.cursor !== null) run.cursor = page.cursor;
+  run.pages += 1;
+  run.drifts.push(...page.drifts);
+  run.skipped.push(...page.skipped);
+  run.repaired.push(...page.repaired);
+}
+
+/** Marks the run finished; its listed ids go (only the run needed them). */
+export async function finishRun(sql: Sql, run: RunState): Promise<void> {
+  await sql.unsafe(`update reconcile_runs set finished_at = now(), updated_at = now() where id = $1`, [run.id]);
+  await sql.unsafe(`delete from reconcile_run_subscriptions where run_id = $1`, [run.id]);
+}
