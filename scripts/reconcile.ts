@@ -1,7 +1,7 @@
 import { defaultBillingConfig } from '@billing/billing';
 import { createConnection } from '@billing/db/client';
 import { jobSigner, checkQueueEnv, queueEnvFields } from '@billing/queue';
-import { envFields, loadEnvOrExit } from '@billing/runtime/env';
+import { EnvError, envFields, loadEnv } from '@billing/runtime/env';
 import { createStripeClient } from '@billing/runtime/stripe-client';
 import { workerEnvShape } from '@billing/worker/env';
 import { formatReconcileReport, reconcile, reconcileJson } from './lib/reconcile';
@@ -11,25 +11,30 @@ import { argsOrExit, databaseOrExit, queueOrExit, reportFailure } from './lib/sc
 // `npm run reconcile -- [--since <date|duration>] [--customer cus_…] [--repair] [--json]`
 const args = argsOrExit('reconcile', RECONCILE_USAGE, () => parseReconcileArgs(process.argv.slice(2)));
 
-const env = loadEnvOrExit(
-  'reconcile',
-  {
-    STRIPE_SECRET_KEY: workerEnvShape.STRIPE_SECRET_KEY.unwrap(),
-    STRIPE_API_BASE: workerEnvShape.STRIPE_API_BASE,
-    QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
-    PLAN_SLUGS: workerEnvShape.PLAN_SLUGS,
-    PLAN_PRICES: workerEnvShape.PLAN_PRICES,
-    METADATA_PREFIX: workerEnvShape.METADATA_PREFIX,
-    ACCESS_PAST_DUE_GRACE_DAYS: workerEnvShape.ACCESS_PAST_DUE_GRACE_DAYS,
-    ...queueEnvFields,
-  },
-  process.env,
-  checkQueueEnv,
-);
+const envShape = {
+  STRIPE_SECRET_KEY: workerEnvShape.STRIPE_SECRET_KEY.unwrap(),
+  STRIPE_API_BASE: workerEnvShape.STRIPE_API_BASE,
+  QUEUE_SIGNING_KEY: envFields.QUEUE_SIGNING_KEY,
+  PLAN_SLUGS: workerEnvShape.PLAN_SLUGS,
+  PLAN_PRICES: workerEnvShape.PLAN_PRICES,
+  METADATA_PREFIX: workerEnvShape.METADATA_PREFIX,
+  ACCESS_PAST_DUE_GRACE_DAYS: workerEnvShape.ACCESS_PAST_DUE_GRACE_DAYS,
+  ...queueEnvFields,
+};
 
-const database = await databaseOrExit('reconcile', env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-reconcile' });
+// Exit 1 means drift here: a bad or missing variable is an error, 2.
+let env: ReturnType<typeof loadEnv<typeof envShape>>;
+try {
+  env = loadEnv(envShape, process.env, checkQueueEnv);
+} catch (error) {
+  if (!(error instanceof EnvError)) throw error;
+  for (const line of error.message.split('\n')) console.error(`reconcile: ${line}`);
+  process.exit(2);
+}
+
+const database = await databaseOrExit('reconcile', env.DATABASE_URL, { max: 2, applicationName: 'billing-webhooks-reconcile' }, 2);
 const connection = createConnection(env.DATABASE_URL, 'billing-webhooks-reconcile');
-const opened = await queueOrExit('reconcile', env);
+const opened = await queueOrExit('reconcile', env, 2);
 try {
   if (!args.json) {
     console.error(
