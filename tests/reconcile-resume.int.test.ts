@@ -145,6 +145,11 @@ describe('reconcile under rate limits and kills', () => {
     expect(resumed.status).toBe(1);
     const report = JSON.parse(resumed.stdout);
     expect(report.run.resumed).toBe(true);
+    // The report holds what the killed run found on its pages and what the resumed one found after.
+    const reported = report.drift
+      .filter((d: { class: string }) => d.class === 'status')
+      .map((d: { subscription: string }) => d.subscription);
+    expect(reported.sort()).toEqual(ids);
     // The resumed run asked for the page after the recorded cursor first: nothing before it again, nothing skipped.
     const lists = fake.requests.slice(before).filter((r) => r.path === '/v1/subscriptions');
     expect(lists[0]!.query.get('starting_after')).toBe(stopped!.cursor);

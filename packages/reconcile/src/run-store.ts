@@ -26,7 +26,7 @@ export interface RunState {
 
 /**
  * The unfinished run of this sweep and scope, to resume where it stopped, or a new one. A run
- * older than `maxAgeMs` is closed and a new one started (what it saw is stale by then).
+ * untouched for `maxAgeMs` is dropped and a new one started (what it saw is stale by then).
  */
 export async function startRun(
   sql: Sql,
@@ -35,8 +35,9 @@ export async function startRun(
   repair: boolean,
   maxAgeMs = 86_400_000,
 ): Promise<RunState> {
+  // Dropped, not marked finished: a finished run is a success (the metrics read it).
   await sql.unsafe(
-    `update reconcile_runs set finished_at = now() where sweep = $1 and scope = $2 and finished_at is null
+    `delete from reconcile_runs where sweep = $1 and scope = $2 and finished_at is null
        and updated_at < now() - $3 * interval '1 millisecond'`,
     [sweep, scope, maxAgeMs],
   );
@@ -65,10 +66,11 @@ export interface PageDone {
 
 /** Records a finished page in one transaction: its cursor, what it found and repaired, the ids it listed. */
 export async function recordPage(sql: Sql, run: RunState, page: PageDone): Promise<void> {
+  // `::text::jsonb`: a plain postgres-js client would encode a string sent as jsonb once more (a JSON string, not the array).
   await sql.begin(async (tx) => {
     await tx.unsafe(
-      `update reconcile_runs set cursor = coalesce($2, cursor), pages = pages + 1, drifts = drifts || $3::jsonb,
-         skipped = skipped || $4::jsonb, repaired = repaired || $5::jsonb, updated_at = now() where id = $1`,
+      `update reconcile_runs set cursor = coalesce($2, cursor), pages = pages + 1, drifts = drifts || $3::text::jsonb,
+         skipped = skipped || $4::text::jsonb, repaired = repaired || $5::text::jsonb, updated_at = now() where id = $1`,
       [run.id, page.cursor, JSON.stringify(page.drifts), JSON.stringify(page.skipped), JSON.stringify(page.repaired)],
     );
     if (page.listed && page.listed.length > 0) {
@@ -89,4 +91,13 @@ export async function recordPage(sql: Sql, run: RunState, page: PageDone): Promi
 export async function finishRun(sql: Sql, run: RunState): Promise<void> {
   await sql.unsafe(`update reconcile_runs set finished_at = now(), updated_at = now() where id = $1`, [run.id]);
   await sql.unsafe(`delete from reconcile_run_subscriptions where run_id = $1`, [run.id]);
+}
+
+/** The last state sweep of every subscription that ran to its end: when it finished, and its drift by class. */
+export async function lastFullStateRun(sql: Sql): Promise<{ finishedAt: number; drifts: Drift[] } | undefined> {
+  const [row] = await sql.unsafe<Array<{ finished_at: number; drifts: Drift[] }>>(
+    `select extract(epoch from finished_at)::float8 as finished_at, drifts from reconcile_runs
+     where sweep = 'state' and scope in ('all', 'all+repair') and finished_at is not null order by finished_at desc limit 1`,
+  );
+  return row && { finishedAt: row.finished_at, drifts: row.drifts };
 }
