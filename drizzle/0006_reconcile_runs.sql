@@ -9,6 +9,7 @@ CREATE TABLE "reconcile_runs" (
 	"sweep" text NOT NULL,
 	"scope" text NOT NULL,
 	"repair" boolean NOT NULL,
+	"since" timestamp with time zone,
 	"cursor" text,
 	"pages" integer DEFAULT 0 NOT NULL,
 	"drifts" jsonb DEFAULT '[]'::jsonb NOT NULL,

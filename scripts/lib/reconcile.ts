@@ -37,7 +37,15 @@ export interface ReconcileReport {
  */
 export async function reconcile(deps: ReconcileDeps, args: ReconcileArgs): Promise<ReconcileReport> {
   const events = await backfill(
-    { stripe: deps.stripe, db: deps.db, store: deps.store, queue: deps.queue, signer: deps.signer },
+    {
+      stripe: deps.stripe,
+      db: deps.db,
+      sql: deps.sql,
+      store: deps.store,
+      queue: deps.queue,
+      signer: deps.signer,
+      ...(deps.backoff && { backoff: deps.backoff }),
+    },
     { since: args.since, dryRun: !args.repair, ...(args.customer && { customer: args.customer }) },
   );
   const missing = [...events.enqueued, ...events.retried].map(({ id, type }) => ({ id, type }));

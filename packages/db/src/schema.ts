@@ -270,7 +270,7 @@ export const workerLeases = pgTable('worker_leases', {
  * Reconcile runs (`npm run reconcile`, the worker's schedule): each sweep's progress, so a run that
  * was killed resumes after the last page it finished (`cursor`: the last subscription or event id
  * of that page, Stripe's `starting_after`), and what it found so far. `scope`: what the run
- * covers (`all`, `customer:cus_…`, `events:<since>`); one unfinished run per sweep and scope.
+ * covers (`all`, `customer:cus_…`, with `+repair`; `events`, `events:cus_…`); one unfinished run per sweep and scope.
  */
 export const reconcileRuns = pgTable(
   'reconcile_runs',
@@ -279,6 +279,8 @@ export const reconcileRuns = pgTable(
     sweep: text('sweep', { enum: ['state', 'events'] }).notNull(),
     scope: text('scope').notNull(),
     repair: boolean('repair').notNull(),
+    /** The events sweep's window start (a resumed run keeps its own). */
+    since: timestamp('since', tz),
     cursor: text('cursor'),
     pages: integer('pages').notNull().default(0),
     /** The drift found (and repaired) so far, the differences skipped, as the report lists them. */

@@ -22,37 +22,60 @@ export interface RunState {
   repaired: Repaired[];
   /** Whether this run took over an unfinished one (killed, or stopped by an error). */
   resumed: boolean;
+  /** The events sweep's window start, as the run began it (a resumed run keeps its own). */
+  since: Date | null;
 }
 
 /**
  * The unfinished run of this sweep and scope, to resume where it stopped, or a new one. A run
- * untouched for `maxAgeMs` is dropped and a new one started (what it saw is stale by then).
+ * untouched for `maxAgeMs` (what it saw is stale by then), or that stopped before its first page
+ * (nothing to resume: a new `since` applies), is dropped and a new one started.
  */
 export async function startRun(
   sql: Sql,
   sweep: 'state' | 'events',
   scope: string,
   repair: boolean,
-  maxAgeMs = 86_400_000,
+  options: { since?: Date; maxAgeMs?: number } = {},
 ): Promise<RunState> {
   // Dropped, not marked finished: a finished run is a success (the metrics read it).
   await sql.unsafe(
     `delete from reconcile_runs where sweep = $1 and scope = $2 and finished_at is null
-       and updated_at < now() - $3 * interval '1 millisecond'`,
-    [sweep, scope, maxAgeMs],
+       and (pages = 0 or updated_at < now() - $3 * interval '1 millisecond')`,
+    [sweep, scope, options.maxAgeMs ?? 86_400_000],
   );
   const [existing] = await sql.unsafe<
-    Array<{ id: string; cursor: string | null; pages: number; drifts: Drift[]; skipped: SkippedDrift[]; repaired: Repaired[] }>
-  >(`select id, cursor, pages, drifts, skipped, repaired from reconcile_runs where sweep = $1 and scope = $2 and finished_at is null`, [
-    sweep,
-    scope,
-  ]);
-  if (existing) return { ...existing, id: Number(existing.id), resumed: true };
-  const [created] = await sql.unsafe<Array<{ id: string }>>(
-    `insert into reconcile_runs (sweep, scope, repair) values ($1, $2, $3) returning id`,
-    [sweep, scope, repair],
+    Array<{
+      id: string;
+      cursor: string | null;
+      pages: number;
+      drifts: Drift[];
+      skipped: SkippedDrift[];
+      repaired: Repaired[];
+      since: number | null;
+    }>
+  >(
+    `select id, cursor, pages, drifts, skipped, repaired, extract(epoch from since)::float8 as since
+     from reconcile_runs where sweep = $1 and scope = $2 and finished_at is null`,
+    [sweep, scope],
   );
-  return { id: Number(created!.id), cursor: null, pages: 0, drifts: [], skipped: [], repaired: [], resumed: false };
+  if (existing) {
+    return { ...existing, id: Number(existing.id), resumed: true, since: existing.since === null ? null : new Date(existing.since * 1000) };
+  }
+  const [created] = await sql.unsafe<Array<{ id: string }>>(
+    `insert into reconcile_runs (sweep, scope, repair, since) values ($1, $2, $3, $4::text::timestamptz) returning id`,
+    [sweep, scope, repair, options.since?.toISOString() ?? null],
+  );
+  return {
+    id: Number(created!.id),
+    cursor: null,
+    pages: 0,
+    drifts: [],
+    skipped: [],
+    repaired: [],
+    resumed: false,
+    since: options.since ?? null,
+  };
 }
 
 export interface PageDone {
