@@ -1,9 +1,18 @@
 import { DEFAULT_DATABASE_URL, envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { DemoError, runDemo } from './lib/demo';
+import { runDriftDemo } from './lib/demo-drift';
+import { argsOrExit } from './lib/script-main';
+import { parseFlags } from './lib/script-flags';
 import { demoWebhookSecret, readLocalDatabaseUrl } from './lib/local-secret';
 import { optionalDatabaseUrl } from './lib/services';
 
-// `npm run demo`: sends a signed sample lifecycle to the local ingress (started by `npm start`).
+// `npm run demo [-- --drift]`: sends a signed sample lifecycle to the local ingress (started by `npm start`);
+// `--drift` then shows reconcile finding and repairing drift against a fake Stripe API.
+const args = argsOrExit(
+  'demo',
+  'usage: npm run demo [-- --drift]\n  --drift  then make Stripe (a fake API in this process) drift from the tables, and reconcile: found, repaired, gone',
+  () => parseFlags(process.argv.slice(2), { drift: { type: 'boolean' } }),
+);
 const env = loadEnvOrExit('demo', {
   DATABASE_URL: optionalDatabaseUrl,
   PORT: envFields.port(3000),
@@ -23,14 +32,16 @@ if (!found) {
 // A wildcard listen address is reached through loopback.
 const host = ['0.0.0.0', '::', '[::]'].includes(env.HOST) ? '127.0.0.1' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
 try {
-  await runDemo({
-    // Unset: the embedded Postgres `npm start` runs with nothing configured (it writes its URL
-    // into .local/database-url), else the default.
-    databaseUrl: env.DATABASE_URL ?? readLocalDatabaseUrl() ?? DEFAULT_DATABASE_URL,
+  // Unset: the embedded Postgres `npm start` runs with nothing configured (it writes its URL
+  // into .local/database-url), else the default.
+  const databaseUrl = env.DATABASE_URL ?? readLocalDatabaseUrl() ?? DEFAULT_DATABASE_URL;
+  const result = await runDemo({
+    databaseUrl,
     ingressUrl: `http://${host}:${env.PORT}`,
     secret: found.secret,
     secretSource: found.source,
   });
+  if (args.drift) await runDriftDemo({ databaseUrl, built: result.built });
   console.log('\nDone. Open the dashboard (npm start printed its address and password) to see the jobs.');
 } catch (error) {
   if (!(error instanceof DemoError)) throw error;

@@ -126,7 +126,7 @@ describe('reconcile under rate limits and kills', () => {
     });
     await waitFor(
       async () => {
-        const [run] = await t.sql`select pages from reconcile_runs where finished_at is null`;
+        const [run] = await t.sql`select pages from reconcile_runs where sweep = 'state' and finished_at is null`;
         return Number(run?.pages ?? 0) >= 1;
       },
       'the first page recorded',
@@ -134,7 +134,7 @@ describe('reconcile under rate limits and kills', () => {
     );
     child.child.kill('SIGKILL');
     await child.exited;
-    const [stopped] = await t.sql`select cursor, pages, finished_at from reconcile_runs`;
+    const [stopped] = await t.sql`select cursor, pages, finished_at from reconcile_runs where sweep = 'state'`;
     expect(stopped?.finished_at).toBeNull();
     expect(stopped?.cursor).toBeTruthy();
     const before = fake.requests.length;
