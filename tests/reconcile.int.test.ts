@@ -168,6 +168,19 @@ describe('reconcile against the fake Stripe API and real Postgres', () => {
     expect(again.state.repaired).toEqual([]);
   });
 
+  it('one run of a scope at a time: a second, while the first runs, says so and changes nothing', async () => {
+    await seedHistory(t.sql, connection, fake, corpusCase('card checkout'), now - 40 * DAY);
+    fake.faults.latency({ path: '/v1/subscriptions', ms: 1_000, count: 1 });
+    const first = run();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the first holds the lease, its page is on the way
+    // Another process: a connection of its own (an advisory lock is the session's).
+    await expect(reconcile({ ...deps(), connection: t.connection() }, parseReconcileArgs([]))).rejects.toThrow(
+      /another reconcile state sweep of the same scope \(all\) is running/,
+    );
+    expect((await first).exitCode).toBe(0);
+    expect((await run()).exitCode).toBe(0);
+  });
+
   it('the events sweep finds the handled events missing from the ledger; --repair enqueues them and skips what they explain', async () => {
     const prepared = await seedHistory(
       t.sql,

@@ -5,7 +5,16 @@ import { jobPayload } from '@billing/billing/job-payload';
 import { enqueueEvent, invalidEventReason, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import { finishRun, ownerOfEvent, recordPage, startRun, withRateLimitBackoff, type BackoffOptions } from '@billing/reconcile';
+import {
+  finishRun,
+  ownerOfEvent,
+  recordPage,
+  startRun,
+  withRateLimitBackoff,
+  withRunLease,
+  type BackoffOptions,
+  type RunState,
+} from '@billing/reconcile';
 import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
@@ -176,10 +185,15 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
  * lifecycle rules make the enqueue order irrelevant; the report lists oldest first.
  */
 export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
-  const progress = deps.sql && !args.dryRun;
-  const run = progress
-    ? await startRun(deps.sql!, 'events', `events${args.customer ? `:${args.customer}` : ''}`, true, { since: args.since })
-    : undefined;
+  if (!deps.sql || args.dryRun) return backfillPages(deps, args, undefined);
+  // One run per scope at a time: two would take turns on one cursor.
+  const scope = `events${args.customer ? `:${args.customer}` : ''}`;
+  return withRunLease(deps.sql, 'events', scope, async () =>
+    backfillPages(deps, args, await startRun(deps.sql!, 'events', scope, true, { since: args.since })),
+  );
+}
+
+async function backfillPages(deps: BackfillDeps, args: BackfillArgs, run: RunState | undefined): Promise<BackfillReport> {
   const since = run?.since ?? args.since;
   const report: BackfillReport = {
     since,

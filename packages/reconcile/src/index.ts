@@ -13,6 +13,6 @@ export { NO_PENDING_WORK, ownerOfEvent, PENDING_STATES, pendingReason, pendingWo
 export { isRateLimited, retryAfterMs, withRateLimitBackoff, type BackoffOptions } from './rate-limit';
 export { readPendingWork } from './pending-work';
 export { REPAIR_EVENT_PREFIX, REPAIR_EVENT_TYPE, repairEvent, repairSubscriptions } from './repair';
-export { finishRun, lastFullStateRun, recordPage, startRun, type Repaired, type RunState } from './run-store';
+export { finishRun, lastFullStateRun, recordPage, RunBusyError, startRun, withRunLease, type Repaired, type RunState } from './run-store';
 export { stateSweep, type StateSweepDeps, type StateSweepOptions, type StateSweepReport } from './state-sweep';
 export { parseInterval } from './interval';

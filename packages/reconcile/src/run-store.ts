@@ -1,4 +1,5 @@
 import type { Sql } from '@billing/db/client';
+import { withLease } from '@billing/db/lease';
 import type { Drift, SkippedDrift } from './drift';
 
 /** A subscription repaired: what its snapshot event did. */
@@ -123,4 +124,47 @@ export async function lastFullStateRun(sql: Sql): Promise<{ finishedAt: number; 
      where sweep = 'state' and scope in ('all', 'all+repair') and finished_at is not null order by finished_at desc limit 1`,
   );
   return row && { finishedAt: row.finished_at, drifts: row.drifts };
+}
+
+/** Another run of the same sweep and scope holds it (a worker's scheduled run, another `npm run reconcile` or `backfill`). */
+export class RunBusyError extends Error {
+  override name = 'RunBusyError';
+}
+
+const LEASE_TTL_MS = 30_000;
+const busy = (sweep: 'state' | 'events', scope: string, after: string) =>
+  new RunBusyError(`another ${sweep === 'state' ? 'reconcile state sweep' : 'backfill'} of the same scope (${scope}) is running; ${after}`);
+
+/**
+ * `work` while no other run of this sweep and scope runs: two at once would take turns on one
+ * `reconcile_runs` row. With `connection` (a client of one connection of its own), a session
+ * advisory lock on it — a run that is killed lets go at once, with its connection. Without, a lease
+ * in `worker_leases`, renewed while it runs: a killed run lets go within 30 s. Throws
+ * `RunBusyError` when another holds it.
+ */
+export async function withRunLease<T>(
+  sql: Sql,
+  sweep: 'state' | 'events',
+  scope: string,
+  work: () => Promise<T>,
+  connection?: Sql,
+): Promise<T> {
+  const name = `reconcile-run:${sweep}:${scope}`;
+  if (connection) {
+    if (connection.options.max !== 1) throw new TypeError('withRunLease: pass a client of one connection (createConnection)');
+    const [got] = await connection<Array<{ locked: boolean }>>`select pg_try_advisory_lock(hashtext(${name})) as locked`;
+    if (!got?.locked) throw busy(sweep, scope, 'try again once it ends');
+    try {
+      return await work();
+    } finally {
+      await connection`select pg_advisory_unlock(hashtext(${name}))`.catch(() => {});
+    }
+  }
+  let ran = false;
+  const result = await withLease(sql, name, { ttlMs: LEASE_TTL_MS }, async () => {
+    ran = true;
+    return work();
+  });
+  if (!ran) throw busy(sweep, scope, `try again once it ends (one that was killed lets go within ${LEASE_TTL_MS / 1000} s)`);
+  return result as T;
 }

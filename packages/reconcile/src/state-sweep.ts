@@ -7,7 +7,7 @@ import { DRIFT_CLASSES, remoteSubscription, type Drift, type DriftClass, type Re
 import { NO_PENDING_WORK, readPendingWork, type PendingWork } from './pending-work';
 import { withRateLimitBackoff, type BackoffOptions } from './rate-limit';
 import { repairSubscriptions } from './repair';
-import { finishRun, recordPage, startRun, type Repaired, type RunState } from './run-store';
+import { finishRun, recordPage, startRun, withRunLease, type Repaired, type RunState } from './run-store';
 import { storedSubscriptions, storedUsers, unlistedSubscriptionIds } from './stored-rows';
 
 type Json = Record<string, unknown>;
@@ -63,9 +63,14 @@ const isMissing = (error: unknown) => (error as { statusCode?: number } | null)?
  * derived status. Each page's cursor, findings and repairs are kept in `reconcile_runs` as it
  * finishes, so a run that was killed resumes after its last page. With `repair`, each drifting
  * subscription is applied as a snapshot dated before its request was sent, through `applyEvents`.
+ * One run per scope at a time (an advisory lock on `connection`, else a lease): another throws `RunBusyError`.
  */
 export async function stateSweep(deps: StateSweepDeps, options: StateSweepOptions): Promise<StateSweepReport> {
   if (options.repair && !deps.connection) throw new TypeError('stateSweep: repair needs a connection of its own');
+  return withRunLease(deps.sql, 'state', scopeOf(options), () => sweepUnderLease(deps, options), deps.connection);
+}
+
+async function sweepUnderLease(deps: StateSweepDeps, options: StateSweepOptions): Promise<StateSweepReport> {
   const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
   const limit = deps.pageSize ?? 100;
   const call = <T>(request: () => Promise<T>) => withRateLimitBackoff(request, deps.backoff);
