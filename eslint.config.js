@@ -62,6 +62,7 @@ const BOUNDARIES = {
     'bullmq',
     'postgres',
   ],
+  'packages/reconcile': [...TEST_ONLY, ...APPS, ...SERVERS, 'bullmq', 'ioredis'],
   'apps/ingress': [
     ...TEST_ONLY,
     '@billing/worker',

@@ -36,6 +36,7 @@ try {
     {
       stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE }),
       db: database.db,
+      sql: database.sql,
       store: opened.store,
       queue: opened.queue,
       signer: jobSigner(env.QUEUE_SIGNING_KEY),

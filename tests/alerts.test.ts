@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createIngressMetrics } from '@billing/ingress/metrics';
 import { createWorkerMetrics, registerQueueGauges } from '@billing/worker/metrics';
+import { registerReconcileGauges } from '@billing/worker/reconcile-schedule';
+import type { Sql } from '@billing/db/client';
 
 interface Rule {
   alert: string;
@@ -24,6 +26,7 @@ function registeredMetrics(): Map<string, string[]> {
   const worker = createRegistry('worker');
   createWorkerMetrics(worker);
   registerQueueGauges(worker, {} as EventQueue, 30 * 86_400_000);
+  registerReconcileGauges(worker, {} as Sql, 86_400_000);
   const metrics = new Map<string, string[]>();
   for (const registry of [ingress, worker]) {
     for (const metric of registry.getMetricsAsArray()) {

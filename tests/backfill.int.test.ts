@@ -196,6 +196,47 @@ describeEachBackend('backfill against a fake Stripe API and real Postgres', (bac
     ).rejects.toThrow(/Invalid API Key/);
   });
 
+  it('a run stopped after a page resumes after it, with its own window: every missing event enqueued once, no page asked twice', async () => {
+    await t.sql`delete from reconcile_runs`;
+    const handled = handledEvents(250, 3 * 3600);
+    fake.addEvents(handled);
+    const stripe = createStripeClient('sk_test_backfill', { apiBase: fake.url });
+    const since = new Date((now - 4 * 3600) * 1000);
+    const deps = { stripe, db: t.db, sql: t.sql, store, queue, signer: testSigner };
+    const stop = new Error('killed after the first page (test)');
+    await expect(
+      backfill(
+        {
+          ...deps,
+          afterPage: () => {
+            throw stop;
+          },
+        },
+        { since, dryRun: false },
+      ),
+    ).rejects.toBe(stop);
+    const [stopped] = await t.sql`select cursor, pages, finished_at from reconcile_runs where sweep = 'events'`;
+    expect(stopped).toMatchObject({ pages: 1, finished_at: null });
+    const first = await queue.getWaiting(0, -1);
+    expect(first).toHaveLength(100);
+
+    const before = fake.requests.length;
+    // Started again with another --since: the stopped run's window and cursor win.
+    const resumed = await backfill(deps, { since: new Date((now - 3600) * 1000), dryRun: false });
+    expect(resumed.resumedAfterPages).toBe(1);
+    expect(resumed.since).toEqual(since);
+    const asked = fake.requests.slice(before);
+    expect(asked[0]!.query.get('starting_after')).toBe(stopped!.cursor);
+    expect(asked[0]!.query.get('created[gte]')).toBe(String(Math.floor(since.getTime() / 1000)));
+    expect(resumed.enqueued).toHaveLength(150);
+    expect(resumed.alreadyQueued).toEqual([]);
+    const all = (await queue.getWaiting(0, -1)).map((j) => j.id).sort();
+    expect(all).toEqual(handled.map((e) => e.id).sort());
+    expect(formatBackfillReport(resumed)).toMatch(/^Resumed a stopped backfill after its 1 page/);
+    const [done] = await t.sql`select count(*)::int as n from reconcile_runs where finished_at is null`;
+    expect(done?.n).toBe(0);
+  });
+
   it('the CLI runs end to end and prints the counts', async () => {
     fake.addEvents(handledEvents(2, 600));
     const result = await runBackfill(['--since', '1h'], {

@@ -76,6 +76,19 @@ describeEachBackend('npm run demo against real ingress and worker processes', (b
     await expectDemoRows(t, run.stdout);
   });
 
+  it('--drift: reconcile finds the drift seeded at a fake Stripe API, repairs it through the rules, and then finds none', async () => {
+    const run = await runScript('scripts/demo.ts', ['--drift'], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const [found, repaired, again] = run.stdout.split('$ npm run reconcile').slice(1);
+    expect(found).toMatch(/\s+status\s+active → past_due/);
+    expect(found).toMatch(/\s+cancellation\s+— → \d{4}-/);
+    expect(repaired).toMatch(/Repaired 2 subscriptions through the lifecycle rules/);
+    expect(again).toMatch(/reconcile: 0 drifts in the state sweep/);
+    const statuses = await t.db.select({ status: subscriptions.status }).from(subscriptions);
+    expect(statuses.map((s) => s.status)).toContain('past_due');
+  });
+
   it('says so when the ingress uses another secret', async () => {
     const run = await runScript('scripts/demo.ts', [], {
       DATABASE_URL: t.url,

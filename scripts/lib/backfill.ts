@@ -1,10 +1,20 @@
 import { HANDLED_EVENT_TYPES } from '@billing/billing';
-import type { Database } from '@billing/db/client';
+import type { Database, Sql } from '@billing/db/client';
 import { webhookEvents } from '@billing/db/schema';
 import { jobPayload } from '@billing/billing/job-payload';
 import { enqueueEvent, invalidEventReason, type EventQueue, type JobSigner, type QueueStore, type StripeEvent } from '@billing/queue';
 import { and, inArray, ne } from 'drizzle-orm';
 import type Stripe from 'stripe';
+import {
+  finishRun,
+  ownerOfEvent,
+  recordPage,
+  startRun,
+  withRateLimitBackoff,
+  withRunLease,
+  type BackoffOptions,
+  type RunState,
+} from '@billing/reconcile';
 import { parseFlags } from './script-flags';
 import { UsageError } from './usage-error';
 
@@ -58,6 +68,8 @@ export function parseSince(input: string, now: Date = new Date()): Date {
 export interface BackfillArgs {
   since: Date;
   dryRun: boolean;
+  /** Only this customer's events (reconcile's `--customer`). */
+  customer?: string;
 }
 
 export function parseBackfillArgs(argv: string[], now: Date = new Date()): BackfillArgs {
@@ -66,17 +78,47 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
   return { since: parseSince(values.since, now), dryRun: values['dry-run'] === true };
 }
 
+/** One page of the Events API listing: its handled events (one customer's with `customer`), and the cursor after it. */
+export interface EventsPage {
+  events: Stripe.Event[];
+  /** The last id of the page as Stripe returned it (`starting_after` for the next); undefined for an empty page. */
+  cursor: string | undefined;
+  hasMore: boolean;
+}
+
 /**
- * Every event of a handled type created at or after `since`, oldest first. The API lists
- * newest first, 100 a page; the SDK's async iterator follows `starting_after` / `has_more`.
+ * The handled events created at or after `since`, a page at a time as the API lists them (newest
+ * first, 100 a page, `starting_after` from `cursor`), each page oldest first. One customer's with
+ * `customer` (the Events API has no such filter: the rest are dropped here). A 429 is waited out
+ * (`Retry-After`) and the page asked again.
  */
-export async function listHandledEvents(stripe: Stripe, since: Date): Promise<Stripe.Event[]> {
-  const events: Stripe.Event[] = [];
-  const list = stripe.events.list({ created: { gte: Math.floor(since.getTime() / 1000) }, types: [...HANDLED_EVENT_TYPES], limit: 100 });
-  for await (const event of list) events.push(event);
-  // Reversing keeps Stripe's order within one second (`created` has 1 s resolution); the stable
-  // sort then only fixes anything the API returned out of order.
-  return events.reverse().sort((a, b) => a.created - b.created);
+export async function* handledEventPages(
+  stripe: Stripe,
+  since: Date,
+  options: { customer?: string; backoff?: BackoffOptions; cursor?: string } = {},
+): AsyncGenerator<EventsPage> {
+  for (let cursor = options.cursor; ;) {
+    const page = await withRateLimitBackoff(
+      () =>
+        stripe.events.list({
+          created: { gte: Math.floor(since.getTime() / 1000) },
+          types: [...HANDLED_EVENT_TYPES],
+          limit: 100,
+          ...(cursor !== undefined && { starting_after: cursor }),
+        }),
+      options.backoff,
+    );
+    const kept =
+      options.customer === undefined
+        ? page.data
+        : page.data.filter((e) => ownerOfEvent(e as unknown as StripeEvent).customerId === options.customer);
+    // Reversing keeps Stripe's order within one second (`created` has 1 s resolution); the stable
+    // sort then only fixes anything the API returned out of order.
+    const events = [...kept].reverse().sort((a, b) => a.created - b.created);
+    cursor = page.data.at(-1)?.id;
+    yield { events, cursor, hasMore: page.has_more && page.data.length > 0 };
+    if (!page.has_more || page.data.length === 0) return;
+  }
 }
 
 export interface BackfillReport {
@@ -94,6 +136,8 @@ export interface BackfillReport {
   enqueued: Array<{ id: string; type: string; created: number }>;
   /** Returned by Stripe but not a valid event to queue (should not happen). */
   invalid: Array<{ id: string; reason: string }>;
+  /** A stopped run was resumed: the pages it had done before (counted there, not here). */
+  resumedAfterPages?: number;
 }
 
 export interface BackfillDeps {
@@ -103,6 +147,12 @@ export interface BackfillDeps {
   queue: EventQueue;
   /** Signs each event as the ingress does (`QUEUE_SIGNING_KEY`): events from the API, fetched with our key, are trusted as Stripe-signed ones are. */
   signer: JobSigner;
+  /** How 429s are waited out. @defaultValue `withRateLimitBackoff`'s */
+  backoff?: BackoffOptions;
+  /** A pool: with it (and not a dry run) each page's cursor is kept in `reconcile_runs`, so a killed run resumes. */
+  sql?: Sql;
+  /** Called after each page is done (tests stop a run here). */
+  afterPage?: (report: BackfillReport) => void | Promise<void>;
 }
 
 /**
@@ -123,29 +173,60 @@ async function processedIds(db: Database, ids: string[]): Promise<Set<string>> {
 }
 
 /**
- * 1. lists handled events since `since` from Stripe, oldest first;
+ * A page at a time (the API's, newest page first, each page oldest first):
+ * 1. lists the page's handled events since `since` from Stripe;
  * 2. drops those already in the ledger;
  * 3. enqueues the rest through the queue contract (`enqueueEvent`: job id = event id), which
  *    also tells which were already queued (the ingress got them; the worker has not finished), and
  *    gives a job that failed for good the fetched event (verified by the API, signed now: a job
  *    refused for its old or unsigned data runs again) with fresh attempts.
+ * With `deps.sql` (and not a dry run) each page's cursor is kept in `reconcile_runs` once it is
+ * done: a killed backfill started again resumes after its last page, with its own `since`. The
+ * lifecycle rules make the enqueue order irrelevant; the report lists oldest first.
  */
 export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<BackfillReport> {
-  const events = await listHandledEvents(deps.stripe, args.since);
-  const done = await processedIds(
-    deps.db,
-    events.map((e) => e.id),
+  if (!deps.sql || args.dryRun) return backfillPages(deps, args, undefined);
+  // One run per scope at a time: two would take turns on one cursor.
+  const scope = `events${args.customer ? `:${args.customer}` : ''}`;
+  return withRunLease(deps.sql, 'events', scope, async () =>
+    backfillPages(deps, args, await startRun(deps.sql!, 'events', scope, true, { since: args.since })),
   );
+}
+
+async function backfillPages(deps: BackfillDeps, args: BackfillArgs, run: RunState | undefined): Promise<BackfillReport> {
+  const since = run?.since ?? args.since;
   const report: BackfillReport = {
-    since: args.since,
+    since,
     dryRun: args.dryRun,
-    found: events.length,
+    found: 0,
     alreadyProcessed: 0,
     alreadyQueued: [],
     retried: [],
     enqueued: [],
     invalid: [],
+    ...(run?.resumed && { resumedAfterPages: run.pages }),
   };
+  const pages = handledEventPages(deps.stripe, since, {
+    ...(args.customer !== undefined && { customer: args.customer }),
+    ...(deps.backoff && { backoff: deps.backoff }),
+    ...(run?.cursor && { cursor: run.cursor }),
+  });
+  for await (const page of pages) {
+    await enqueuePage(deps, args, page.events, report);
+    if (run) await recordPage(deps.sql!, run, { cursor: page.cursor ?? null, drifts: [], skipped: [], repaired: [] });
+    await deps.afterPage?.(report);
+  }
+  if (run) await finishRun(deps.sql!, run);
+  report.enqueued.sort((a, b) => a.created - b.created);
+  return report;
+}
+
+async function enqueuePage(deps: BackfillDeps, args: BackfillArgs, events: Stripe.Event[], report: BackfillReport): Promise<void> {
+  const done = await processedIds(
+    deps.db,
+    events.map((e) => e.id),
+  );
+  report.found += events.length;
   for (const event of events) {
     if (done.has(event.id)) {
       report.alreadyProcessed += 1;
@@ -169,12 +250,14 @@ export async function backfill(deps: BackfillDeps, args: BackfillArgs): Promise<
     else if (outcome === 'retried') report.retried.push({ id: event.id, type: event.type });
     else report.alreadyQueued.push({ id: event.id, type: event.type, state: await deps.queue.getJobState(event.id) });
   }
-  return report;
 }
 
 /** The lines `npm run backfill` prints. */
 export function formatBackfillReport(report: BackfillReport): string {
   const lines = [
+    ...(report.resumedAfterPages !== undefined
+      ? [`Resumed a stopped backfill after its ${report.resumedAfterPages} page(s) (counted then, not below).`]
+      : []),
     `Stripe events since ${report.since.toISOString()} of the ${HANDLED_EVENT_TYPES.length} handled types:`,
     `  found              ${report.found}`,
     `  already processed  ${report.alreadyProcessed}   (in the webhook_events ledger)`,

@@ -40,6 +40,8 @@ export interface DemoResult {
   userId: number;
   subscriptionIds: string[];
   eventIds: string[];
+  /** The histories sent (one customer's): `--drift` serves their final objects from a fake Stripe API. */
+  built: BuiltHistory[];
 }
 
 export class DemoError extends Error {
@@ -123,7 +125,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         `  ${want.subscriptionId}: ${want.status}, ${want.planSlug}/${want.period} (${want.priceId}), period end ${at(want.currentPeriodEnd)}, cancel at ${at(want.cancelAt)}, trial end ${at(want.trialEnd)}`,
       );
     }
-    return { userId, subscriptionIds, eventIds };
+    return { userId, subscriptionIds, eventIds, built };
   } finally {
     await api?.close();
     await sql.end({ timeout: 5 });

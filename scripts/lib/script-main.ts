@@ -22,13 +22,13 @@ export function argsOrExit<T>(name: string, usage: string, parse: () => T): T {
   }
 }
 
-/** The event queue, or the line saying where the queue's store was looked for and what to start, exit 1. */
-export async function queueOrExit(name: string, env: QueueEnv): Promise<OpenQueue> {
+/** The event queue, or the line saying where the queue's store was looked for and what to start, exit 1 (or `exitCode`). */
+export async function queueOrExit(name: string, env: QueueEnv, exitCode = 1): Promise<OpenQueue> {
   try {
     return await openQueue(env);
   } catch (error) {
     console.error(`${name}: ${(error as Error).message}`);
-    process.exit(1);
+    process.exit(exitCode);
   }
 }
 
@@ -38,12 +38,17 @@ export interface OpenDatabase {
   close: () => Promise<void>;
 }
 
-/** A database client once the Postgres server answers, or the line saying where it was looked for and what to start, exit 1. */
-export async function databaseOrExit(name: string, url: string, options: { max: number; applicationName: string }): Promise<OpenDatabase> {
+/** A database client once the Postgres server answers, or the line saying where it was looked for and what to start, exit 1 (or `exitCode`). */
+export async function databaseOrExit(
+  name: string,
+  url: string,
+  options: { max: number; applicationName: string },
+  exitCode = 1,
+): Promise<OpenDatabase> {
   const problem = await postgresServerProblem(url);
   if (problem) {
     console.error(`${name}: Postgres is not answering at ${where(url, 5432)} (${problem}).\n${START_SERVICES_HINT}`);
-    process.exit(1);
+    process.exit(exitCode);
   }
   const { db, sql } = createDatabase(url, options);
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

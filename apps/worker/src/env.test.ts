@@ -62,3 +62,28 @@ describe('worker env: thin events', () => {
     expect(loadEnv(workerEnvShape, base, checkWorkerEnv).STRIPE_THIN_WEBHOOK_SECRET).toBeUndefined();
   });
 });
+
+describe('worker env: RECONCILE_INTERVAL, RECONCILE_REPAIR', () => {
+  it.each([
+    [undefined, 86_400_000],
+    ['0', 0],
+    ['6h', 21_600_000],
+    ['30m', 1_800_000],
+  ])('RECONCILE_INTERVAL %o → %d ms', (value, ms) => {
+    expect(loadWorkerEnv({ ...base, RECONCILE_INTERVAL: value }).RECONCILE_INTERVAL).toBe(ms);
+  });
+
+  it.each(['daily', '30s', '1.5h'])('RECONCILE_INTERVAL %j → one line naming it', (value) => {
+    expect(() => loadEnv(workerEnvShape, { ...base, RECONCILE_INTERVAL: value })).toThrow(
+      new EnvError(`RECONCILE_INTERVAL must be a duration of at least a minute (30m, 6h, 1d) or 0 (never) (got "${value}")`),
+    );
+  });
+
+  it('RECONCILE_REPAIR is false unless true', () => {
+    expect(loadWorkerEnv(base).RECONCILE_REPAIR).toBe(false);
+    expect(loadWorkerEnv({ ...base, RECONCILE_REPAIR: 'true' }).RECONCILE_REPAIR).toBe(true);
+    expect(() => loadEnv(workerEnvShape, { ...base, RECONCILE_REPAIR: 'yes' })).toThrow(
+      new EnvError('RECONCILE_REPAIR must be one of true, false (got "yes")'),
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import { DEFAULT_METADATA_PREFIX, DEFAULT_PAST_DUE_GRACE_DAYS, DEFAULT_PLAN_SLUGS } from '@billing/billing';
 import { checkQueueEnv, queueEnvFields } from '@billing/queue';
+import { parseInterval } from '@billing/reconcile';
 import { envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 
 const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
@@ -66,6 +67,23 @@ export const workerEnvShape = {
   WORKER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(2),
   /** Days a `past_due` subscription keeps granting access, from when it became `past_due` (0: none). */
   ACCESS_PAST_DUE_GRACE_DAYS: z.coerce.number().min(0).max(365).default(DEFAULT_PAST_DUE_GRACE_DAYS),
+  /** Between scheduled reconcile state sweeps (with STRIPE_SECRET_KEY), in ms: `1d`, `6h`, `30m`; `0`: never. */
+  RECONCILE_INTERVAL: z
+    .string()
+    .default('1d')
+    .transform((v, ctx) => {
+      const ms = parseInterval(v);
+      if (ms === undefined || (ms > 0 && ms < 60_000)) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration of at least a minute (30m, 6h, 1d) or 0 (never)' });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  /** Whether the scheduled sweep repairs what it finds (through the lifecycle rules), or only reports it. */
+  RECONCILE_REPAIR: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 };
 
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;

@@ -3,6 +3,7 @@ import { createDatabase } from '@billing/db/client';
 import { describeQueue, queueConfigFromEnv, queueNamesFromEnv, queueStartProblem } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
+import { createStripeClient } from '@billing/runtime/stripe-client';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
 import { stripeEntitlementsFetcher } from './stripe-entitlements-fetcher';
@@ -48,6 +49,15 @@ const handle = await startWorker({
       }
     : undefined,
   accessPolicy: { pastDueGraceSeconds: env.ACCESS_PAST_DUE_GRACE_DAYS * 86_400 },
+  // The scheduled reconcile state sweep: only with a key, and RECONCILE_INTERVAL not 0.
+  reconcile:
+    env.STRIPE_SECRET_KEY && env.RECONCILE_INTERVAL > 0
+      ? {
+          stripe: createStripeClient(env.STRIPE_SECRET_KEY, { apiBase: env.STRIPE_API_BASE, maxNetworkRetries: 3 }),
+          intervalMs: env.RECONCILE_INTERVAL,
+          repair: env.RECONCILE_REPAIR,
+        }
+      : undefined,
   logger,
   registry,
 }).catch((error: unknown) => {
@@ -70,6 +80,10 @@ logger.info(
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
     thinEvents: Boolean(env.STRIPE_THIN_WEBHOOK_SECRET),
+    reconcile:
+      env.STRIPE_SECRET_KEY && env.RECONCILE_INTERVAL > 0
+        ? { intervalHours: env.RECONCILE_INTERVAL / 3_600_000, repair: env.RECONCILE_REPAIR }
+        : 'off',
   },
   'worker ready',
 );

@@ -15,6 +15,7 @@ import {
   type StripeEventJobResult,
 } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
+import type { StateSweepReport } from '@billing/reconcile';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { startAccessClock } from './access-clock';
@@ -23,6 +24,7 @@ import { databaseGate, type DatabaseGate } from './database-gate';
 import { startFailedExpiry } from './failed-expiry';
 import { createProcessor, metricType, type BatchSettings } from './processor';
 import { unresolvedRecovery } from './unresolved-recovery';
+import { registerReconcileGauges, startReconcileSchedule } from './reconcile-schedule';
 import { startUnresolvedSweep } from './unresolved-sweep';
 import type { ThinObjectFetcher } from './thin-events';
 
@@ -56,6 +58,8 @@ export interface StartWorkerOptions {
   accessPolicy?: AccessPolicy;
   /** Between runs of the access clock (access_until come: revoked); 0: none (only `accessClock`). @defaultValue 15000 */
   accessClockIntervalMs?: number;
+  /** The scheduled reconcile state sweep (with `STRIPE_SECRET_KEY`); without it, none. */
+  reconcile?: { stripe: Stripe; intervalMs: number; repair: boolean; tickMs?: number };
   logger: Logger;
   registry: Registry;
 }
@@ -72,6 +76,8 @@ export interface WorkerHandle {
   expireFailed: () => Promise<number>;
   /** Runs the access clock now; resolves with the outbox ids it committed. */
   accessClock: () => Promise<number[]>;
+  /** Runs the reconcile state sweep now (undefined without `reconcile`, or when another worker holds it). */
+  reconcile: (force?: boolean) => Promise<StateSweepReport | undefined>;
   /** Stops fetching, waits for active jobs, then closes the queue, its store and the Postgres connections. */
   close: () => Promise<void>;
 }
@@ -181,6 +187,26 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     metrics,
   });
+  // The reconcile sweep: its reads and progress, and its repairs, on connections of their own.
+  const reconcileConnections = options.reconcile
+    ? {
+        sql: createConnection(options.databaseUrl, 'billing-worker-reconcile'),
+        apply: createConnection(options.databaseUrl, 'billing-worker-reconcile'),
+      }
+    : undefined;
+  if (reconcileConnections) registerReconcileGauges(registry, reconcileConnections.sql, options.reconcile!.intervalMs);
+  const reconcile =
+    options.reconcile && reconcileConnections
+      ? startReconcileSchedule({
+          ...options.reconcile,
+          sql: reconcileConnections.sql,
+          connection: reconcileConnections.apply,
+          queue,
+          config: options.config,
+          accessPolicy,
+          logger,
+        })
+      : undefined;
   const expiryIntervalMs = options.failedExpiryIntervalMs ?? 3_600_000;
   const expiry = startFailedExpiry({ queue, retentionMs: failedRetentionMs, intervalMs: expiryIntervalMs, logger, metrics });
   return {
@@ -191,15 +217,18 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     sweep: () => sweep.runOnce(),
     expireFailed: () => expiry.runOnce(),
     accessClock: () => clock.runOnce(),
+    reconcile: async (force) => reconcile?.runOnce(force),
     close: async () => {
       expiry.stop();
+      await reconcile?.stop();
       gate.close();
       await worker.close();
       await sweep.stop();
       await clock.stop();
       await queue.close();
       await store.close();
-      await Promise.all([...connections, probeConnection, clockConnection].map((c) => c.end({ timeout: 5 })));
+      const own = reconcileConnections ? [reconcileConnections.sql, reconcileConnections.apply] : [];
+      await Promise.all([...connections, probeConnection, clockConnection, ...own].map((c) => c.end({ timeout: 5 })));
     },
   };
 }

@@ -31,6 +31,8 @@ describe('migrateDatabase', () => {
       'billing_outbox_subjects',
       'customer_entitlements',
       'erased_customers',
+      'reconcile_run_subscriptions',
+      'reconcile_runs',
       'subscription_transitions',
       'subscriptions',
       'users',

@@ -1,5 +1,19 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 /** Ledger outcomes, as docs/design.md names them. */
 export const OUTCOMES = ['applied', 'ignored', 'stale', 'unresolved'] as const;
@@ -253,6 +267,57 @@ export const workerLeases = pgTable('worker_leases', {
   /** When the last holder released it after finishing: how long ago the work last ran. */
   finishedAt: timestamp('finished_at', tz),
 });
+
+/**
+ * Reconcile runs (`npm run reconcile`, the worker's schedule): each sweep's progress, so a run that
+ * was killed resumes after the last page it finished (`cursor`: the last subscription or event id
+ * of that page, Stripe's `starting_after`), and what it found so far. `scope`: what the run
+ * covers (`all`, `customer:cus_…`, with `+repair`; `events`, `events:cus_…`); one unfinished run per sweep and scope.
+ */
+export const reconcileRuns = pgTable(
+  'reconcile_runs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sweep: text('sweep', { enum: ['state', 'events'] }).notNull(),
+    scope: text('scope').notNull(),
+    repair: boolean('repair').notNull(),
+    /** The events sweep's window start (a resumed run keeps its own). */
+    since: timestamp('since', tz),
+    cursor: text('cursor'),
+    pages: integer('pages').notNull().default(0),
+    /** The drift found (and repaired) so far, the differences skipped, as the report lists them. */
+    drifts: jsonb('drifts')
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    skipped: jsonb('skipped')
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    repaired: jsonb('repaired')
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    startedAt: timestamp('started_at', tz).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', tz).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', tz),
+  },
+  (t) => [
+    check('reconcile_runs_sweep_known', sql`${t.sweep} in ('state', 'events')`),
+    uniqueIndex('reconcile_runs_unfinished_idx')
+      .on(t.sweep, t.scope)
+      .where(sql`${t.finishedAt} is null`),
+  ],
+);
+
+/** The subscriptions a state sweep's run has listed (its pages so far): rows it did not list are looked up one by one at its end. */
+export const reconcileRunSubscriptions = pgTable(
+  'reconcile_run_subscriptions',
+  {
+    runId: bigint('run_id', { mode: 'number' })
+      .notNull()
+      .references(() => reconcileRuns.id, { onDelete: 'cascade' }),
+    stripeSubscriptionId: text('stripe_subscription_id').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.stripeSubscriptionId] })],
+);
 
 export type User = typeof users.$inferSelect;
 export type Subscription = typeof subscriptions.$inferSelect;

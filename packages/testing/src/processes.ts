@@ -29,6 +29,8 @@ export interface NodeProcessOptions {
   timeoutMs?: number;
   /** Keep only this many bytes of output (long runs that log a line per event). */
   keepBytes?: number;
+  /** Arguments after the script (an operator script's flags). */
+  args?: string[];
 }
 
 /** Only what is given: PATH, the test queue key, then `env`; a name given as `undefined` is left out. */
@@ -48,7 +50,7 @@ export async function startNodeProcess(
   ready: RegExp,
   options: NodeProcessOptions = {},
 ): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
     cwd: REPO_ROOT,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
