@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError, loadEnv } from '@billing/runtime/env';
 import { TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
-import { loadWorkerEnv, workerEnvShape } from './env';
+import { checkWorkerEnv, loadWorkerEnv, workerEnvShape } from './env';
 
 const base = { QUEUE_SIGNING_KEY: TEST_QUEUE_SIGNING_KEY };
 
@@ -42,5 +42,50 @@ describe('worker env: ACCESS_PAST_DUE_GRACE_DAYS', () => {
     ['366', 'ACCESS_PAST_DUE_GRACE_DAYS must be at most 365 (got "366")'],
   ])('%s → one line naming it', (value, line) => {
     expect(() => loadEnv(workerEnvShape, { ...base, ACCESS_PAST_DUE_GRACE_DAYS: value })).toThrow(new EnvError(line));
+  });
+});
+
+describe('worker env: notifications', () => {
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+  it('defaults: no URL (nothing sent), 50 per second, 30 days of outbox retention', () => {
+    const env = loadWorkerEnv(base);
+    expect([env.NOTIFY_URL, env.NOTIFY_SECRET, env.NOTIFY_MAX_PER_SECOND, env.OUTBOX_RETENTION_DAYS]).toEqual([
+      undefined,
+      undefined,
+      50,
+      30,
+    ]);
+  });
+
+  it('a URL with its secret, a rate and a retention', () => {
+    const env = loadWorkerEnv({
+      ...base,
+      NOTIFY_URL: 'https://app.example.com/billing/notifications',
+      NOTIFY_SECRET: secret,
+      NOTIFY_MAX_PER_SECOND: '5',
+      OUTBOX_RETENTION_DAYS: '90',
+    });
+    expect([env.NOTIFY_URL, env.NOTIFY_SECRET, env.NOTIFY_MAX_PER_SECOND, env.OUTBOX_RETENTION_DAYS]).toEqual([
+      'https://app.example.com/billing/notifications',
+      secret,
+      5,
+      90,
+    ]);
+  });
+
+  it.each([
+    [{ NOTIFY_URL: 'https://app.example.com/hook' }, 'NOTIFY_SECRET is required when NOTIFY_URL is set'],
+    [
+      { NOTIFY_URL: 'ftp://app.example.com/hook', NOTIFY_SECRET: secret },
+      'NOTIFY_URL must be an http(s) URL (got "ftp://app.example.com/hook")',
+    ],
+    [{ NOTIFY_URL: 'app.example.com', NOTIFY_SECRET: secret }, 'NOTIFY_URL must be an http(s) URL (got "app.example.com")'],
+    [{ NOTIFY_URL: 'http://h/', NOTIFY_SECRET: 'not-a-secret' }, 'NOTIFY_SECRET must be a Standard Webhooks secret (whsec_ then base64)'],
+    [{ NOTIFY_MAX_PER_SECOND: '0' }, 'NOTIFY_MAX_PER_SECOND must be at least 1 (got "0")'],
+    [{ NOTIFY_MAX_PER_SECOND: 'lots' }, 'NOTIFY_MAX_PER_SECOND must be a number (got "lots")'],
+    [{ OUTBOX_RETENTION_DAYS: '0' }, 'OUTBOX_RETENTION_DAYS must be at least 1 (got "0")'],
+  ])('%o → one line naming it', (vars, line) => {
+    expect(() => loadEnv(workerEnvShape, { ...base, ...vars }, checkWorkerEnv)).toThrow(new EnvError(line));
   });
 });
