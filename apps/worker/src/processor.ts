@@ -41,6 +41,8 @@ export interface ProcessorDeps {
   /** Runs these events' jobs again (stored `unresolved` events recorded without their payload); returns how many were re-queued. */
   rerun: (eventIds: string[]) => Promise<number>;
   batch?: BatchSettings;
+  /** Told the outbox ids of each committed batch (the relay writes their notification jobs). */
+  onOutbox?: (outboxIds: number[]) => void;
   /** Told when Postgres is unreachable (the worker pauses and probes); without one, such a failure spends an attempt. */
   databaseLost?: (error: unknown) => void;
 }
@@ -95,6 +97,7 @@ export function createProcessor(deps: ProcessorDeps) {
     apply: async (events) => {
       metrics.batchSize.observe(events.length);
       const batch = await applyOnConnection(events);
+      if (batch.outboxIds.length > 0) deps.onOutbox?.(batch.outboxIds);
       for (const [eventId, result] of batch.reapplied) {
         metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
         logger.info(

@@ -3,6 +3,7 @@ import { createDatabase } from '@billing/db/client';
 import { describeQueue, queueConfigFromEnv, queueNamesFromEnv, queueStartProblem } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
+import { maskCredentials } from '@billing/runtime/env';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
 import { stripeEntitlementsFetcher } from './stripe-entitlements-fetcher';
@@ -44,6 +45,11 @@ const handle = await startWorker({
       }
     : undefined,
   accessPolicy: { pastDueGraceSeconds: env.ACCESS_PAST_DUE_GRACE_DAYS * 86_400 },
+  notify:
+    env.NOTIFY_URL && env.NOTIFY_SECRET
+      ? { url: env.NOTIFY_URL, secret: env.NOTIFY_SECRET, maxPerSecond: env.NOTIFY_MAX_PER_SECOND }
+      : undefined,
+  outboxRetentionMs: env.OUTBOX_RETENTION_DAYS * 86_400_000,
   logger,
   registry,
 }).catch((error: unknown) => {
@@ -63,6 +69,10 @@ logger.info(
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     failedRetentionDays: env.WORKER_FAILED_RETENTION_DAYS,
     accessPastDueGraceDays: env.ACCESS_PAST_DUE_GRACE_DAYS,
+    notifications: env.NOTIFY_URL
+      ? { url: maskCredentials(env.NOTIFY_URL), maxPerSecond: env.NOTIFY_MAX_PER_SECOND }
+      : 'off (no NOTIFY_URL)',
+    outboxRetentionDays: env.OUTBOX_RETENTION_DAYS,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
   },

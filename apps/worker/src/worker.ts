@@ -4,9 +4,13 @@ import { createConnection } from '@billing/db/client';
 import { isConnectionError } from '@billing/db/postgres-errors';
 import {
   jobSigner,
+  notificationQueueName,
   openEventQueue,
+  openNotificationQueue,
   openQueueStore,
   type EventQueue,
+  type NotificationQueue,
+  type NotificationRetrySchedule,
   type QueueConfig,
   type QueueStore,
   type StoreWorker,
@@ -18,7 +22,10 @@ import type { Logger } from '@billing/runtime/logger';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { startAccessClock } from './access-clock';
-import { createWorkerMetrics, registerQueueGauges } from './metrics';
+import { createWorkerMetrics, registerOutboxGauges, registerQueueGauges } from './metrics';
+import { startNotificationSender } from './notification-sender';
+import { startOutboxRelay } from './outbox-relay';
+import { startOutboxRetention } from './outbox-retention';
 import { databaseGate, type DatabaseGate } from './database-gate';
 import { startFailedExpiry } from './failed-expiry';
 import { createProcessor, metricType, type BatchSettings } from './processor';
@@ -53,6 +60,27 @@ export interface StartWorkerOptions {
   accessPolicy?: AccessPolicy;
   /** Between runs of the access clock (access_until come: revoked); 0: none (only `accessClock`). @defaultValue 15000 */
   accessClockIntervalMs?: number;
+  /**
+   * The host application's endpoint (`NOTIFY_URL`, `NOTIFY_SECRET`, `NOTIFY_MAX_PER_SECOND`): each
+   * outbox row becomes a job on `<queueName>-notifications`, POSTed signed. Without it rows are
+   * written and nothing is sent. `timeoutMs`, `retry` and `orderWaitMs` are for tests.
+   */
+  notify?: {
+    url: string;
+    secret: string;
+    maxPerSecond?: number;
+    timeoutMs?: number;
+    retry?: NotificationRetrySchedule;
+    orderWaitMs?: number;
+    concurrency?: number;
+  };
+  /** Between relay scans for outbox rows without a job (0: only `relayScan`), and how old a row must be for it. @defaultValue 5000, 3000 */
+  relayScanIntervalMs?: number;
+  relayScanAfterMs?: number;
+  /** `OUTBOX_RETENTION_DAYS`, in milliseconds. @defaultValue 30 days */
+  outboxRetentionMs?: number;
+  /** Between deletions of outbox rows past the retention; 0: only `expireOutbox`. @defaultValue 3600000 */
+  outboxRetentionIntervalMs?: number;
   logger: Logger;
   registry: Registry;
 }
@@ -61,6 +89,12 @@ export interface WorkerHandle {
   worker: StoreWorker<StripeEventJobData, StripeEventJobResult>;
   store: QueueStore;
   queue: EventQueue;
+  /** The notifications queue (with `notify` only). */
+  notifications?: NotificationQueue;
+  /** Writes the jobs of outbox rows still without one now (with `notify` only; else 0). */
+  relayScan: () => Promise<number>;
+  /** Deletes the outbox rows past their retention now; resolves with how many. */
+  expireOutbox: () => Promise<number>;
   /** Paused while Postgres is unreachable, and why. */
   readiness: DatabaseGate['readiness'];
   /** Runs the unresolved-events sweep now (if another worker has not within the interval). */
@@ -103,6 +137,50 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
+  // The outbox's relay, sender and retention on connections of their own: never inside a batch.
+  const outboxConnection = createConnection(options.databaseUrl, 'billing-worker-outbox');
+  const notify = options.notify;
+  const notifications = notify ? openNotificationQueue(store, notificationQueueName(options.queueName), notify.retry) : undefined;
+  const relay =
+    notify && notifications
+      ? startOutboxRelay({
+          connection: outboxConnection,
+          store,
+          queue: notifications,
+          scanIntervalMs: options.relayScanIntervalMs,
+          scanAfterMs: options.relayScanAfterMs,
+          logger,
+          metrics,
+        })
+      : undefined;
+  const onOutbox = relay?.relay;
+  if (notify) registerOutboxGauges(registry, outboxConnection);
+  const senderConnection = notify ? createConnection(options.databaseUrl, 'billing-worker-notify') : undefined;
+  const sender =
+    notify && notifications && senderConnection
+      ? startNotificationSender({
+          store,
+          queue: notifications,
+          connection: senderConnection,
+          url: notify.url,
+          secret: notify.secret,
+          maxPerSecond: notify.maxPerSecond,
+          timeoutMs: notify.timeoutMs,
+          retry: notify.retry,
+          orderWaitMs: notify.orderWaitMs,
+          concurrency: notify.concurrency,
+          logger,
+          metrics,
+        })
+      : undefined;
+  const retention = startOutboxRetention({
+    connection: outboxConnection,
+    retentionMs: options.outboxRetentionMs ?? 30 * 86_400_000,
+    notifying: Boolean(notify),
+    intervalMs: options.outboxRetentionIntervalMs,
+    logger,
+    metrics,
+  });
   const signer = jobSigner(options.jobSigningKeys);
   const accessPolicy = options.accessPolicy ?? options.applyOptions?.accessPolicy ?? DEFAULT_ACCESS_POLICY;
   const recover = unresolvedRecovery({ store, queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
@@ -124,6 +202,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     sdkApiVersion: Stripe.API_VERSION,
     batch: options.batch,
     rerun: recover,
+    onOutbox,
   });
   const worker = store.worker<StripeEventJobData, StripeEventJobResult>(options.queueName, processor, {
     concurrency: options.concurrency ?? 10,
@@ -159,6 +238,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
 
   await worker.waitUntilReady();
+  await sender?.waitUntilReady();
   running.worker = worker;
   const sweepIntervalMs = options.sweepIntervalMs ?? 300_000;
   const sweep = startUnresolvedSweep({
@@ -168,6 +248,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     metrics,
     recover,
     accessPolicy,
+    onOutbox,
   });
   const clockConnection = createConnection(options.databaseUrl, 'billing-worker-clock');
   const clock = startAccessClock({
@@ -176,6 +257,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     policy: accessPolicy,
     logger,
     metrics,
+    onOutbox,
   });
   const expiryIntervalMs = options.failedExpiryIntervalMs ?? 3_600_000;
   const expiry = startFailedExpiry({ queue, retentionMs: failedRetentionMs, intervalMs: expiryIntervalMs, logger, metrics });
@@ -183,6 +265,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     worker,
     store,
     queue,
+    notifications,
+    relayScan: () => relay?.scan() ?? Promise.resolve(0),
+    expireOutbox: () => retention.runOnce(),
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
     expireFailed: () => expiry.runOnce(),
@@ -193,9 +278,14 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await worker.close();
       await sweep.stop();
       await clock.stop();
+      await sender?.close();
+      await relay?.stop();
+      await retention.stop();
+      await notifications?.close();
       await queue.close();
       await store.close();
-      await Promise.all([...connections, probeConnection, clockConnection].map((c) => c.end({ timeout: 5 })));
+      const ends = [...connections, probeConnection, clockConnection, outboxConnection, ...(senderConnection ? [senderConnection] : [])];
+      await Promise.all(ends.map((c) => c.end({ timeout: 5 })));
     },
   };
 }
