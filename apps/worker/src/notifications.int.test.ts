@@ -1,0 +1,282 @@
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { applyEvents, defaultBillingConfig } from '@billing/billing';
+import { users } from '@billing/db/schema';
+import {
+  enqueueEvent,
+  notificationQueueName,
+  openEventQueue,
+  openNotificationQueue,
+  openQueueStore,
+  type NotificationRetrySchedule,
+} from '@billing/queue';
+import { createLogger } from '@billing/runtime/logger';
+import { createRegistry, type Registry } from '@billing/runtime/metrics';
+import { createTestDatabase, type TestDatabase } from '@billing/testing/database';
+import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
+import { describeEachBackend, testQueueConfig, uniqueQueueName, type QueueBackend } from '@billing/testing/test-queue';
+import { waitFor } from '@billing/testing/wait-for';
+import { lifecycle, type StripeEvent } from '@billing/stripe-simulator/events';
+import { Webhook } from 'standardwebhooks';
+import { startNotificationHost, type NotificationHost } from '../test-support/notification-host';
+import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
+
+/**
+ * Delivery of the outbox to the host application: every committed row reaches the host, signed,
+ * in per-subject order, whatever the host does (down, 500s, no answer) and whether or not the
+ * worker wrote the row's job after its commit.
+ */
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const logger = createLogger('notifications-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+/** Short, so a test sees many retries: 100 ms doubling, capped at 400 ms. */
+const FAST_RETRY: NotificationRetrySchedule = { attempts: 60, firstDelayMs: 100, maxDelayMs: 400 };
+
+let t: TestDatabase;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+});
+
+interface Setup {
+  handle: WorkerHandle;
+  registry: Registry;
+  send: (events: StripeEvent[]) => Promise<void>;
+}
+
+async function setup(
+  backend: QueueBackend,
+  host: NotificationHost | undefined,
+  overrides: Partial<StartWorkerOptions> = {},
+): Promise<Setup> {
+  const queueName = uniqueQueueName('notify');
+  const config = await testQueueConfig(backend, t.url);
+  const store = openQueueStore(config, { role: 'producer' });
+  const queue = openEventQueue(store, queueName);
+  const registry = createRegistry('notifications-test');
+  const handle = await startWorker({
+    queue: config,
+    queueName,
+    concurrency: 5,
+    databaseUrl: t.url,
+    jobSigningKeys: [TEST_QUEUE_SIGNING_KEY],
+    config: defaultBillingConfig,
+    logger,
+    registry,
+    notify: host
+      ? { url: host.url, secret: SECRET, timeoutMs: 300, retry: FAST_RETRY, orderWaitMs: 200, maxPerSecond: 1_000, concurrency: 5 }
+      : undefined,
+    relayScanIntervalMs: 200,
+    relayScanAfterMs: 0,
+    ...overrides,
+  });
+  cleanups.push(async () => {
+    await handle.close();
+    // The worker closed its own copy of the notifications queue.
+    const notifications = openNotificationQueue(store, notificationQueueName(queueName));
+    await notifications.obliterate({ force: true });
+    await notifications.close();
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await store.close();
+  });
+  return {
+    handle,
+    registry,
+    send: async (events) => {
+      for (const e of events) await enqueueEvent(store, queue, signedJob(e));
+    },
+  };
+}
+
+/** Lifecycles of `count` users (checkout … ended), each user's events in Stripe's order. */
+async function histories(label: string, count: number): Promise<StripeEvent[]> {
+  const events: StripeEvent[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const email = `${label}-${i}@example.com`;
+    const [user] = await t.db.insert(users).values({ email }).returning();
+    events.push(...lifecycle({ email, userId: user!.id, subscriptionId: `sub_${label}${i}`, customerId: `cus_${label}${i}` }));
+  }
+  return events;
+}
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  sequence: number;
+  subject: string;
+  occurred_at: string;
+  data: unknown;
+  delivered_at: string | null;
+  enqueued_at: string | null;
+}
+
+const rowsOf = (label: string) =>
+  t.sql<OutboxRow[]>`
+    select id, type, sequence, subject, occurred_at, data, delivered_at, enqueued_at from billing_outbox
+    where subject like ${`sub_${label}%`} or user_id in (select id from users where email like ${`${label}-%`})
+    order by id`;
+
+/** Sent (requests the host got), delivered (rows it acknowledged), delivered twice, lost (rows never acknowledged). */
+interface FaultFigures {
+  rows: number;
+  sent: number;
+  delivered: number;
+  deliveredTwice: number;
+  lost: number;
+}
+
+/**
+ * Checks every delivery the host got against the outbox and returns the fault figures:
+ * each body is its row; each signature verifies, and fails once the body is tampered with; per
+ * subject, the rows were acknowledged in sequence order.
+ */
+async function checkDeliveries(label: string, host: NotificationHost): Promise<FaultFigures> {
+  const rows = await rowsOf(label);
+  expect(rows.length).toBeGreaterThan(0);
+  const byId = new Map(rows.map((row) => [Number(row.id), row]));
+  const webhook = new Webhook(SECRET);
+  const acknowledged = new Map<number, number>();
+  const order = new Map<string, number[]>();
+  let sent = 0;
+  for (const request of host.received) {
+    const body = JSON.parse(request.body) as { id: number; subject: string; sequence: number };
+    const row = byId.get(body.id);
+    if (!row) continue; // another test's row
+    sent += 1;
+    const headers = request.headers as Record<string, string>;
+    expect(headers['webhook-id']).toBe(String(body.id));
+    expect(webhook.verify(request.body, headers)).toEqual(body);
+    expect(() => webhook.verify(request.body.replace(row.type, `${row.type}x`), headers)).toThrow();
+    expect(body).toEqual({
+      id: Number(row.id),
+      type: row.type,
+      sequence: row.sequence,
+      subject: row.subject,
+      occurred_at: new Date(row.occurred_at).toISOString(),
+      data: row.data,
+    });
+    if (request.status !== undefined && request.status >= 200 && request.status < 300) {
+      acknowledged.set(body.id, (acknowledged.get(body.id) ?? 0) + 1);
+      if ((acknowledged.get(body.id) ?? 0) === 1) order.set(body.subject, [...(order.get(body.subject) ?? []), body.sequence]);
+    }
+  }
+  for (const [subject, sequences] of order) expect(sequences, subject).toEqual([...sequences].sort((a, b) => a - b));
+  for (const row of rows) expect(row.delivered_at, `row ${row.id} delivered`).not.toBeNull();
+  const figures = {
+    rows: rows.length,
+    sent,
+    delivered: acknowledged.size,
+    deliveredTwice: [...acknowledged.values()].filter((n) => n > 1).length,
+    lost: rows.filter((row) => !acknowledged.has(Number(row.id))).length,
+  };
+  console.info(`notifications [${label}]`, JSON.stringify(figures));
+  return figures;
+}
+
+const allDelivered = (label: string) => async () => {
+  const rows = await rowsOf(label);
+  return rows.length > 0 && rows.every((row) => row.delivered_at !== null);
+};
+
+let host: NotificationHost;
+beforeAll(async () => {
+  host = await startNotificationHost();
+});
+afterAll(async () => {
+  await host?.close();
+});
+
+describeEachBackend('notifications', (backend) => {
+  beforeAll(async () => {
+    t = await createTestDatabase(`notify_${backend}`);
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+  afterEach(() => {
+    host.received.length = 0;
+    host.answer = () => 204;
+  });
+
+  it('after each commit: every row delivered once, signed, in per-subject order; enqueued_at set on the commit path', async () => {
+    const { send, registry } = await setup(backend, host);
+    const events = await histories('commit', 3);
+    await send(events);
+    await waitFor(allDelivered('commit'), 'every row delivered');
+    const figures = await checkDeliveries('commit', host);
+    expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
+    expect((await rowsOf('commit')).every((row) => row.enqueued_at !== null)).toBe(true);
+    expect(await registry.getSingleMetricAsString('billing_worker_notifications_delivered_total')).toMatch(
+      new RegExp(` ${figures.rows}$`, 'm'),
+    );
+  });
+
+  it('a worker killed between commit and enqueue (rows committed without a job): the relay scan sends every one', async () => {
+    const events = await histories('killed', 2);
+    // The batch transaction commits; no worker is there to write the jobs.
+    const batch = await applyEvents(t.connection(), events, defaultBillingConfig);
+    expect(batch.outboxIds.length).toBeGreaterThan(0);
+    expect((await rowsOf('killed')).every((row) => row.enqueued_at === null)).toBe(true);
+    const { registry } = await setup(backend, host);
+    await waitFor(allDelivered('killed'), 'every row delivered');
+    const figures = await checkDeliveries('killed', host);
+    expect(figures).toMatchObject({ delivered: batch.outboxIds.length, lost: 0, deliveredTwice: 0 });
+    expect(await registry.getSingleMetricAsString('billing_worker_outbox_relayed_total')).toMatch(/path="scan"/);
+  });
+
+  it('a host down for the whole first phase, then up: everything arrives, in per-subject order', async () => {
+    await host.down();
+    try {
+      const { send, registry } = await setup(backend, host);
+      await send(await histories('down', 3));
+      await waitFor(
+        async () => /kind="retry"[^}]*} [1-9]/.test(await registry.getSingleMetricAsString('billing_worker_notifications_failed_total')),
+        'failed attempts while the host is down',
+      );
+      expect((await rowsOf('down')).some((row) => row.delivered_at === null)).toBe(true);
+    } finally {
+      await host.up();
+    }
+    await waitFor(allDelivered('down'), 'every row delivered once the host is up');
+    const figures = await checkDeliveries('down', host);
+    expect(figures).toMatchObject({ delivered: figures.rows, lost: 0 });
+  });
+
+  it('a host answering 500 then 200: every row delivered, none acknowledged twice', async () => {
+    host.answer = (_request, index) => (index < 12 ? 500 : 200);
+    await setup(backend, host).then(async ({ send }) => send(await histories('fivehundred', 2)));
+    await waitFor(allDelivered('fivehundred'), 'every row delivered');
+    const figures = await checkDeliveries('fivehundred', host);
+    expect(host.received.filter((r) => r.status === 500)).toHaveLength(12);
+    expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
+    expect(figures.sent).toBeGreaterThan(figures.rows);
+  });
+
+  it('a host that does not answer in time: the attempt fails, the row is sent again and delivered', async () => {
+    const hung = new Set<string>();
+    // The first request of each row hangs past the sender's timeout (300 ms here).
+    host.answer = (request) => {
+      const id = String(request.headers['webhook-id']);
+      if (hung.has(id)) return 200;
+      hung.add(id);
+      return 'hang';
+    };
+    const { send } = await setup(backend, host);
+    await send(await histories('timeout', 1));
+    await waitFor(allDelivered('timeout'), 'every row delivered');
+    const figures = await checkDeliveries('timeout', host);
+    expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0, sent: 2 * figures.rows });
+  });
+
+  it('without NOTIFY_URL: rows are written, no notifications queue, nothing sent', async () => {
+    const { send, handle } = await setup(backend, undefined);
+    const events = await histories('quiet', 1);
+    await send(events);
+    await waitFor(async () => (await rowsOf('quiet')).some((row) => row.type === 'subscription.ended'), 'the history applied');
+    expect(handle.notifications).toBeUndefined();
+    expect(await handle.relayScan()).toBe(0);
+    const rows = await rowsOf('quiet');
+    expect(rows.every((row) => row.enqueued_at === null && row.delivered_at === null)).toBe(true);
+    expect(host.received).toHaveLength(0);
+  });
+});
