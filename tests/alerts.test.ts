@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { Sql } from '@billing/db/client';
 import type { EventQueue } from '@billing/queue';
 import { createRegistry } from '@billing/runtime/metrics';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createIngressMetrics } from '@billing/ingress/metrics';
-import { createWorkerMetrics, registerQueueGauges } from '@billing/worker/metrics';
+import { createWorkerMetrics, registerOutboxGauges, registerQueueGauges } from '@billing/worker/metrics';
 
 interface Rule {
   alert: string;
@@ -24,6 +25,7 @@ function registeredMetrics(): Map<string, string[]> {
   const worker = createRegistry('worker');
   createWorkerMetrics(worker);
   registerQueueGauges(worker, {} as EventQueue, 30 * 86_400_000);
+  registerOutboxGauges(worker, {} as Sql);
   const metrics = new Map<string, string[]>();
   for (const registry of [ingress, worker]) {
     for (const metric of registry.getMetricsAsArray()) {
