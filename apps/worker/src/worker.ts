@@ -4,13 +4,10 @@ import { createConnection } from '@billing/db/client';
 import { isConnectionError } from '@billing/db/postgres-errors';
 import {
   jobSigner,
-  notificationQueueName,
   openEventQueue,
-  openNotificationQueue,
   openQueueStore,
   type EventQueue,
   type NotificationQueue,
-  type NotificationRetrySchedule,
   type QueueConfig,
   type QueueStore,
   type StoreWorker,
@@ -23,8 +20,7 @@ import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { startAccessClock } from './access-clock';
 import { createWorkerMetrics, registerOutboxGauges, registerQueueGauges } from './metrics';
-import { startNotificationSender } from './notification-sender';
-import { startOutboxRelay } from './outbox-relay';
+import { startNotifications, type NotifySettings } from './notifications';
 import { startOutboxRetention } from './outbox-retention';
 import { databaseGate, type DatabaseGate } from './database-gate';
 import { startFailedExpiry } from './failed-expiry';
@@ -65,15 +61,7 @@ export interface StartWorkerOptions {
    * outbox row becomes a job on `<queueName>-notifications`, POSTed signed. Without it rows are
    * written and nothing is sent. `timeoutMs`, `retry` and `orderWaitMs` are for tests.
    */
-  notify?: {
-    url: string;
-    secret: string;
-    maxPerSecond?: number;
-    timeoutMs?: number;
-    retry?: NotificationRetrySchedule;
-    orderWaitMs?: number;
-    concurrency?: number;
-  };
+  notify?: NotifySettings;
   /** Between relay scans for outbox rows without a job (0: only `relayScan`), and how old a row must be for it. @defaultValue 5000, 3000 */
   relayScanIntervalMs?: number;
   relayScanAfterMs?: number;
@@ -140,39 +128,20 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   // The outbox's relay, sender and retention on connections of their own: never inside a batch.
   const outboxConnection = createConnection(options.databaseUrl, 'billing-worker-outbox');
   const notify = options.notify;
-  const notifications = notify ? openNotificationQueue(store, notificationQueueName(options.queueName), notify.retry) : undefined;
-  const relay =
-    notify && notifications
-      ? startOutboxRelay({
-          connection: outboxConnection,
-          store,
-          queue: notifications,
-          scanIntervalMs: options.relayScanIntervalMs,
-          scanAfterMs: options.relayScanAfterMs,
-          logger,
-          metrics,
-        })
-      : undefined;
-  const onOutbox = relay?.relay;
+  const notifications = notify
+    ? startNotifications({
+        store,
+        queueName: options.queueName,
+        databaseUrl: options.databaseUrl,
+        notify,
+        relayScanIntervalMs: options.relayScanIntervalMs,
+        relayScanAfterMs: options.relayScanAfterMs,
+        logger,
+        metrics,
+      })
+    : undefined;
+  const onOutbox = notifications?.relay;
   if (notify) registerOutboxGauges(registry, outboxConnection);
-  const senderConnection = notify ? createConnection(options.databaseUrl, 'billing-worker-notify') : undefined;
-  const sender =
-    notify && notifications && senderConnection
-      ? startNotificationSender({
-          store,
-          queue: notifications,
-          connection: senderConnection,
-          url: notify.url,
-          secret: notify.secret,
-          maxPerSecond: notify.maxPerSecond,
-          timeoutMs: notify.timeoutMs,
-          retry: notify.retry,
-          orderWaitMs: notify.orderWaitMs,
-          concurrency: notify.concurrency,
-          logger,
-          metrics,
-        })
-      : undefined;
   const retention = startOutboxRetention({
     connection: outboxConnection,
     retentionMs: options.outboxRetentionMs ?? 30 * 86_400_000,
@@ -238,7 +207,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
 
   await worker.waitUntilReady();
-  await sender?.waitUntilReady();
+  await notifications?.waitUntilReady();
   running.worker = worker;
   const sweepIntervalMs = options.sweepIntervalMs ?? 300_000;
   const sweep = startUnresolvedSweep({
@@ -265,8 +234,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     worker,
     store,
     queue,
-    notifications,
-    relayScan: () => relay?.scan() ?? Promise.resolve(0),
+    notifications: notifications?.queue,
+    relayScan: () => notifications?.relayScan() ?? Promise.resolve(0),
     expireOutbox: () => retention.runOnce(),
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
@@ -278,14 +247,11 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await worker.close();
       await sweep.stop();
       await clock.stop();
-      await sender?.close();
-      await relay?.stop();
-      await retention.stop();
       await notifications?.close();
+      await retention.stop();
       await queue.close();
       await store.close();
-      const ends = [...connections, probeConnection, clockConnection, outboxConnection, ...(senderConnection ? [senderConnection] : [])];
-      await Promise.all(ends.map((c) => c.end({ timeout: 5 })));
+      await Promise.all([...connections, probeConnection, clockConnection, outboxConnection].map((c) => c.end({ timeout: 5 })));
     },
   };
 }
