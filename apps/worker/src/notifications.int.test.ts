@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '@billing/testing/database
 import { signedJob, TEST_QUEUE_SIGNING_KEY } from '@billing/testing/job-signing';
 import { describeEachBackend, testQueueConfig, uniqueQueueName, type QueueBackend } from '@billing/testing/test-queue';
 import { waitFor } from '@billing/testing/wait-for';
-import { lifecycle, type StripeEvent } from '@billing/stripe-simulator/events';
+import { event, lifecycle, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
 import { Webhook } from 'standardwebhooks';
 import { startNotificationHost, type NotificationHost } from '../test-support/notification-host';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
@@ -199,13 +199,15 @@ describeEachBackend('notifications', (backend) => {
   });
 
   it('after each commit: every row delivered once, signed, in per-subject order; enqueued_at set on the commit path', async () => {
-    const { send, registry } = await setup(backend, host);
+    // No relay scan: only the commit path can give the rows their jobs.
+    const { send, registry } = await setup(backend, host, { relayScanIntervalMs: 0 });
     const events = await histories('commit', 3);
     await send(events);
     await waitFor(allDelivered('commit'), 'every row delivered');
     const figures = await checkDeliveries('commit', host);
     expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
     expect((await rowsOf('commit')).every((row) => row.enqueued_at !== null)).toBe(true);
+    expect(await registry.getSingleMetricAsString('billing_worker_outbox_relayed_total')).not.toMatch(/path="scan"/);
     expect(await registry.getSingleMetricAsString('billing_worker_notifications_delivered_total')).toMatch(
       new RegExp(` ${figures.rows}$`, 'm'),
     );
@@ -266,6 +268,30 @@ describeEachBackend('notifications', (backend) => {
     await waitFor(allDelivered('timeout'), 'every row delivered');
     const figures = await checkDeliveries('timeout', host);
     expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0, sent: 2 * figures.rows });
+  });
+
+  it('a revocation by the access clock (no event) is sent after its commit', async () => {
+    const [user] = await t.db.insert(users).values({ email: 'clock-0@example.com', stripeCustomerId: 'cus_clock0' }).returning();
+    // No relay scan: the clock's commit must hand its rows to the relay itself.
+    const { send } = await setup(backend, host, {
+      relayScanIntervalMs: 0,
+      accessPolicy: { pastDueGraceSeconds: 2 },
+      accessClockIntervalMs: 200,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const subscription = (status: string, created: number) =>
+      event('customer.subscription.updated', subscriptionObject({ id: 'sub_clock0', customer: 'cus_clock0', status }), { created });
+    await send([subscription('active', now - 10), subscription('past_due', now)]);
+    const revoked = async () =>
+      (
+        await t.sql<{ delivered_at: string | null }[]>`
+          select delivered_at from billing_outbox where subject = ${`user:${user!.id}`} and type = 'user.access_revoked' and stripe_event_ids = '{}'`
+      )[0]?.delivered_at ?? null;
+    await waitFor(revoked, 'the clock’s revocation delivered');
+    await waitFor(allDelivered('clock'), 'every row delivered');
+    const figures = await checkDeliveries('clock', host);
+    expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
+    expect(host.received.map((r) => (JSON.parse(r.body) as { type: string }).type)).toContain('user.access_revoked');
   });
 
   it('without NOTIFY_URL: rows are written, no notifications queue, nothing sent', async () => {
