@@ -30,11 +30,16 @@ export interface NotificationSenderOptions {
   timeoutMs?: number;
   /** Must match the queue's (`openNotificationQueue`). @defaultValue DEFAULT_NOTIFICATION_RETRY */
   retry?: NotificationRetrySchedule;
-  /** A row waiting for an earlier row of its subject looks again after this long (sooner when that one is delivered). @defaultValue 60000 */
+  /**
+   * A row waiting for an earlier row of its subject looks again after this long, doubling at each
+   * look up to `orderWaitMaxMs` (sooner: the earlier row's delivery promotes it), so rows held
+   * behind a failing one during a long outage do not eat the rate. @defaultValue 5000, 900000
+   */
   orderWaitMs?: number;
+  orderWaitMaxMs?: number;
   /** Deliveries at once. @defaultValue 10 */
   concurrency?: number;
-  /** BullMQ lock duration (longer than `timeoutMs`). @defaultValue 30000 */
+  /** BullMQ lock duration and stalled-check interval (renewed while a delivery runs): how soon a dead worker's deliveries return. @defaultValue 30000 */
   lockDurationMs?: number;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -78,7 +83,8 @@ export function startNotificationSender(options: NotificationSenderOptions): Sto
   const { connection: sql, queue, logger, metrics } = options;
   const webhook = new Webhook(options.secret);
   const timeoutMs = options.timeoutMs ?? 15_000;
-  const orderWaitMs = options.orderWaitMs ?? 60_000;
+  const orderWaitMs = options.orderWaitMs ?? 5_000;
+  const orderWaitMaxMs = options.orderWaitMaxMs ?? 900_000;
   const schedule = options.retry ?? DEFAULT_NOTIFICATION_RETRY;
 
   const promoteNext = async (row: OutboxRow) => {
@@ -99,7 +105,9 @@ export function startNotificationSender(options: NotificationSenderOptions): Sto
     const [earlier] = await sql<{ id: string }[]>`
       select id from billing_outbox where subject = ${row.subject} and sequence < ${row.sequence} and delivered_at is null limit 1`;
     if (earlier && token) {
-      await job.moveToDelayed(Date.now() + orderWaitMs, token);
+      // Each look started the job without a failure: how many times it has waited so far.
+      const waits = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
+      await job.moveToDelayed(Date.now() + Math.min(orderWaitMaxMs, orderWaitMs * 2 ** Math.min(waits, 20)), token);
       throw new DelayedError();
     }
 
@@ -146,7 +154,8 @@ export function startNotificationSender(options: NotificationSenderOptions): Sto
 
   const worker = options.store.worker<NotificationJobData, NotificationJobResult>(queue.name, send, {
     concurrency: options.concurrency ?? 10,
-    lockDuration: options.lockDurationMs ?? Math.max(30_000, timeoutMs * 2),
+    lockDuration: options.lockDurationMs ?? 30_000,
+    stalledInterval: options.lockDurationMs ?? 30_000,
     limiter: { max: options.maxPerSecond ?? 50, duration: 1_000 },
     maxStalledCount: 3,
     settings: {

@@ -31,6 +31,8 @@ export interface NotificationsOptions {
   /** Between relay scans (0: only `relayScan`), and how old a row without a job must be for it. @defaultValue 5000, 3000 */
   relayScanIntervalMs?: number;
   relayScanAfterMs?: number;
+  /** The sender's BullMQ lock duration (`WORKER_LOCK_DURATION_MS`). @defaultValue 30000 */
+  lockDurationMs?: number;
   logger: Logger;
   metrics: WorkerMetrics;
 }
@@ -76,6 +78,7 @@ export function startNotifications(options: NotificationsOptions): Notifications
     retry: notify.retry,
     orderWaitMs: notify.orderWaitMs,
     concurrency: notify.concurrency,
+    lockDurationMs: options.lockDurationMs,
     logger,
     metrics,
   });

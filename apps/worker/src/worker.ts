@@ -136,6 +136,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
         notify,
         relayScanIntervalMs: options.relayScanIntervalMs,
         relayScanAfterMs: options.relayScanAfterMs,
+        lockDurationMs: lockDuration,
         logger,
         metrics,
       })
