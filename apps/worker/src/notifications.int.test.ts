@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { applyEvents, defaultBillingConfig } from '@billing/billing';
 import { users } from '@billing/db/schema';
@@ -17,7 +18,7 @@ import { describeEachBackend, testQueueConfig, uniqueQueueName, type QueueBacken
 import { waitFor } from '@billing/testing/wait-for';
 import { event, lifecycle, subscriptionObject, type StripeEvent } from '@billing/stripe-simulator/events';
 import { checkDeliveries as checkDeliveriesOf, outboxRowsOf } from '../test-support/delivery-check';
-import { startNotificationHost, type NotificationHost } from '../test-support/notification-host';
+import { startNotificationHost, type HostAnswer, type NotificationHost } from '../test-support/notification-host';
 import { startWorker, type StartWorkerOptions, type WorkerHandle } from './worker';
 
 /**
@@ -222,6 +223,33 @@ describeEachBackend('notifications', (backend) => {
     expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
     expect(host.received.map((r) => (JSON.parse(r.body) as { type: string }).type)).toContain('user.access_revoked');
   });
+
+  it('property: whatever the host answers, and whether rows get their jobs at commit or from the relay scan, each is delivered, in per-subject order', async () => {
+    let run = 0;
+    // One worker for every run; each run its own users, the host's answers drawn by fast-check.
+    const { send: setupSend } = await setup(backend, host);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<HostAnswer>(204, 200, 500, 503, 'hang'), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        async (answers, users, commitFirst) => {
+          run += 1;
+          const label = `prop${run}x`;
+          host.received.length = 0;
+          host.answer = (_request, index) => (index < answers.length ? answers[index]! : 204);
+          const events = await histories(label, users);
+          // Rows committed with no job (a crash before the relay) or through the worker's commit path.
+          if (commitFirst) await applyEvents(t.connection(), events, defaultBillingConfig);
+          else await setupSend(events);
+          await waitFor(allDelivered(label), 'every row delivered', 30_000);
+          const figures = await checkDeliveries(label, host);
+          expect(figures).toMatchObject({ delivered: figures.rows, lost: 0 });
+        },
+      ),
+      { numRuns: 4 },
+    );
+  }, 180_000);
 
   it('without NOTIFY_URL: rows are written, no notifications queue, nothing sent', async () => {
     const { send, handle } = await setup(backend, undefined);
