@@ -59,7 +59,15 @@ export async function startDemoNotifications(options: { queue: QueueConfig; queu
     logger: createLogger('demo-notifications', 'silent'),
     metrics: createWorkerMetrics(createRegistry('demo')),
   });
-  await notifications.waitUntilReady();
+  try {
+    await notifications.waitUntilReady();
+  } catch (error) {
+    // Nothing left open: the demo goes on without notifications.
+    await notifications.close().catch(() => {});
+    await store.close().catch(() => {});
+    await host.close();
+    throw error;
+  }
   return {
     host,
     /** Waits until every outbox row of these subjects is delivered (or `timeoutMs` passed); resolves with how many are not. */

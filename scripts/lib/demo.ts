@@ -67,12 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await checkIngress(options.ingressUrl);
 
   const { db, sql } = createDatabase(options.databaseUrl, { max: 2, applicationName: 'billing-webhooks-demo' });
-  const notifying = options.notifications
-    ? await startDemoNotifications({ ...options.notifications, databaseUrl: options.databaseUrl }).catch((error: unknown) => {
-        log(`(no notifications: the delivery side could not start: ${(error as Error).message})`);
-        return undefined;
-      })
-    : undefined;
+  let notifying: Awaited<ReturnType<typeof startDemoNotifications>> | undefined;
   try {
     const userId = await ensureDemoUser(db, email);
     log(`demo user ${email} (id ${userId})`);
@@ -98,6 +93,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
     }
     const subscriptionIds = built.flatMap((b) => b.subscriptions.map((s) => s.ids.subscription));
+    // Started once the events are in: its relay scan gives every row still without a job its own.
+    notifying = options.notifications
+      ? await startDemoNotifications({ ...options.notifications, databaseUrl: options.databaseUrl }).catch((error: unknown) => {
+          log(`(no notifications: the delivery side could not start: ${(error as Error).message})`);
+          return undefined;
+        })
+      : undefined;
     log('');
     log(await describeRows(db, email, subscriptionIds, eventIds));
     log('\nStripe’s own final objects say:');
