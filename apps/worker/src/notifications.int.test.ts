@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { applyEvents, defaultBillingConfig } from '@billing/billing';
+import { applyEvent, applyEvents, defaultBillingConfig } from '@billing/billing';
 import { users } from '@billing/db/schema';
 import {
   enqueueEvent,
@@ -222,6 +222,26 @@ describeEachBackend('notifications', (backend) => {
     const figures = await checkDeliveries('clock', host);
     expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
     expect(host.received.map((r) => (JSON.parse(r.body) as { type: string }).type)).toContain('user.access_revoked');
+  });
+
+  it('rows the unresolved sweep commits are sent after its commit', async () => {
+    // No relay scan: the sweep's commit must hand its rows to the relay itself.
+    const { handle } = await setup(backend, host, { relayScanIntervalMs: 0, sweepIntervalMs: 0 });
+    const created = event(
+      'customer.subscription.created',
+      subscriptionObject({ id: 'sub_sweep0', customer: 'cus_sweep0', status: 'active' }),
+      { created: Math.floor(Date.now() / 1000) - 60 },
+    );
+    expect((await applyEvent(t.connection(), created, defaultBillingConfig)).outcome).toBe('unresolved');
+    // The host application binds the customer; the sweep applies the event.
+    await t.db.insert(users).values({ email: 'sweep-0@example.com', stripeCustomerId: 'cus_sweep0' });
+    await handle.sweep();
+    await waitFor(allDelivered('sweep'), 'every row delivered');
+    const figures = await checkDeliveries('sweep', host);
+    expect(figures).toMatchObject({ delivered: figures.rows, deliveredTwice: 0, lost: 0 });
+    expect(host.received.map((r) => (JSON.parse(r.body) as { type: string }).type)).toEqual(
+      expect.arrayContaining(['subscription.created', 'user.access_granted']),
+    );
   });
 
   it('property: whatever the host answers, and whether rows get their jobs at commit or from the relay scan, each is delivered, in per-subject order', async () => {
