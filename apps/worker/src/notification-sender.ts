@@ -96,6 +96,18 @@ export function startNotificationSender(options: NotificationSenderOptions): Sto
     if (job && (await job.isDelayed())) await job.promote();
   };
 
+  // A job promoted by its predecessor's delivery just as its delay ran out can be fetched twice
+  // at once (seen on both backends under load): the second run shares the first's delivery.
+  const inFlight = new Map<number, Promise<NotificationJobResult>>();
+  const deliverOnce = (job: Job<NotificationJobData, NotificationJobResult>, token?: string): Promise<NotificationJobResult> => {
+    const outboxId = job.data.outboxId;
+    const running = inFlight.get(outboxId);
+    if (running) return running;
+    const delivery = send(job, token).finally(() => inFlight.delete(outboxId));
+    inFlight.set(outboxId, delivery);
+    return delivery;
+  };
+
   const send = async (job: Job<NotificationJobData, NotificationJobResult>, token?: string): Promise<NotificationJobResult> => {
     const outboxId = job.data.outboxId;
     const [row] = await sql<OutboxRow[]>`
@@ -152,7 +164,7 @@ export function startNotificationSender(options: NotificationSenderOptions): Sto
     return { status, outcome: 'delivered' };
   };
 
-  const worker = options.store.worker<NotificationJobData, NotificationJobResult>(queue.name, send, {
+  const worker = options.store.worker<NotificationJobData, NotificationJobResult>(queue.name, deliverOnce, {
     concurrency: options.concurrency ?? 10,
     lockDuration: options.lockDurationMs ?? 30_000,
     stalledInterval: options.lockDurationMs ?? 30_000,
