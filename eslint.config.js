@@ -62,6 +62,8 @@ const BOUNDARIES = {
     'bullmq',
     'postgres',
   ],
+  // Host applications install it: nothing of ours, only what it declares.
+  'packages/client': [...TEST_ONLY, ...APPS, ...SERVERS, '@billing/*', 'bullmq', 'ioredis', 'drizzle-orm'],
   'packages/reconcile': [...TEST_ONLY, ...APPS, ...SERVERS, 'bullmq', 'ioredis'],
   'apps/ingress': [
     ...TEST_ONLY,

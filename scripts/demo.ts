@@ -1,3 +1,4 @@
+import { queueConfigFromEnv, queueEnvFields, queueNamesFromEnv } from '@billing/queue';
 import { DEFAULT_DATABASE_URL, envFields, loadEnvOrExit, z } from '@billing/runtime/env';
 import { DEMO_STRIPE_API_PORT, DemoError, runDemo } from './lib/demo';
 import { runDriftDemo } from './lib/demo-drift';
@@ -17,6 +18,8 @@ const args = argsOrExit(
   () => parseFlags(process.argv.slice(2), { thin: { type: 'boolean' }, drift: { type: 'boolean' } }),
 );
 const env = loadEnvOrExit('demo', {
+  // Where the queue is, as `npm start` was given it (its notifications queue carries the demo's deliveries).
+  ...queueEnvFields,
   DATABASE_URL: optionalDatabaseUrl,
   PORT: envFields.port(3000),
   HOST: envFields.host('127.0.0.1'),
@@ -51,6 +54,7 @@ try {
   const databaseUrl = env.DATABASE_URL ?? readLocalDatabaseUrl() ?? DEFAULT_DATABASE_URL;
   const result = await runDemo({
     databaseUrl,
+    notifications: { queue: queueConfigFromEnv({ ...env, DATABASE_URL: databaseUrl }), queueName: queueNamesFromEnv(env).events },
     ingressUrl: `http://${host}:${env.PORT}`,
     secret: found.secret,
     secretSource: found.source,

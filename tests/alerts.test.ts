@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
+import type { Sql } from '@billing/db/client';
 import type { EventQueue } from '@billing/queue';
 import { createRegistry } from '@billing/runtime/metrics';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createIngressMetrics } from '@billing/ingress/metrics';
-import { createWorkerMetrics, registerQueueGauges } from '@billing/worker/metrics';
+import { createWorkerMetrics, registerOutboxGauges, registerQueueGauges } from '@billing/worker/metrics';
 import { registerReconcileGauges } from '@billing/worker/reconcile-schedule';
-import type { Sql } from '@billing/db/client';
 
 interface Rule {
   alert: string;
@@ -27,6 +27,7 @@ function registeredMetrics(): Map<string, string[]> {
   createWorkerMetrics(worker);
   registerQueueGauges(worker, {} as EventQueue, 30 * 86_400_000);
   registerReconcileGauges(worker, {} as Sql, 86_400_000);
+  registerOutboxGauges(worker, {} as Sql);
   const metrics = new Map<string, string[]>();
   for (const registry of [ingress, worker]) {
     for (const metric of registry.getMetricsAsArray()) {

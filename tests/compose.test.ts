@@ -65,7 +65,7 @@ describe('docker-compose.yml', () => {
             /\$\{[A-Z_]+:[?-][^}]*\}/g,
             key === 'STRIPE_WEBHOOK_SECRET'
               ? 'whsec_compose'
-              : key === 'STRIPE_SECRET_KEY'
+              : key === 'STRIPE_SECRET_KEY' || key.startsWith('NOTIFY_')
                 ? ''
                 : key === 'DASHBOARD_PASSWORD'
                   ? 'a-password-of-sixteen'
@@ -145,8 +145,13 @@ describe('docker-compose.postgres.yml (the Postgres-only profile)', () => {
         key,
         String(value).replace(
           /\$\{[A-Z_]+:[?-][^}]*\}/g,
-          { STRIPE_WEBHOOK_SECRET: 'whsec_compose', STRIPE_SECRET_KEY: '', DASHBOARD_PASSWORD: 'a-password-of-sixteen' }[key] ??
-            (key === 'QUEUE_SIGNING_KEY' ? 'a-queue-signing-key-of-32-characters' : 'value'),
+          {
+            STRIPE_WEBHOOK_SECRET: 'whsec_compose',
+            STRIPE_SECRET_KEY: '',
+            NOTIFY_URL: '',
+            NOTIFY_SECRET: '',
+            DASHBOARD_PASSWORD: 'a-password-of-sixteen',
+          }[key] ?? (key === 'QUEUE_SIGNING_KEY' ? 'a-queue-signing-key-of-32-characters' : 'value'),
         ),
       ]),
     );

@@ -70,9 +70,22 @@ describeEachBackend('npm run demo against real ingress and worker processes', (b
   });
 
   it('creates the demo user, sends three histories (in order, backwards, shuffled; both payload shapes), and prints the rows beside Stripe’s final objects', async () => {
-    const run = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    const run = await runScript('scripts/demo.ts', [], {
+      ...queueEnvOf(config),
+      QUEUE_NAME: queueName,
+      DATABASE_URL: t.url,
+      PORT: String(port),
+      STRIPE_WEBHOOK_SECRET: SECRET,
+    });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
+    // The sample host got every outbox row of the demo, verified (the worker ran without NOTIFY_URL: the demo's relay sent them).
+    const [{ count }] = (await t.sql`select count(*)::int as count from billing_outbox`) as unknown as [{ count: number }];
+    const received = /received (\d+) signed notification\(s\), each verified with @billing\/client/.exec(run.stdout);
+    expect(Number(received?.[1])).toBe(count);
+    expect(run.stdout).toMatch(/ subscription\.created /);
+    expect(run.stdout).toMatch(/ user\.access_granted /);
+    expect(run.stdout).not.toMatch(/not delivered within/);
     await expectDemoRows(t, run.stdout);
   });
 
@@ -153,7 +166,12 @@ describe.skipIf(!appsExist)('npm start with DATABASE_URL and no Redis variable (
     });
     expect(board.status).toBe(200);
 
-    const demo = await runScript('scripts/demo.ts', [], { DATABASE_URL: t.url, PORT: String(port), STRIPE_WEBHOOK_SECRET: SECRET });
+    const demo = await runScript('scripts/demo.ts', [], {
+      DATABASE_URL: t.url,
+      QUEUE_NAME: queueName,
+      PORT: String(port),
+      STRIPE_WEBHOOK_SECRET: SECRET,
+    });
     expect(demo.stderr).toBe('');
     expect(demo.status).toBe(0);
     await expectDemoRows(t, demo.stdout);

@@ -7,7 +7,8 @@ import { startFakeStripeApi, type FakeStripeApi } from '@billing/stripe-simulato
 import { thinSignatureHeader, thinTwinOf } from '@billing/stripe-simulator/thin-events';
 import { randomBytes } from 'node:crypto';
 import { asc, eq, inArray } from 'drizzle-orm';
-import type { ThinEvent } from '@billing/queue';
+import type { QueueConfig, ThinEvent } from '@billing/queue';
+import { formatNotification, startDemoNotifications } from './demo-notifications';
 import { formatTable } from './table';
 
 export const DEMO_EMAIL = 'demo@example.com';
@@ -34,6 +35,11 @@ export interface DemoOptions {
   /** How long to wait for the worker to record each event. @defaultValue 20000 */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Where `npm start` runs the queue: the demo then starts a sample host application, points the
+   * worker's delivery side at it (NOTIFY_URL) and prints the notifications it received.
+   */
+  notifications?: { queue: QueueConfig; queueName: string };
 }
 
 export interface DemoResult {
@@ -75,6 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const api = options.thin ? await startDemoStripeApi(options.thin.apiPort) : undefined;
 
   const { db, sql } = createDatabase(options.databaseUrl, { max: 2, applicationName: 'billing-webhooks-demo' });
+  let notifying: Awaited<ReturnType<typeof startDemoNotifications>> | undefined;
   try {
     const userId = await ensureDemoUser(db, email);
     log(`demo user ${email} (id ${userId})`);
@@ -115,6 +122,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       }
     }
     const subscriptionIds = built.flatMap((b) => b.subscriptions.map((s) => s.ids.subscription));
+    // Started once the events are in: its relay scan gives every row still without a job its own.
+    notifying = options.notifications
+      ? await startDemoNotifications({ ...options.notifications, databaseUrl: options.databaseUrl }).catch((error: unknown) => {
+          log(`(no notifications: the delivery side could not start: ${(error as Error).message})`);
+          return undefined;
+        })
+      : undefined;
     log('');
     log(await describeRows(db, email, subscriptionIds, eventIds));
     log('\nStripe’s own final objects say:');
@@ -125,8 +139,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         `  ${want.subscriptionId}: ${want.status}, ${want.planSlug}/${want.period} (${want.priceId}), period end ${at(want.currentPeriodEnd)}, cancel at ${at(want.cancelAt)}, trial end ${at(want.trialEnd)}`,
       );
     }
+    if (notifying) {
+      const subjects = [...subscriptionIds, `user:${userId}`];
+      const left = await notifying.settle(sql, subjects, timeoutMs);
+      const received = notifying.host.received.filter((n) => subjects.includes(n.subject));
+      log(
+        `\nThe sample host application (${notifying.host.url}) received ${received.length} signed notification(s), each verified with @billing/client:`,
+      );
+      for (const n of received) log(formatNotification(n));
+      if (left > 0) log(`  (${left} not delivered within ${timeoutMs / 1000} s)`);
+    }
     return { userId, subscriptionIds, eventIds, built };
   } finally {
+    await notifying?.close();
     await api?.close();
     await sql.end({ timeout: 5 });
   }

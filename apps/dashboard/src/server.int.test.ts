@@ -17,6 +17,7 @@ describeEachBackend('dashboard server', (backend) => {
   });
   afterAll(async () => {
     await dropQueue(location.config, queueName);
+    await dropQueue(location.config, `${queueName}-notifications`);
     await location.drop();
   });
 
@@ -47,6 +48,9 @@ describeEachBackend('dashboard server', (backend) => {
     expect(denied.status).toBe(401);
     const allowed = await fetch(`http://127.0.0.1:${port}/api/queues`, { headers: { authorization: basic('admin', password) } });
     expect(allowed.status).toBe(200);
+    // Both queues: the events, and the worker's deliveries to the host application.
+    const { queues } = (await allowed.json()) as { queues: Array<{ name: string }> };
+    expect(queues.map((q) => q.name).sort()).toEqual([queueName, `${queueName}-notifications`]);
 
     expect(await app.stop('SIGTERM')).toBe(0);
     const withPassword = app

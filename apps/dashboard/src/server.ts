@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { openEventQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
+import { openEventQueue, openNotificationQueue, openQueueStore, queueConfigFromEnv, queueNamesFromEnv } from '@billing/queue';
 import { createLogger } from '@billing/runtime/logger';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { buildDashboard } from './app';
@@ -33,9 +33,12 @@ store.onAvailability((available, reason) => {
   if (available) logger.info({ store: store.where }, 'queue store ready');
   else logger.warn({ store: store.where, err: reason }, 'queue store unavailable');
 });
-const queue = openEventQueue(store, queueNamesFromEnv(env).events);
+const names = queueNamesFromEnv(env);
+const queue = openEventQueue(store, names.events);
+// The worker's deliveries to the host application (NOTIFY_URL): failed-for-good ones are retried from here.
+const notifications = openNotificationQueue(store, names.notifications);
 const app = await buildDashboard({
-  queues: [queue],
+  queues: [queue, notifications],
   user: env.DASHBOARD_USER,
   password,
   logger,
@@ -45,6 +48,7 @@ const app = await buildDashboard({
 onShutdown(logger, [
   { name: 'http', run: () => app.close() },
   { name: 'queue', run: () => queue.close() },
+  { name: 'notifications queue', run: () => notifications.close() },
   { name: 'queue store', run: () => store.close() },
 ]);
 
@@ -53,6 +57,7 @@ try {
 } catch (error) {
   logger.fatal({ err: error }, 'dashboard could not listen');
   await queue.close().catch(() => {});
+  await notifications.close().catch(() => {});
   await store.close().catch(() => {});
   process.exit(1);
 }
@@ -62,7 +67,7 @@ const host = env.DASHBOARD_HOST.includes(':') ? `[${env.DASHBOARD_HOST}]` : env.
 logger.info(
   {
     url: `http://${host}:${port}/`,
-    queue: env.QUEUE_NAME,
+    queues: [names.events, names.notifications],
     backend: store.backend,
     store: store.where,
     user: env.DASHBOARD_USER,

@@ -11,6 +11,8 @@ export interface AccessClockOptions {
   policy: AccessPolicy;
   logger: Logger;
   metrics: WorkerMetrics;
+  /** Told the outbox ids each run committed (the relay writes their notification jobs). */
+  onOutbox?: (outboxIds: number[]) => void;
 }
 
 /**
@@ -28,6 +30,7 @@ export function startAccessClock(options: AccessClockOptions): { stop: () => Pro
   const run = async (): Promise<number[]> => {
     const result = await applyAccessClock(options.connection, { accessPolicy: options.policy, undecided: first });
     first = false;
+    if (result.outboxIds.length > 0) options.onOutbox?.(result.outboxIds);
     if (result.revoked.length > 0) {
       metrics.accessRevokedByClock.inc(result.revoked.length);
       logger.info({ users: result.revoked, outboxIds: result.outboxIds }, 'access ended by the clock: revoked');

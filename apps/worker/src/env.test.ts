@@ -87,3 +87,48 @@ describe('worker env: RECONCILE_INTERVAL, RECONCILE_REPAIR', () => {
     );
   });
 });
+
+describe('worker env: notifications', () => {
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+  it('defaults: no URL (nothing sent), 50 per second, 30 days of outbox retention', () => {
+    const env = loadWorkerEnv(base);
+    expect([env.NOTIFY_URL, env.NOTIFY_SECRET, env.NOTIFY_MAX_PER_SECOND, env.OUTBOX_RETENTION_DAYS]).toEqual([
+      undefined,
+      undefined,
+      50,
+      30,
+    ]);
+  });
+
+  it('a URL with its secret, a rate and a retention', () => {
+    const env = loadWorkerEnv({
+      ...base,
+      NOTIFY_URL: 'https://app.example.com/billing/notifications',
+      NOTIFY_SECRET: secret,
+      NOTIFY_MAX_PER_SECOND: '5',
+      OUTBOX_RETENTION_DAYS: '90',
+    });
+    expect([env.NOTIFY_URL, env.NOTIFY_SECRET, env.NOTIFY_MAX_PER_SECOND, env.OUTBOX_RETENTION_DAYS]).toEqual([
+      'https://app.example.com/billing/notifications',
+      secret,
+      5,
+      90,
+    ]);
+  });
+
+  it.each([
+    [{ NOTIFY_URL: 'https://app.example.com/hook' }, 'NOTIFY_SECRET is required when NOTIFY_URL is set'],
+    [
+      { NOTIFY_URL: 'ftp://app.example.com/hook', NOTIFY_SECRET: secret },
+      'NOTIFY_URL must be an http(s) URL (got "ftp://app.example.com/hook")',
+    ],
+    [{ NOTIFY_URL: 'app.example.com', NOTIFY_SECRET: secret }, 'NOTIFY_URL must be an http(s) URL (got "app.example.com")'],
+    [{ NOTIFY_URL: 'http://h/', NOTIFY_SECRET: 'not-a-secret' }, 'NOTIFY_SECRET must be a Standard Webhooks secret (whsec_ then base64)'],
+    [{ NOTIFY_MAX_PER_SECOND: '0' }, 'NOTIFY_MAX_PER_SECOND must be at least 1 (got "0")'],
+    [{ NOTIFY_MAX_PER_SECOND: 'lots' }, 'NOTIFY_MAX_PER_SECOND must be a number (got "lots")'],
+    [{ OUTBOX_RETENTION_DAYS: '0' }, 'OUTBOX_RETENTION_DAYS must be at least 1 (got "0")'],
+  ])('%o → one line naming it', (vars, line) => {
+    expect(() => loadEnv(workerEnvShape, { ...base, ...vars }, checkWorkerEnv)).toThrow(new EnvError(line));
+  });
+});

@@ -84,6 +84,22 @@ export const workerEnvShape = {
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /** The host application's endpoint for signed notifications (none: outbox rows are written, nothing is sent). */
+  NOTIFY_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^https?:$/.test(safeProtocol(v)), { message: 'must be an http(s) URL' })
+    .optional(),
+  /** The Standard Webhooks secret the notifications are signed with (required with NOTIFY_URL). */
+  NOTIFY_SECRET: z
+    .string()
+    .trim()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'must be a Standard Webhooks secret (whsec_ then base64)' })
+    .optional(),
+  /** Notification deliveries per second to the host, at most. */
+  NOTIFY_MAX_PER_SECOND: positiveInt(50, 10_000),
+  /** Days an outbox row is kept (delivered, or nothing to deliver it to), then deleted. */
+  OUTBOX_RETENTION_DAYS: positiveInt(30, 3_650),
 };
 
 export type WorkerEnv = ReturnType<typeof loadWorkerEnv>;
@@ -109,6 +125,8 @@ export function checkWorkerEnv(env: z.infer<z.ZodObject<typeof workerEnvShape>>)
     ...[...env.PLAN_PRICES.values()]
       .filter((slug) => !env.PLAN_SLUGS.includes(slug))
       .map((slug) => ({ name: 'PLAN_PRICES', problem: `names "${slug}", not in PLAN_SLUGS (${env.PLAN_SLUGS.join(', ')})` })),
+    // Notifications are signed: a URL without its secret would send what no host can verify.
+    ...(env.NOTIFY_URL && !env.NOTIFY_SECRET ? [{ name: 'NOTIFY_SECRET', problem: 'is required when NOTIFY_URL is set' }] : []),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@billing/runtime/metrics';
+import type { Sql } from '@billing/db/client';
 import type { EventQueue } from '@billing/queue';
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
@@ -78,6 +79,28 @@ export function createWorkerMetrics(registry: Registry) {
       labelNames: ['api_version'] as const,
       registers: [registry],
     }),
+    notificationsDelivered: new Counter({
+      name: 'billing_worker_notifications_delivered_total',
+      help: 'Outbox rows delivered to the host application (NOTIFY_URL answered 2xx).',
+      registers: [registry],
+    }),
+    notificationsFailed: new Counter({
+      name: 'billing_worker_notifications_failed_total',
+      help: 'Failed notification attempts, by kind (retry: backoff follows; final: every attempt spent, the job stays failed for a retry from the dashboard).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    outboxRelayed: new Counter({
+      name: 'billing_worker_outbox_relayed_total',
+      help: 'Outbox rows whose notification job this worker wrote, by path (commit: right after the transaction; scan: found without a job by the periodic relay scan).',
+      labelNames: ['path'] as const,
+      registers: [registry],
+    }),
+    outboxExpired: new Counter({
+      name: 'billing_worker_outbox_expired_total',
+      help: 'Outbox rows deleted after OUTBOX_RETENTION_DAYS.',
+      registers: [registry],
+    }),
     apiVersionMismatch: new Counter({
       name: 'billing_worker_api_version_mismatch_total',
       help: "Events rendered in an API version other than the Stripe SDK's pinned one.",
@@ -125,4 +148,30 @@ export function registerQueueGauges(registry: Registry, queue: EventQueue, faile
     help: 'How long a failed job is kept after it failed (WORKER_FAILED_RETENTION_DAYS).',
     registers: [registry],
   }).set(failedRetentionMs / 1000);
+}
+
+/**
+ * The outbox backlog, read from Postgres at scrape time (with NOTIFY_URL): rows not delivered yet,
+ * and the age of the oldest of them. Every worker reports the same table: aggregate with max().
+ */
+export function registerOutboxGauges(registry: Registry, sql: Sql): void {
+  new Gauge({
+    name: 'billing_outbox_undelivered',
+    help: 'Outbox rows not delivered to the host application yet.',
+    registers: [registry],
+    async collect() {
+      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from billing_outbox where delivered_at is null`;
+      this.set(row?.count ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'billing_outbox_oldest_undelivered_age_seconds',
+    help: 'Age of the oldest outbox row not delivered yet (0 when none).',
+    registers: [registry],
+    async collect() {
+      const [row] = await sql<{ age: number | null }[]>`
+        select extract(epoch from now() - min(created_at))::float8 as age from billing_outbox where delivered_at is null`;
+      this.set(Math.max(0, row?.age ?? 0));
+    },
+  });
 }

@@ -54,6 +54,8 @@ export interface ProcessorDeps {
   batch?: BatchSettings;
   /** Fetches the object a thin event names (`STRIPE_SECRET_KEY`); without it, thin events fail with a reason. */
   fetchThinObject?: ThinObjectFetcher;
+  /** Told the outbox ids of each committed batch (the relay writes their notification jobs). */
+  onOutbox?: (outboxIds: number[]) => void;
   /** Told when Postgres is unreachable (the worker pauses and probes); without one, such a failure spends an attempt. */
   databaseLost?: (error: unknown) => void;
 }
@@ -125,6 +127,7 @@ export function createProcessor(deps: ProcessorDeps) {
         const reason = thin.ignored.get(index);
         results[index] = reason !== undefined && !(result instanceof Error) ? { ...result, reason } : result;
       }
+      if (batch.outboxIds.length > 0) deps.onOutbox?.(batch.outboxIds);
       for (const [eventId, result] of batch.reapplied) {
         metrics.events.inc({ type: 'reapplied', outcome: result.outcome });
         logger.info(

@@ -4,6 +4,7 @@ import { describeQueue, queueConfigFromEnv, queueNamesFromEnv, queueStartProblem
 import { createLogger } from '@billing/runtime/logger';
 import { createRegistry, serveMetrics } from '@billing/runtime/metrics';
 import { createStripeClient } from '@billing/runtime/stripe-client';
+import { maskCredentials } from '@billing/runtime/env';
 import { onShutdown } from '@billing/runtime/shutdown';
 import { loadWorkerEnv } from './env';
 import { stripeEntitlementsFetcher } from './stripe-entitlements-fetcher';
@@ -58,6 +59,11 @@ const handle = await startWorker({
           repair: env.RECONCILE_REPAIR,
         }
       : undefined,
+  notify:
+    env.NOTIFY_URL && env.NOTIFY_SECRET
+      ? { url: env.NOTIFY_URL, secret: env.NOTIFY_SECRET, maxPerSecond: env.NOTIFY_MAX_PER_SECOND }
+      : undefined,
+  outboxRetentionMs: env.OUTBOX_RETENTION_DAYS * 86_400_000,
   logger,
   registry,
 }).catch((error: unknown) => {
@@ -77,6 +83,10 @@ logger.info(
     batch: { size: env.WORKER_BATCH_SIZE, waitMs: env.WORKER_BATCH_WAIT_MS },
     failedRetentionDays: env.WORKER_FAILED_RETENTION_DAYS,
     accessPastDueGraceDays: env.ACCESS_PAST_DUE_GRACE_DAYS,
+    notifications: env.NOTIFY_URL
+      ? { url: maskCredentials(env.NOTIFY_URL), maxPerSecond: env.NOTIFY_MAX_PER_SECOND }
+      : 'off (no NOTIFY_URL)',
+    outboxRetentionDays: env.OUTBOX_RETENTION_DAYS,
     metrics: `http://${env.WORKER_METRICS_HOST}:${port}/metrics`,
     stripeApi: Boolean(env.STRIPE_SECRET_KEY),
     thinEvents: Boolean(env.STRIPE_THIN_WEBHOOK_SECRET),

@@ -18,6 +18,8 @@ export interface SweepOptions {
   metrics: WorkerMetrics;
   /** Runs again the jobs of unresolved events recorded without their event. */
   recover: (eventIds: string[]) => Promise<number>;
+  /** Told the outbox ids each sweep committed (the relay writes their notification jobs). */
+  onOutbox?: (outboxIds: number[]) => void;
   /** The access policy the events it applies are decided under. */
   accessPolicy?: AccessPolicy;
 }
@@ -41,6 +43,7 @@ export function startUnresolvedSweep(options: SweepOptions): Sweep {
   let running: Promise<void> | undefined;
   const sweep = async () => {
     const result = await sweepUnresolved(options.connection, 50, { accessPolicy: options.accessPolicy });
+    if (result.outboxIds.length > 0) options.onOutbox?.(result.outboxIds);
     for (const [eventId, r] of result.reapplied) {
       metrics.events.inc({ type: 'reapplied', outcome: r.outcome });
       logger.info(

@@ -7,6 +7,7 @@ import {
   openEventQueue,
   openQueueStore,
   type EventQueue,
+  type NotificationQueue,
   type QueueConfig,
   type QueueStore,
   type StoreWorker,
@@ -19,7 +20,9 @@ import type { StateSweepReport } from '@billing/reconcile';
 import type { Registry } from '@billing/runtime/metrics';
 import Stripe from 'stripe';
 import { startAccessClock } from './access-clock';
-import { createWorkerMetrics, registerQueueGauges } from './metrics';
+import { createWorkerMetrics, registerOutboxGauges, registerQueueGauges } from './metrics';
+import { startNotifications, type NotifySettings } from './notifications';
+import { startOutboxRetention } from './outbox-retention';
 import { databaseGate, type DatabaseGate } from './database-gate';
 import { startFailedExpiry } from './failed-expiry';
 import { createProcessor, metricType, type BatchSettings } from './processor';
@@ -60,6 +63,19 @@ export interface StartWorkerOptions {
   accessClockIntervalMs?: number;
   /** The scheduled reconcile state sweep (with `STRIPE_SECRET_KEY`); without it, none. */
   reconcile?: { stripe: Stripe; intervalMs: number; repair: boolean; tickMs?: number };
+  /**
+   * The host application's endpoint (`NOTIFY_URL`, `NOTIFY_SECRET`, `NOTIFY_MAX_PER_SECOND`): each
+   * outbox row becomes a job on `<queueName>-notifications`, POSTed signed. Without it rows are
+   * written and nothing is sent. `timeoutMs`, `retry` and `orderWaitMs` are for tests.
+   */
+  notify?: NotifySettings;
+  /** Between relay scans for outbox rows without a job (0: only `relayScan`), and how old a row must be for it. @defaultValue 5000, 3000 */
+  relayScanIntervalMs?: number;
+  relayScanAfterMs?: number;
+  /** `OUTBOX_RETENTION_DAYS`, in milliseconds. @defaultValue 30 days */
+  outboxRetentionMs?: number;
+  /** Between deletions of outbox rows past the retention; 0: only `expireOutbox`. @defaultValue 3600000 */
+  outboxRetentionIntervalMs?: number;
   logger: Logger;
   registry: Registry;
 }
@@ -68,6 +84,12 @@ export interface WorkerHandle {
   worker: StoreWorker<StripeEventJobData, StripeEventJobResult>;
   store: QueueStore;
   queue: EventQueue;
+  /** The notifications queue (with `notify` only). */
+  notifications?: NotificationQueue;
+  /** Writes the jobs of outbox rows still without one now (with `notify` only; else 0). */
+  relayScan: () => Promise<number>;
+  /** Deletes the outbox rows past their retention now; resolves with how many. */
+  expireOutbox: () => Promise<number>;
   /** Paused while Postgres is unreachable, and why. */
   readiness: DatabaseGate['readiness'];
   /** Runs the unresolved-events sweep now (if another worker has not within the interval). */
@@ -112,6 +134,32 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     logger,
     onChange: (paused) => metrics.paused.set(paused ? 1 : 0),
   });
+  // The outbox's relay, sender and retention on connections of their own: never inside a batch.
+  const outboxConnection = createConnection(options.databaseUrl, 'billing-worker-outbox');
+  const notify = options.notify;
+  const notifications = notify
+    ? startNotifications({
+        store,
+        queueName: options.queueName,
+        databaseUrl: options.databaseUrl,
+        notify,
+        relayScanIntervalMs: options.relayScanIntervalMs,
+        relayScanAfterMs: options.relayScanAfterMs,
+        lockDurationMs: lockDuration,
+        logger,
+        metrics,
+      })
+    : undefined;
+  const onOutbox = notifications?.relay;
+  if (notify) registerOutboxGauges(registry, outboxConnection);
+  const retention = startOutboxRetention({
+    connection: outboxConnection,
+    retentionMs: options.outboxRetentionMs ?? 30 * 86_400_000,
+    notifying: Boolean(notify),
+    intervalMs: options.outboxRetentionIntervalMs,
+    logger,
+    metrics,
+  });
   const signer = jobSigner(options.jobSigningKeys);
   const accessPolicy = options.accessPolicy ?? options.applyOptions?.accessPolicy ?? DEFAULT_ACCESS_POLICY;
   const recover = unresolvedRecovery({ store, queue, signer, logger, metrics, fetchEvent: options.fetchEvent });
@@ -134,6 +182,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     sdkApiVersion: Stripe.API_VERSION,
     batch: options.batch,
     rerun: recover,
+    onOutbox,
   });
   const worker = store.worker<StripeEventJobData, StripeEventJobResult>(options.queueName, processor, {
     concurrency: options.concurrency ?? 10,
@@ -169,6 +218,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   worker.on('stalled', (jobId) => logger.warn({ eventId: jobId }, 'job stalled (a worker died or blocked); it will run again'));
 
   await worker.waitUntilReady();
+  await notifications?.waitUntilReady();
   running.worker = worker;
   const sweepIntervalMs = options.sweepIntervalMs ?? 300_000;
   const sweep = startUnresolvedSweep({
@@ -178,6 +228,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     metrics,
     recover,
     accessPolicy,
+    onOutbox,
   });
   const clockConnection = createConnection(options.databaseUrl, 'billing-worker-clock');
   const clock = startAccessClock({
@@ -186,6 +237,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     policy: accessPolicy,
     logger,
     metrics,
+    onOutbox,
   });
   // The reconcile sweep: its reads and progress, and its repairs, on connections of their own.
   const reconcileConnections = options.reconcile
@@ -213,6 +265,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     worker,
     store,
     queue,
+    notifications: notifications?.queue,
+    relayScan: () => notifications?.relayScan() ?? Promise.resolve(0),
+    expireOutbox: () => retention.runOnce(),
     readiness: gate.readiness,
     sweep: () => sweep.runOnce(),
     expireFailed: () => expiry.runOnce(),
@@ -225,10 +280,12 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       await worker.close();
       await sweep.stop();
       await clock.stop();
+      await notifications?.close();
+      await retention.stop();
       await queue.close();
       await store.close();
       const own = reconcileConnections ? [reconcileConnections.sql, reconcileConnections.apply] : [];
-      await Promise.all([...connections, probeConnection, clockConnection, ...own].map((c) => c.end({ timeout: 5 })));
+      await Promise.all([...connections, probeConnection, clockConnection, outboxConnection, ...own].map((c) => c.end({ timeout: 5 })));
     },
   };
 }

@@ -15,3 +15,4 @@ export { isWritablePrimary } from './redis/writable-primary';
 export { ReplicaAckError, waitForReplicas } from './redis/wait-for-replicas';
 export { replicaAckGroup, type ReplicaAck } from './redis/replica-ack-group';
 export { connectionEpoch } from './redis/connection-epoch';
+export * from './notification-queue';

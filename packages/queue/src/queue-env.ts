@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { notificationQueueName } from './notification-queue';
 import { envFields, z, type EnvProblem } from '@billing/runtime/env';
 import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX } from './contract';
 import { DEFAULT_QUEUE_SCHEMA, type QueueConfig } from './queue-config';
@@ -214,7 +215,7 @@ export function queueConfigFromEnv(env: QueueEnv): QueueConfig {
 /** The name of the events queue and of the notifications queue beside it. */
 export function queueNamesFromEnv(env: Pick<QueueEnv, 'QUEUE_NAME'>): { events: string; notifications: string } {
   const events = env.QUEUE_NAME ?? DEFAULT_QUEUE_NAME;
-  return { events, notifications: `${events}-notifications` };
+  return { events, notifications: notificationQueueName(events) };
 }
 
 function safeProtocol(value: string): string {

@@ -1,0 +1,3 @@
+export * from './notification';
+export * from './verify-notification';
+export * from './get-access';
