@@ -75,6 +75,20 @@ export const settings = {
     connections: int('BENCH_CONNECTIONS', 50),
     durationSeconds: int('BENCH_DURATION', 10),
     warmupSeconds: int('BENCH_WARMUP', 2),
+    /** Sizes the pool of pre-signed deliveries (rate × seconds): a rate no server here reaches. */
+    maxRate: int('BENCH_MAX_RATE', 16_000),
+  },
+
+  /** `--only slow-clients`: slow connections against one ingress, for this long. */
+  slowClients: {
+    connections: int('BENCH_SLOW_CONNECTIONS', 200),
+    seconds: int('BENCH_SLOW_SECONDS', 30),
+  },
+
+  /** `bench/entry/replica-ack.ts`: alternating rounds of 0 and 1, and the pool of pre-signed deliveries. */
+  replicaAck: {
+    rounds: int('BENCH_ROUNDS', 3),
+    maxRate: int('BENCH_MAX_RATE', 10_000),
   },
 
   worker: {

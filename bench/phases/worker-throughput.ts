@@ -1,14 +1,14 @@
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startWorkerProcess } from './app-processes';
-import type { BenchProcess } from './child-process';
-import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';
-import { localRedisPid } from './machine';
-import { round } from './round';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { settings } from './settings';
-import { scrapeWorkers } from './worker-metrics';
-import { openBenchQueue, type BenchQueue } from './worker-queue';
+import { startWorkerProcess } from '../harness/app-processes';
+import type { BenchProcess } from '../harness/child-process';
+import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
+import { localRedisPid } from '../harness/machine';
+import { round } from '../report/round';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { settings } from '../settings';
+import { scrapeWorkers } from '../harness/worker-metrics';
+import { openBenchQueue, type BenchQueue } from '../harness/worker-queue';
 
 export interface DrainResult {
   workers: number;

@@ -1,7 +1,7 @@
 import { freePort } from '@billing/testing/ports';
 import { startProcess, type BenchProcess } from './child-process';
 import type { BenchDatabase } from './database';
-import { settings, WEBHOOK_SECRET } from './settings';
+import { settings, WEBHOOK_SECRET } from '../settings';
 
 /** A process that answers webhooks, and the port it listens on. */
 export interface ServingProcess {

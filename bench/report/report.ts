@@ -1,10 +1,10 @@
-import type { BurstComparison, BurstResult } from './burst';
-import { ingressRows, type AcknowledgementResult } from './ingress';
-import type { LatencyResult } from './latency';
-import type { Machine } from './machine';
-import type { MemoryWindow } from './memory';
-import type { PgbenchResult, PgbenchRun } from './pgbench';
-import type { DrainResult } from './worker-throughput';
+import type { BurstComparison, BurstResult } from '../phases/burst';
+import { ingressRows, type AcknowledgementResult } from '../phases/ingress';
+import type { LatencyResult } from '../phases/latency';
+import type { Machine } from '../harness/machine';
+import type { MemoryWindow } from '../harness/memory';
+import type { PgbenchResult, PgbenchRun } from '../phases/pgbench';
+import type { DrainResult } from '../phases/worker-throughput';
 
 export interface MemoryRuns {
   /** Two consecutive runs in one process. */

@@ -1,16 +1,16 @@
 import autocannon from 'autocannon';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { freePort } from '@billing/testing/ports';
-import { startIngress } from './app-processes';
-import { startProcess, type BenchProcess } from './child-process';
-import { localRedisPid } from './machine';
-import { round } from './round';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
-import { signRequests, type SignedRequests } from './signed-requests';
-import { openBenchQueue } from './worker-queue';
-import type { Target } from './report';
+import { startIngress } from '../harness/app-processes';
+import { startProcess, type BenchProcess } from '../harness/child-process';
+import { localRedisPid } from '../harness/machine';
+import { round } from '../report/round';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from '../settings';
+import { signRequests, type SignedRequests } from '../harness/signed-requests';
+import { openBenchQueue } from '../harness/worker-queue';
+import type { Target } from '../report/report';
 
 export interface LoadResult {
   requestsPerSec: number;
@@ -104,9 +104,8 @@ export async function fireSignedLoad(
 
 /** Enough deliveries for `seconds` at a rate no server here reaches. */
 function poolFor(templates: readonly StripeEvent[], seconds: number): SignedRequests {
-  return signRequests(templates, seconds * MAX_EXPECTED_RATE, WEBHOOK_SECRET);
+  return signRequests(templates, seconds * settings.ingress.maxRate, WEBHOOK_SECRET);
 }
-const MAX_EXPECTED_RATE = Number(process.env.BENCH_MAX_RATE ?? 16_000);
 
 async function warmAndMeasure(
   url: string,
@@ -144,7 +143,7 @@ export async function benchAcknowledgement(
       const port = await freePort();
       const bare = await startProcess(
         name,
-        'bench/bare-verify-server.ts',
+        'bench/servers/bare-verify-server.ts',
         { PORT: String(port), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...env },
         /bare listening/,
       );

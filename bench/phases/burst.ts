@@ -1,19 +1,19 @@
 import http from 'node:http';
 import { freePort } from '@billing/testing/ports';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startIngress, startWorkerProcess } from './app-processes';
-import { startProcess, type BenchProcess } from './child-process';
-import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';
-import { postDelivery } from './http-post';
+import { startIngress, startWorkerProcess } from '../harness/app-processes';
+import { startProcess, type BenchProcess } from '../harness/child-process';
+import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
+import { postDelivery } from '../harness/http-post';
 import { pct } from './latency';
-import { localRedisPid } from './machine';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { round } from './round';
-import { settings, WEBHOOK_SECRET } from './settings';
-import { signRequests } from './signed-requests';
-import { scrapeWorkers } from './worker-metrics';
-import { openBenchQueue } from './worker-queue';
+import { localRedisPid } from '../harness/machine';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { round } from '../report/round';
+import { settings, WEBHOOK_SECRET } from '../settings';
+import { signRequests } from '../harness/signed-requests';
+import { scrapeWorkers } from '../harness/worker-metrics';
+import { openBenchQueue } from '../harness/worker-queue';
 
 export interface BurstResult {
   /** `sync`: the synchronous reference; `queued`: ingress + worker. */
@@ -150,7 +150,7 @@ export async function benchBursts(
     const syncPort = await freePort();
     const syncServer = await startProcess(
       'sync-reference',
-      'bench/sync-reference-server.ts',
+      'bench/servers/sync-reference-server.ts',
       {
         PORT: String(syncPort),
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,

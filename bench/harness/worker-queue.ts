@@ -1,6 +1,6 @@
 import { jobIdFor, openEventQueue, openQueueStore, type EventQueue, type QueueConfig, type StripeEventJobData } from '@billing/queue';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { settings } from './settings';
+import { settings } from '../settings';
 import { signedJob } from '@billing/testing/job-signing';
 
 /** The bench's own handle on a queue: fill it while paused, release it, read its counts, drop it. */
