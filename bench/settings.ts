@@ -44,6 +44,18 @@ const batchOverrides = { batchSize: optionalInt('BENCH_WORKER_BATCH_SIZE'), batc
 
 const pgbenchClients = list('BENCH_PGBENCH_CLIENTS', '10,2');
 
+export type QueueBackendName = 'redis' | 'postgres';
+/** Queue backends compared side by side (`BENCH_BACKENDS`, default both). */
+const backends = (process.env.BENCH_BACKENDS ?? 'redis,postgres')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean)
+  .map((v) => {
+    if (v !== 'redis' && v !== 'postgres')
+      throw new Error(`BENCH_BACKENDS must list redis and/or postgres, got ${process.env.BENCH_BACKENDS}`);
+    return v as QueueBackendName;
+  });
+
 export const settings = {
   /** A Postgres URL allowed to create databases; the bench creates and drops its own. */
   adminDatabaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -106,6 +118,15 @@ export const settings = {
     /** Events drained (or applied) before each measured figure, discarded. */
     warmupEvents: int('BENCH_WARMUP_EVENTS', 1_000),
     drainTimeoutMs: int('BENCH_DRAIN_TIMEOUT_MS', 180_000),
+  },
+
+  /** Both queue backends side by side: the ingress's acknowledgement and a worker drain on each, against pgbench. */
+  backends: {
+    names: backends,
+    /** Events of each backend's drain (at the worker's default concurrency). */
+    drainEvents: int('BENCH_BACKEND_EVENTS', 8_000),
+    /** Drain sizes for the Postgres backend's rate-versus-queue-length check (`--only queue-length`). */
+    queueLengths: list('BENCH_QUEUE_LENGTHS', '2000,8000,20000'),
   },
 
   latency: {

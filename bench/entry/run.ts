@@ -16,6 +16,8 @@ import { createBenchDatabase, type BenchDatabase } from '../harness/database';
 import { eventMix, typeCounts } from '../harness/event-mix';
 import { benchAcknowledgement, ingressRows } from '../phases/ingress';
 import { benchLatency } from '../phases/latency';
+import { benchBackends } from '../phases/backends';
+import { backendRows } from '../report/backend-rows';
 import { describeMachine, loadAverageNow } from '../harness/machine';
 import type { MemoryWindow } from '../harness/memory';
 import { burstPhase, defaultDrains, otherDrains, pgbenchPhase, prepareRun, type Run } from '../phases/phases';
@@ -46,7 +48,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain'] as const;
+const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain', 'backends'] as const;
 type Phase = (typeof ONLY)[number];
 
 /** `--only <phase>` from the command line, or undefined for the whole bench. */
@@ -88,6 +90,11 @@ async function runOnly(phase: Phase, queue: (phase: string) => string): Promise<
     const pgbench = await pgbenchPhase(run);
     printRows(pgbenchRows(pgbench));
     log(JSON.stringify(pgbench));
+  } else if (phase === 'backends') {
+    const pgbench = await pgbenchPhase(run);
+    const backends = await benchBackends(run, pgbench, run.mix(2_000), log);
+    printRows([...pgbenchRows(pgbench), ...backendRows(backends)]);
+    log(JSON.stringify(backends));
   } else if (phase === 'burst') {
     const burst = await burstPhase(run);
     printRows(burstRows(burst, settings.burst.syncConnections));

@@ -10,6 +10,7 @@ import { cpuMeter } from '../harness/process-cpu';
 import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from '../settings';
 import { signRequests, type SignedRequests } from '../harness/signed-requests';
 import { openBenchQueue } from '../harness/worker-queue';
+import type { BenchBackend } from '../harness/queue-backend';
 import type { Target } from '../report/report';
 
 export interface LoadResult {
@@ -182,6 +183,25 @@ export async function benchAcknowledgement(
     };
   } finally {
     for (const p of processes) await p.stop(5_000);
+    await queue.drop();
+  }
+}
+
+/** The real ingress on `backend`: a warm-up, then one measured run; what it enqueued is dropped after. */
+export async function ingressOnBackend(
+  templates: readonly StripeEvent[],
+  queueName: string,
+  backend: BenchBackend,
+  log: (line: string) => void,
+): Promise<LoadResult> {
+  const queue = openBenchQueue(queueName, backend); // only to remove what the ingress enqueued, at the end
+  const { process: ingress, port } = await startIngress(queueName, {}, backend);
+  try {
+    log(`  ingress on ${backend.name}: warm-up ${settings.ingress.warmupSeconds} s, run ${settings.ingress.durationSeconds} s`);
+    const [result] = (await warmAndMeasure(`http://127.0.0.1:${port}`, ingress.pid, templates, 1)) as [LoadResult];
+    return result;
+  } finally {
+    await ingress.stop(5_000);
     await queue.drop();
   }
 }

@@ -1,16 +1,18 @@
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startWorkerProcess } from '../harness/app-processes';
+import { startWorkerProcess, type WorkerProcessOptions } from '../harness/app-processes';
 import type { BenchProcess } from '../harness/child-process';
 import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
 import { localRedisPid } from '../harness/machine';
 import { round } from '../report/round';
 import { sampleMemory, type MemoryWindow } from '../harness/memory';
 import { cpuMeter } from '../harness/process-cpu';
-import { settings } from '../settings';
+import { settings, type QueueBackendName } from '../settings';
 import { scrapeWorkers } from '../harness/worker-metrics';
 import { openBenchQueue, type BenchQueue } from '../harness/worker-queue';
 
 export interface DrainResult {
+  /** Where the queue was. */
+  backend: QueueBackendName;
   workers: number;
   concurrency: number;
   events: number;
@@ -44,9 +46,15 @@ export interface WorkerFleet {
   stop: () => Promise<void>;
 }
 
-/** Starts `workers` worker processes at `concurrency` each on a fresh queue of their own. */
-export async function startWorkers(database: BenchDatabase, queueName: string, workers: number, concurrency: number): Promise<WorkerFleet> {
-  const queue = openBenchQueue(queueName);
+/** Starts `workers` worker processes at `concurrency` each on a fresh queue of their own (on Redis unless `options.backend` says otherwise). */
+export async function startWorkers(
+  database: BenchDatabase,
+  queueName: string,
+  workers: number,
+  concurrency: number,
+  options: Omit<WorkerProcessOptions, 'name'> = {},
+): Promise<WorkerFleet> {
+  const queue = openBenchQueue(queueName, options.backend);
   await queue.queue.pause();
   const processes: BenchProcess[] = [];
   const stop = async () => {
@@ -54,7 +62,8 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
     await queue.drop();
   };
   try {
-    for (let i = 0; i < workers; i += 1) processes.push(await startWorkerProcess(database, queueName, concurrency, `worker-${i + 1}`));
+    for (let i = 0; i < workers; i += 1)
+      processes.push(await startWorkerProcess(database, queueName, concurrency, { ...options, name: `worker-${i + 1}` }));
   } catch (error) {
     await stop();
     throw error;
@@ -83,6 +92,7 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
     const after = await scrapeWorkers(processes);
     const batches = after.batches - before.batches;
     return {
+      backend: options.backend?.name ?? 'redis',
       workers,
       concurrency,
       events: events.length,
@@ -123,8 +133,9 @@ export async function drainOnce(
   workers: number,
   concurrency: number,
   warmup: readonly StripeEvent[],
+  options: Omit<WorkerProcessOptions, 'name'> = {},
 ): Promise<DrainResult> {
-  const fleet = await startWorkers(database, queueName, workers, concurrency);
+  const fleet = await startWorkers(database, queueName, workers, concurrency, options);
   try {
     if (warmup.length > 0) await fleet.drain(warmup);
     return await fleet.drain(events);

@@ -53,9 +53,9 @@ export interface Target {
 export const OLD_CPU_MS_PER_EVENT = 3;
 const CPU_TARGET_MS = OLD_CPU_MS_PER_EVENT / 3;
 
-const x = (n: number) => `${n.toFixed(2)}×`;
-const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
-const ms = (n: number) => `${n.toFixed(3)} ms`;
+export const x = (n: number) => `${n.toFixed(2)}×`;
+export const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+export const ms = (n: number) => `${n.toFixed(3)} ms`;
 
 export const drainCpu = (d: DrainResult) => d.workerCpuMsPerEvent + d.postgresCpuMsPerEvent + d.redisCpuMsPerEvent;
 
