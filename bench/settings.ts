@@ -129,6 +129,13 @@ export const settings = {
     queueLengths: list('BENCH_QUEUE_LENGTHS', '2000,8000,20000'),
   },
 
+  /** Issue 22 "Cost": drains with and without the outbox written, alternating. */
+  outbox: {
+    events: int('BENCH_OUTBOX_EVENTS', 8_000),
+    /** Pairs of drains (with, without). */
+    rounds: int('BENCH_OUTBOX_ROUNDS', 2),
+  },
+
   latency: {
     durationSeconds: int('BENCH_LATENCY_DURATION', 10),
     /** Sent at the same rate first, so the processes are warm (a production worker is). */

@@ -17,7 +17,9 @@ import { eventMix, typeCounts } from '../harness/event-mix';
 import { benchAcknowledgement, ingressRows } from '../phases/ingress';
 import { benchLatency } from '../phases/latency';
 import { benchBackends } from '../phases/backends';
-import { backendRows } from '../report/backend-rows';
+import { backendRows, outboxRows, queueLengthRows } from '../report/backend-rows';
+import { benchQueueLength } from '../phases/queue-length';
+import { benchOutboxCost } from '../phases/outbox-cost';
 import { describeMachine, loadAverageNow } from '../harness/machine';
 import type { MemoryWindow } from '../harness/memory';
 import { burstPhase, defaultDrains, otherDrains, pgbenchPhase, prepareRun, type Run } from '../phases/phases';
@@ -48,7 +50,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain', 'backends'] as const;
+const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain', 'backends', 'queue-length', 'outbox'] as const;
 type Phase = (typeof ONLY)[number];
 
 /** `--only <phase>` from the command line, or undefined for the whole bench. */
@@ -90,6 +92,14 @@ async function runOnly(phase: Phase, queue: (phase: string) => string): Promise<
     const pgbench = await pgbenchPhase(run);
     printRows(pgbenchRows(pgbench));
     log(JSON.stringify(pgbench));
+  } else if (phase === 'outbox') {
+    const cost = await benchOutboxCost(run, log);
+    printRows(outboxRows(cost));
+    log(JSON.stringify(cost));
+  } else if (phase === 'queue-length') {
+    const lengths = await benchQueueLength(run, log);
+    printRows(queueLengthRows(lengths));
+    log(JSON.stringify(lengths));
   } else if (phase === 'backends') {
     const pgbench = await pgbenchPhase(run);
     const backends = await benchBackends(run, pgbench, run.mix(2_000), log);

@@ -72,10 +72,17 @@ export async function outcomes(sql: postgres.Sql): Promise<Record<string, number
 }
 
 /** Polls the ledger until it holds `expected` rows; resolves with the time that was seen (ms, performance clock). */
-export async function waitForLedger(sql: postgres.Sql, expected: number, timeoutMs: number, intervalMs = 50): Promise<number> {
+export async function waitForLedger(
+  sql: postgres.Sql,
+  expected: number,
+  timeoutMs: number,
+  intervalMs = 50,
+  onCount?: (count: number, at: number) => void,
+): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const count = await ledgerCount(sql);
+    onCount?.(count, performance.now());
     if (count >= expected) return performance.now();
     if (performance.now() > deadline) throw new Error(`ledger has ${count} of ${expected} events after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -36,6 +36,22 @@ export interface DrainResult {
   redisCpuMsPerEvent: number;
   /** Per worker process, over this drain. */
   memory: MemoryWindow[];
+  /** Events/s over each fifth of the events, in order: a rate that falls as the drain goes on shows here. */
+  fifths: number[];
+}
+
+/** Events/s over each fifth of `total`, from (time, ledger count) samples starting at `start`. */
+export function fifthRates(samples: ReadonlyArray<[number, number]>, start: number, total: number): number[] {
+  const rates: number[] = [];
+  let from: [number, number] = [start, 0];
+  for (let k = 1; k <= 5; k += 1) {
+    const target = Math.ceil((total * k) / 5);
+    const reached = samples.find(([, count]) => count >= target);
+    if (!reached) break;
+    rates.push(round((reached[1] - from[1]) / Math.max(0.001, (reached[0] - from[0]) / 1000)));
+    from = reached;
+  }
+  return rates;
 }
 
 export interface WorkerFleet {
@@ -83,7 +99,10 @@ export async function startWorkers(
     const redisCpu = cpuMeter(redisPid === undefined ? [] : [redisPid]);
     const started = performance.now();
     await queue.resume();
-    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs, 20);
+    const samples: Array<[number, number]> = [];
+    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs, 20, (count, at) =>
+      samples.push([at, count]),
+    );
     const seconds = (finished - started) / 1000;
     const workerCpuMs = cpu();
     const postgresCpuMs = postgresCpu();
@@ -108,6 +127,7 @@ export async function startWorkers(
       postgresCpuMsPerEvent: round(postgresCpuMs / events.length, 3),
       redisCpuMsPerEvent: round(redisCpuMs / events.length, 3),
       memory: samplers.map((s) => s.window()),
+      fifths: fifthRates(samples, started, events.length),
     };
   };
 

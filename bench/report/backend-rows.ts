@@ -1,5 +1,7 @@
 import type { BackendsComparison } from '../phases/backends';
-import { describeDrain, rate, x, type Target } from './report';
+import type { QueueLengthResult } from '../phases/queue-length';
+import type { OutboxCost } from '../phases/outbox-cost';
+import { describeDrain, ms, rate, x, type Target } from './report';
 
 /** Each queue backend's ingress and drain against pgbench's per-event rate, and Postgres against Redis. */
 export function backendRows(c: BackendsComparison): Target[] {
@@ -34,4 +36,51 @@ export function backendRows(c: BackendsComparison): Target[] {
       met: null,
     });
   return rows;
+}
+
+/** Drain rate by drain size, and before and after a large drain on one queue, per backend. */
+export function queueLengthRows(results: readonly QueueLengthResult[]): Target[] {
+  return results.flatMap((r): Target[] => [
+    ...r.bySize.map((d): Target => ({
+      figure: `QUEUE_BACKEND=${r.backend}: drain of ${d.events.toLocaleString('en-US')} (fresh queue)`,
+      measured: `${rate(d.eventsPerSec)}; by fifth of the drain: ${d.fifths.map((f) => Math.round(f)).join(', ')}`,
+      baseline: '',
+      ratio: '',
+      target: 'report',
+      met: null,
+    })),
+    {
+      figure: `QUEUE_BACKEND=${r.backend}: the same ${r.sameQueue.before.events.toLocaleString('en-US')} events after ${r.sameQueue.large.events.toLocaleString('en-US')} more completed on the queue`,
+      measured: `${rate(r.sameQueue.after.eventsPerSec)} (${r.sameQueue.completedKeptAfter.toLocaleString('en-US')} completed jobs kept)`,
+      baseline: `before: ${rate(r.sameQueue.before.eventsPerSec)} (${r.sameQueue.completedKeptBefore.toLocaleString('en-US')} kept)`,
+      ratio: x(r.afterToBefore),
+      target: 'report',
+      met: null,
+    },
+  ]);
+}
+
+/** Issue 22 "Cost": drain with the outbox against drain without it, same worker, same run. */
+export function outboxRows(c: OutboxCost): Target[] {
+  const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
+  const withRounds = c.rounds.filter((r) => r.writeOutbox);
+  const rows = withRounds[0]?.rowsPerEvent ?? 0;
+  return [
+    {
+      figure: `drain with the outbox written (${withRounds.length} drains, median)`,
+      measured: `${rate(c.withOutbox)} (${rows} outbox rows/event; worker + Postgres CPU ${ms(c.cpuMsPerEvent.withOutbox)}/event)`,
+      baseline: `without (ApplyOptions.writeOutbox false): ${rate(c.withoutOutbox)} (CPU ${ms(c.cpuMsPerEvent.withoutOutbox)}/event)`,
+      ratio: x(c.withOutbox / c.withoutOutbox),
+      target: '≥ 0.85× (cost ≤ 15 %)',
+      met: c.cost <= 0.15 && c.rounds.every((r) => r.drain.failed === 0),
+    },
+    {
+      figure: 'outbox cost: 1 − with ÷ without',
+      measured: `${pct(c.cost)} of drain throughput; CPU +${pct(c.cpuMsPerEvent.withOutbox / c.cpuMsPerEvent.withoutOutbox - 1)}`,
+      baseline: `rounds: ${c.rounds.map((r) => `${r.writeOutbox ? 'with' : 'without'} ${Math.round(r.drain.eventsPerSec)}`).join(', ')}`,
+      ratio: '',
+      target: 'report',
+      met: null,
+    },
+  ];
 }
