@@ -146,6 +146,10 @@ async function main(): Promise<void> {
   const others = await otherDrains(run);
   const { atPgbenchConcurrency } = others;
   const sweep = [atPgbenchConcurrency, second, ...others.sweep].sort((a, b) => a.concurrency - b.concurrency);
+  log(`backends: ${settings.backends.names.join(' and ')}, ingress and a drain of ${settings.backends.drainEvents} each`);
+  const backends = await benchBackends(run, pgbench, run.mix(2_000), log);
+  log(`outbox: ${settings.outbox.rounds} pairs of drains with and without it, ${settings.outbox.events} events each`);
+  const outbox = await benchOutboxCost(run, log);
   log(`5/7 two workers × ${w.defaultConcurrency}: ${w.events} events`);
   const twoWorkers = await drainOnce(run.db, queue('two'), run.mix(w.events), 2, w.defaultConcurrency, run.mix(w.warmupEvents));
   log(`  ${twoWorkers.eventsPerSec}/s`);
@@ -209,6 +213,8 @@ async function main(): Promise<void> {
       scaling: { oneWorker: headline, twoWorkers, gain: round(twoWorkers.eventsPerSec / headline.eventsPerSec, 3) },
     },
     latency,
+    backends,
+    outbox,
     memory: {
       ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [
         latency.ingressMemory,
@@ -226,7 +232,7 @@ async function main(): Promise<void> {
       ),
     },
   };
-  const results: BenchResults = { ...partial, targets: targetRows(partial) };
+  const results: BenchResults = { ...partial, targets: [...targetRows(partial), ...backendRows(backends), ...outboxRows(outbox)] };
 
   await mkdir(RESULTS, { recursive: true });
   await writeFile(`${RESULTS}latest.json`, `${JSON.stringify(results, null, 2)}\n`);

@@ -70,17 +70,17 @@ export function outboxRows(c: OutboxCost): Target[] {
       figure: `drain with the outbox written (${withRounds.length} drains, median)`,
       measured: `${rate(c.withOutbox)} (${rows} outbox rows/event; worker + Postgres CPU ${ms(c.cpuMsPerEvent.withOutbox)}/event)`,
       baseline: `without (ApplyOptions.writeOutbox false): ${rate(c.withoutOutbox)} (CPU ${ms(c.cpuMsPerEvent.withoutOutbox)}/event)`,
-      ratio: x(c.withOutbox / c.withoutOutbox),
-      target: '≥ 0.85× (cost ≤ 15 %)',
-      met: c.cost <= 0.15 && c.rounds.every((r) => r.drain.failed === 0),
-    },
-    {
-      figure: 'outbox cost: 1 − with ÷ without',
-      measured: `${pct(c.cost)} of drain throughput; CPU +${pct(c.cpuMsPerEvent.withOutbox / c.cpuMsPerEvent.withoutOutbox - 1)}`,
-      baseline: `rounds: ${c.rounds.map((r) => `${r.writeOutbox ? 'with' : 'without'} ${Math.round(r.drain.eventsPerSec)}`).join(', ')}`,
-      ratio: '',
+      ratio: `${x(c.withOutbox / c.withoutOutbox)} (medians)`,
       target: 'report',
       met: null,
+    },
+    {
+      figure: 'outbox cost: 1 − the median of the pairs’ with ÷ without',
+      measured: `${pct(c.cost)} of drain throughput (pairs: ${c.pairRatios.map(x).join(', ')}); worker + Postgres CPU +${pct(c.cpuMsPerEvent.withOutbox / c.cpuMsPerEvent.withoutOutbox - 1)}`,
+      baseline: `rounds: ${c.rounds.map((r) => `${r.writeOutbox ? 'with' : 'without'} ${Math.round(r.drain.eventsPerSec)}`).join(', ')}`,
+      ratio: x(1 - c.cost),
+      target: '≤ 15 %',
+      met: c.cost <= 0.15 && c.rounds.every((r) => r.drain.failed === 0),
     },
   ];
 }

@@ -5,6 +5,8 @@ import type { Machine } from '../harness/machine';
 import type { MemoryWindow } from '../harness/memory';
 import type { PgbenchResult, PgbenchRun } from '../phases/pgbench';
 import type { DrainResult } from '../phases/worker-throughput';
+import type { BackendsComparison } from '../phases/backends';
+import type { OutboxCost } from '../phases/outbox-cost';
 
 export interface MemoryRuns {
   /** Two consecutive runs in one process. */
@@ -36,6 +38,10 @@ export interface BenchResults {
   };
   latency: LatencyResult;
   memory: { ingress: MemoryRuns; worker: MemoryRuns };
+  /** Both queue backends side by side, against pgbench. */
+  backends: BackendsComparison;
+  /** Drain with and without the outbox written. */
+  outbox: OutboxCost;
   targets: Target[];
 }
 
