@@ -14,6 +14,7 @@ import { settings, WEBHOOK_SECRET } from '../settings';
 import { signRequests } from '../harness/signed-requests';
 import { scrapeWorkers } from '../harness/worker-metrics';
 import { openBenchQueue } from '../harness/worker-queue';
+import { redisBackend, type BenchBackend } from '../harness/queue-backend';
 
 export interface BurstResult {
   /** `sync`: the synchronous reference; `queued`: ingress + worker. */
@@ -133,7 +134,7 @@ export interface BurstComparison {
 
 /**
  * Issue items 2 and 3: the synchronous reference (`sync-reference-server.ts`) and a real
- * ingress + worker (default concurrency) on the same database, both started and warmed up
+ * ingress + worker (default concurrency, their queue on `backend`: Redis unless named) on the same database, both started and warmed up
  * first, then fed the same kind of burst in alternating rounds, so the machine's drift falls on
  * both. Each round's events are fresh (`burstEvents()`); the medians are compared.
  */
@@ -142,9 +143,10 @@ export async function benchBursts(
   queueName: string,
   burstEvents: (count: number) => StripeEvent[],
   log: (line: string) => void,
+  backend: BenchBackend = redisBackend(),
 ): Promise<BurstComparison> {
   const { burst: b } = settings;
-  const queue = openBenchQueue(queueName);
+  const queue = openBenchQueue(queueName, backend);
   const processes: BenchProcess[] = [];
   try {
     const syncPort = await freePort();
@@ -161,9 +163,9 @@ export async function benchBursts(
       /sync reference listening/,
     );
     processes.push(syncServer);
-    const { process: ingress, port } = await startIngress(queueName);
+    const { process: ingress, port } = await startIngress(queueName, {}, backend);
     processes.push(ingress);
-    const worker = await startWorkerProcess(database, queueName, settings.worker.defaultConcurrency);
+    const worker = await startWorkerProcess(database, queueName, settings.worker.defaultConcurrency, { backend });
     processes.push(worker);
     const sync: Subject = { kind: 'sync', port: syncPort, server: syncServer };
     const queued: Subject = { kind: 'queued', port, server: ingress, worker };

@@ -26,6 +26,18 @@ export function backendRows(c: BackendsComparison): Target[] {
       met: null,
     },
   ]);
+  for (const { backend, burst } of c.bursts)
+    rows.push({
+      figure: `QUEUE_BACKEND=${backend}: burst end to end, ${burst.queued.events.toLocaleString('en-US')} events, ${burst.queued.inFlight} in flight`,
+      measured: `${rate(burst.queued.eventsPerSec)} (rounds ${burst.rounds
+        .filter((r) => r.kind === 'queued')
+        .map((r) => Math.round(r.eventsPerSec))
+        .join(', ')}; non-2xx ${burst.queued.non2xx}, failed ${burst.queued.failed})`,
+      baseline: `synchronous reference: ${rate(burst.sync.eventsPerSec)}`,
+      ratio: x(burst.ratio),
+      target: backend === 'postgres' ? '≥ 1.5×' : 'report',
+      met: backend === 'postgres' ? burst.ratio >= 1.5 && burst.rounds.every((r) => r.non2xx === 0 && r.failed === 0) : null,
+    });
   if (c.postgresToRedis)
     rows.push({
       figure: 'Postgres backend ÷ Redis backend',
