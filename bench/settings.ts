@@ -64,6 +64,8 @@ export const settings = {
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
   /** When set, the ingress and worker children run with `--cpu-prof` and write their profiles here. */
   profileDir: process.env.BENCH_PROFILE_DIR,
+  /** `BENCH_TRACK_FUNCTIONS=1`: the bench database tracks PL/pgSQL functions (`track_functions`), and the backends phase reports where Postgres's time went. */
+  trackFunctions: process.env.BENCH_TRACK_FUNCTIONS === '1',
 
   pgbench: {
     binary: process.env.BENCH_PGBENCH ?? 'pgbench',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { migrateDatabase } from '@billing/db/migrate';
 import { DEFAULT_QUEUE_SCHEMA, migrateQueueSchema } from '@billing/queue';
 import postgres from 'postgres';
+import { settings } from '../settings';
 
 export interface BenchDatabase {
   url: string;
@@ -35,6 +36,8 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   try {
     await migrateDatabase(url.toString());
     await migrateQueueSchema(url.toString(), DEFAULT_QUEUE_SCHEMA);
+    // For this database's later connections only (BullMQ's Postgres backend is PL/pgSQL functions).
+    if (settings.trackFunctions) await sql`alter database ${sql(name)} set track_functions = 'pl'`;
   } catch (error) {
     await drop();
     throw error;
@@ -100,4 +103,15 @@ export async function backendPids(sql: postgres.Sql, applicationName?: string): 
     where datname = current_database()
       and ${applicationName === undefined ? sql`application_name not in (${BENCH_APPLICATION}, ${BENCH_QUEUE_APPLICATION})` : sql`application_name = ${applicationName}`}`;
   return rows.map((r) => r.pid);
+}
+
+/** PL/pgSQL functions by self time since the database was made (with `BENCH_TRACK_FUNCTIONS=1`), the top `limit`. */
+export async function functionTimes(
+  sql: postgres.Sql,
+  limit = 12,
+): Promise<Array<{ fn: string; calls: number; selfMs: number; totalMs: number }>> {
+  const rows = await sql<{ fn: string; calls: number; self_ms: number; total_ms: number }[]>`
+    select schemaname || '.' || funcname as fn, calls::int, self_time::float8 as self_ms, total_time::float8 as total_ms
+    from pg_stat_user_functions order by self_time desc limit ${limit}`;
+  return rows.map((r) => ({ fn: r.fn, calls: r.calls, selfMs: Math.round(r.self_ms), totalMs: Math.round(r.total_ms) }));
 }

@@ -1,4 +1,5 @@
 import type { StripeEvent } from '@billing/stripe-simulator/events';
+import { functionTimes } from '../harness/database';
 import { benchBackend } from '../harness/queue-backend';
 import { round } from '../report/round';
 import { settings, type QueueBackendName } from '../settings';
@@ -26,6 +27,8 @@ export interface BackendsComparison {
   backends: BackendFigures[];
   /** The burst through ingress + worker on each backend but Redis (whose burst is item 3), against the synchronous reference. */
   bursts: Array<{ backend: QueueBackendName; burst: BurstComparison }>;
+  /** With `BENCH_TRACK_FUNCTIONS=1`: PL/pgSQL functions by self time over the phase (BullMQ's Postgres backend). */
+  postgresFunctions?: Awaited<ReturnType<typeof functionTimes>>;
   /** Postgres backend ÷ Redis backend, when both ran. */
   postgresToRedis: { ingress: number; drain: number } | null;
 }
@@ -90,6 +93,7 @@ export async function benchBackends(
     pgbenchClients: first?.clients ?? settings.pgbench.clients[0] ?? 10,
     backends: figures,
     bursts,
+    ...(settings.trackFunctions && { postgresFunctions: await functionTimes(run.db.sql) }),
     postgresToRedis:
       redis && postgres
         ? {
