@@ -44,6 +44,18 @@ const batchOverrides = { batchSize: optionalInt('BENCH_WORKER_BATCH_SIZE'), batc
 
 const pgbenchClients = list('BENCH_PGBENCH_CLIENTS', '10,2');
 
+export type QueueBackendName = 'redis' | 'postgres';
+/** Queue backends compared side by side (`BENCH_BACKENDS`, default both). */
+const backends = (process.env.BENCH_BACKENDS ?? 'redis,postgres')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean)
+  .map((v) => {
+    if (v !== 'redis' && v !== 'postgres')
+      throw new Error(`BENCH_BACKENDS must list redis and/or postgres, got ${process.env.BENCH_BACKENDS}`);
+    return v as QueueBackendName;
+  });
+
 export const settings = {
   /** A Postgres URL allowed to create databases; the bench creates and drops its own. */
   adminDatabaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -52,6 +64,8 @@ export const settings = {
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
   /** When set, the ingress and worker children run with `--cpu-prof` and write their profiles here. */
   profileDir: process.env.BENCH_PROFILE_DIR,
+  /** `BENCH_TRACK_FUNCTIONS=1`: the bench database tracks PL/pgSQL functions (`track_functions`), and the backends phase reports where Postgres's time went. */
+  trackFunctions: process.env.BENCH_TRACK_FUNCTIONS === '1',
 
   pgbench: {
     binary: process.env.BENCH_PGBENCH ?? 'pgbench',
@@ -75,6 +89,20 @@ export const settings = {
     connections: int('BENCH_CONNECTIONS', 50),
     durationSeconds: int('BENCH_DURATION', 10),
     warmupSeconds: int('BENCH_WARMUP', 2),
+    /** Sizes the pool of pre-signed deliveries (rate × seconds): a rate no server here reaches. */
+    maxRate: int('BENCH_MAX_RATE', 16_000),
+  },
+
+  /** `--only slow-clients`: slow connections against one ingress, for this long. */
+  slowClients: {
+    connections: int('BENCH_SLOW_CONNECTIONS', 200),
+    seconds: int('BENCH_SLOW_SECONDS', 30),
+  },
+
+  /** `bench/entry/replica-ack.ts`: alternating rounds of 0 and 1, and the pool of pre-signed deliveries. */
+  replicaAck: {
+    rounds: int('BENCH_ROUNDS', 3),
+    maxRate: int('BENCH_MAX_RATE', 10_000),
   },
 
   worker: {
@@ -92,6 +120,22 @@ export const settings = {
     /** Events drained (or applied) before each measured figure, discarded. */
     warmupEvents: int('BENCH_WARMUP_EVENTS', 1_000),
     drainTimeoutMs: int('BENCH_DRAIN_TIMEOUT_MS', 180_000),
+  },
+
+  /** Both queue backends side by side: the ingress's acknowledgement and a worker drain on each, against pgbench. */
+  backends: {
+    names: backends,
+    /** Events of each backend's drain (at the worker's default concurrency). */
+    drainEvents: int('BENCH_BACKEND_EVENTS', 8_000),
+    /** Drain sizes for the Postgres backend's rate-versus-queue-length check (`--only queue-length`). */
+    queueLengths: list('BENCH_QUEUE_LENGTHS', '2000,8000,20000'),
+  },
+
+  /** Issue 22 "Cost": drains with and without the outbox written, alternating. */
+  outbox: {
+    events: int('BENCH_OUTBOX_EVENTS', 8_000),
+    /** Pairs of drains (with, without). */
+    rounds: int('BENCH_OUTBOX_ROUNDS', 2),
   },
 
   latency: {

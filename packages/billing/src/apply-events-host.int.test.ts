@@ -88,6 +88,16 @@ describe('outbox rows in the batch transaction', () => {
     }
   });
 
+  it('writeOutbox false (the bench’s baseline only): the change and the access are written, no outbox row nor sequence', async () => {
+    const user = await addUser('ada@example.com', CUSTOMER);
+    const batch = await applyAt(T0, [snapshot('customer.subscription.created', 'active', T0)], { writeOutbox: false });
+    expect(batch.outboxIds).toEqual([]);
+    expect(await outbox()).toEqual([]);
+    expect(await database().sql`select subject from billing_outbox_subjects`).toEqual([]);
+    expect(await database().sql`select status from subscriptions`).toEqual([{ status: 'active' }]);
+    expect(await access(user.id)).toMatchObject({ has_access: true });
+  });
+
   it('a duplicate or a stale event writes none', async () => {
     await addUser('ada@example.com', CUSTOMER);
     const created = snapshot('customer.subscription.created', 'active', T0);

@@ -43,6 +43,13 @@ export interface ApplyOptions {
   accessPolicy?: AccessPolicy;
   /** The time access is decided at, in Unix seconds (tests). @defaultValue the clock's */
   now?: () => Seconds;
+  /**
+   * **Bench only** (the baseline of the outbox's cost, `npm run bench -- --only outbox`): `false`
+   * leaves `billing_outbox` and `billing_outbox_subjects` unwritten (no rows, no `pg_notify`); the
+   * changes are still derived. No app sets it: the host contract needs every change written.
+   * @defaultValue true
+   */
+  writeOutbox?: boolean;
 }
 
 /** `duplicate`: the ledger already had this event id; nothing was written. */
@@ -279,10 +286,17 @@ interface TransactionOutcome {
 }
 
 /** What the host contract's share of a transaction needs: `now` is read once the rows are loaded and locked. */
-type HostOptions = { now: () => Seconds; policy: AccessPolicy } & Pick<ReduceOptions, 'fetchedEntitlements' | 'clockUsers'>;
+type HostOptions = { now: () => Seconds; policy: AccessPolicy; writeOutbox?: boolean } & Pick<
+  ReduceOptions,
+  'fetchedEntitlements' | 'clockUsers'
+>;
 
-function hostOptions(options: Pick<ApplyOptions, 'accessPolicy' | 'now'>): HostOptions {
-  return { now: () => Math.floor(options.now?.() ?? Date.now() / 1000), policy: options.accessPolicy ?? DEFAULT_ACCESS_POLICY };
+function hostOptions(options: Pick<ApplyOptions, 'accessPolicy' | 'now' | 'writeOutbox'>): HostOptions {
+  return {
+    now: () => Math.floor(options.now?.() ?? Date.now() / 1000),
+    policy: options.accessPolicy ?? DEFAULT_ACCESS_POLICY,
+    writeOutbox: options.writeOutbox,
+  };
 }
 
 /**
@@ -303,12 +317,13 @@ async function transaction(
   try {
     const { fresh, world } = loadedFrom(await connection.unsafe(loadMessage(events, scope, token)), scope);
     // The decisions date from when the rows were loaded and locked.
-    const effects = reduceEvents(
+    const reduced = reduceEvents(
       world,
       events.filter((e) => fresh.has(e.id)),
       fetched,
       { ...host, now: host.now() },
     );
+    const effects = host.writeOutbox === false ? { ...reduced, host: { ...reduced.host, outbox: [], subjects: new Map() } } : reduced;
     const written = await connection.unsafe(writeMessage(effects, token));
     const command = lastCommand(written);
     if (command !== 'COMMIT') throw new CommitFailedError(`COMMIT answered ${String(command)}: the transaction did not commit`);

@@ -1,12 +1,13 @@
 import { DEFAULT_QUEUE_NAME, jobIdFor, type StripeEventJobData, type StripeEventJobResult } from './contract';
-import { eventJobOptions } from './job-options';
+import { eventJobOptions, postgresEventJobOptions } from './job-options';
 import type { EnqueueOutcome, QueueStore, StoreQueue } from './queue-store';
 
 export type EventQueue = StoreQueue<StripeEventJobData, StripeEventJobResult>;
 
-/** The events queue (`QUEUE_NAME`) on a store, with the event jobs' options; the caller closes it. */
+/** The events queue (`QUEUE_NAME`) on a store, with the event jobs' options (its backend's); the caller closes it. */
 export function openEventQueue(store: QueueStore, name: string = DEFAULT_QUEUE_NAME): EventQueue {
-  return store.queue<StripeEventJobData, StripeEventJobResult>(name, { defaultJobOptions: eventJobOptions });
+  const defaultJobOptions = store.backend === 'postgres' ? postgresEventJobOptions : eventJobOptions;
+  return store.queue<StripeEventJobData, StripeEventJobResult>(name, { defaultJobOptions });
 }
 
 export class EnqueueTimeoutError extends Error {

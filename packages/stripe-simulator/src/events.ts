@@ -58,6 +58,8 @@ export interface SubscriptionFields {
   currentPeriodEnd?: number;
   interval?: 'month' | 'year';
   shape?: ApiShape;
+  /** The item's price: pass the same one to every snapshot of a subscription that keeps its price. @defaultValue a new price (and product) id each call */
+  price?: { id: string; product: string };
 }
 
 export function subscriptionObject(fields: SubscriptionFields): Record<string, unknown> {
@@ -70,11 +72,11 @@ export function subscriptionObject(fields: SubscriptionFields): Record<string, u
     created: start,
     metadata: {},
     price: {
-      id: stripeId('price'),
+      id: fields.price?.id ?? stripeId('price'),
       object: 'price',
       active: true,
       currency: 'usd',
-      product: stripeId('prod'),
+      product: fields.price?.product ?? stripeId('prod'),
       recurring: { interval: fields.interval ?? 'month', interval_count: 1, usage_type: 'licensed' },
       type: 'recurring',
       unit_amount: fields.interval === 'year' ? 19_000 : 1_900,

@@ -1,19 +1,20 @@
 import http from 'node:http';
 import { freePort } from '@billing/testing/ports';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startIngress, startWorkerProcess } from './app-processes';
-import { startProcess, type BenchProcess } from './child-process';
-import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';
-import { postDelivery } from './http-post';
+import { startIngress, startWorkerProcess } from '../harness/app-processes';
+import { startProcess, type BenchProcess } from '../harness/child-process';
+import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
+import { postDelivery } from '../harness/http-post';
 import { pct } from './latency';
-import { localRedisPid } from './machine';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { round } from './round';
-import { settings, WEBHOOK_SECRET } from './settings';
-import { signRequests } from './signed-requests';
-import { scrapeWorkers } from './worker-metrics';
-import { openBenchQueue } from './worker-queue';
+import { localRedisPid } from '../harness/machine';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { round } from '../report/round';
+import { settings, WEBHOOK_SECRET } from '../settings';
+import { signRequests } from '../harness/signed-requests';
+import { scrapeWorkers } from '../harness/worker-metrics';
+import { openBenchQueue } from '../harness/worker-queue';
+import { redisBackend, type BenchBackend } from '../harness/queue-backend';
 
 export interface BurstResult {
   /** `sync`: the synchronous reference; `queued`: ingress + worker. */
@@ -133,7 +134,7 @@ export interface BurstComparison {
 
 /**
  * Issue items 2 and 3: the synchronous reference (`sync-reference-server.ts`) and a real
- * ingress + worker (default concurrency) on the same database, both started and warmed up
+ * ingress + worker (default concurrency, their queue on `backend`: Redis unless named) on the same database, both started and warmed up
  * first, then fed the same kind of burst in alternating rounds, so the machine's drift falls on
  * both. Each round's events are fresh (`burstEvents()`); the medians are compared.
  */
@@ -142,15 +143,16 @@ export async function benchBursts(
   queueName: string,
   burstEvents: (count: number) => StripeEvent[],
   log: (line: string) => void,
+  backend: BenchBackend = redisBackend(),
 ): Promise<BurstComparison> {
   const { burst: b } = settings;
-  const queue = openBenchQueue(queueName);
+  const queue = openBenchQueue(queueName, backend);
   const processes: BenchProcess[] = [];
   try {
     const syncPort = await freePort();
     const syncServer = await startProcess(
       'sync-reference',
-      'bench/sync-reference-server.ts',
+      'bench/servers/sync-reference-server.ts',
       {
         PORT: String(syncPort),
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -161,9 +163,9 @@ export async function benchBursts(
       /sync reference listening/,
     );
     processes.push(syncServer);
-    const { process: ingress, port } = await startIngress(queueName);
+    const { process: ingress, port } = await startIngress(queueName, {}, backend);
     processes.push(ingress);
-    const worker = await startWorkerProcess(database, queueName, settings.worker.defaultConcurrency);
+    const worker = await startWorkerProcess(database, queueName, settings.worker.defaultConcurrency, { backend });
     processes.push(worker);
     const sync: Subject = { kind: 'sync', port: syncPort, server: syncServer };
     const queued: Subject = { kind: 'queued', port, server: ingress, worker };

@@ -1,9 +1,9 @@
 import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { benchBursts, type BurstComparison } from './burst';
-import { seedUsers, type BenchDatabase } from './database';
-import { eventMix } from './event-mix';
+import { seedUsers, type BenchDatabase } from '../harness/database';
+import { eventMix } from '../harness/event-mix';
 import { benchPgbench, type PgbenchResult } from './pgbench';
-import { settings } from './settings';
+import { settings } from '../settings';
 import { drainOnce, startWorkers, type DrainResult } from './worker-throughput';
 
 /** The bench's phases that need a database: burst, the worker drains, pgbench. Progress goes to stderr. */

@@ -1,6 +1,6 @@
-import { jobIdFor, openEventQueue, openQueueStore, type EventQueue, type QueueConfig, type StripeEventJobData } from '@billing/queue';
+import { jobIdFor, openEventQueue, openQueueStore, type EventQueue, type StripeEventJobData } from '@billing/queue';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { settings } from './settings';
+import { redisBackend, type BenchBackend } from './queue-backend';
 import { signedJob } from '@billing/testing/job-signing';
 
 /** The bench's own handle on a queue: fill it while paused, release it, read its counts, drop it. */
@@ -22,11 +22,8 @@ export async function dropOpenQueues(): Promise<void> {
   await Promise.all([...open].map((q) => q.drop()));
 }
 
-export function openBenchQueue(
-  name: string,
-  config: QueueConfig = { backend: 'redis', redis: { url: settings.redisUrl }, prefix: 'bull' },
-): BenchQueue {
-  const store = openQueueStore(config, { role: 'consumer' });
+export function openBenchQueue(name: string, backend: BenchBackend = redisBackend()): BenchQueue {
+  const store = openQueueStore(backend.config, { role: 'consumer', applicationName: 'billing-bench-queue' });
   const queue = openEventQueue(store, name);
   const handle: BenchQueue = {
     name,

@@ -1,10 +1,12 @@
-import type { BurstComparison, BurstResult } from './burst';
-import { ingressRows, type AcknowledgementResult } from './ingress';
-import type { LatencyResult } from './latency';
-import type { Machine } from './machine';
-import type { MemoryWindow } from './memory';
-import type { PgbenchResult, PgbenchRun } from './pgbench';
-import type { DrainResult } from './worker-throughput';
+import type { BurstComparison, BurstResult } from '../phases/burst';
+import { ingressRows, type AcknowledgementResult } from '../phases/ingress';
+import type { LatencyResult } from '../phases/latency';
+import type { Machine } from '../harness/machine';
+import type { MemoryWindow } from '../harness/memory';
+import type { PgbenchResult, PgbenchRun } from '../phases/pgbench';
+import type { DrainResult } from '../phases/worker-throughput';
+import type { BackendsComparison } from '../phases/backends';
+import type { OutboxCost } from '../phases/outbox-cost';
 
 export interface MemoryRuns {
   /** Two consecutive runs in one process. */
@@ -36,6 +38,10 @@ export interface BenchResults {
   };
   latency: LatencyResult;
   memory: { ingress: MemoryRuns; worker: MemoryRuns };
+  /** Both queue backends side by side, against pgbench. */
+  backends: BackendsComparison;
+  /** Drain with and without the outbox written. */
+  outbox: OutboxCost;
   targets: Target[];
 }
 
@@ -53,9 +59,9 @@ export interface Target {
 export const OLD_CPU_MS_PER_EVENT = 3;
 const CPU_TARGET_MS = OLD_CPU_MS_PER_EVENT / 3;
 
-const x = (n: number) => `${n.toFixed(2)}×`;
-const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
-const ms = (n: number) => `${n.toFixed(3)} ms`;
+export const x = (n: number) => `${n.toFixed(2)}×`;
+export const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+export const ms = (n: number) => `${n.toFixed(3)} ms`;
 
 export const drainCpu = (d: DrainResult) => d.workerCpuMsPerEvent + d.postgresCpuMsPerEvent + d.redisCpuMsPerEvent;
 

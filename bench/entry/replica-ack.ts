@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/replica-ack.ts`: what `REDIS_MIN_REPLICAS_ACK=1` costs the ingress. A private
+ * `npx tsx bench/entry/replica-ack.ts`: what `REDIS_MIN_REPLICAS_ACK=1` costs the ingress. A private
  * primary and its replica on this machine (no AOF, like the local Redis of `npm run bench`), one
  * ingress process per setting, measured alternately (0, 1, 0, 1) with the same load as figure 1
  * of `npm run bench` (autocannon, 50 connections, 10 s per run after a warm-up; `BENCH_ROUNDS`, default 3), so drift on the
@@ -10,16 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@billing/testing/ports';
 import { startPrivateRedis, type PrivateRedis } from '@billing/testing/redis-server';
 import { waitFor } from '@billing/testing/wait-for';
-import { killChildren, startProcess, type BenchProcess } from './child-process';
-import { eventMix } from './event-mix';
-import { fireSignedLoad, type LoadResult } from './ingress';
-import { round } from './round';
-import { settings, WEBHOOK_SECRET } from './settings';
-import { signRequests } from './signed-requests';
+import { killChildren, startProcess, type BenchProcess } from '../harness/child-process';
+import { eventMix } from '../harness/event-mix';
+import { fireSignedLoad, type LoadResult } from '../phases/ingress';
+import { round } from '../report/round';
+import { settings, WEBHOOK_SECRET } from '../settings';
+import { signRequests } from '../harness/signed-requests';
 
-const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
-const RATE_FOR_POOL = Number(process.env.BENCH_MAX_RATE ?? 10_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
+const { rounds: ROUNDS, maxRate: RATE_FOR_POOL } = settings.replicaAck;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const servers: PrivateRedis[] = [];

@@ -1,14 +1,14 @@
 import http from 'node:http';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startIngress, startWorkerProcess } from './app-processes';
-import type { BenchProcess } from './child-process';
-import { resetBillingTables, waitForLedger, type BenchDatabase } from './database';
-import { round } from './round';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { postDelivery } from './http-post';
-import { settings, WEBHOOK_SECRET } from './settings';
-import { signRequests, type SignedRequests } from './signed-requests';
-import { openBenchQueue } from './worker-queue';
+import { startIngress, startWorkerProcess } from '../harness/app-processes';
+import type { BenchProcess } from '../harness/child-process';
+import { resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
+import { round } from '../report/round';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { postDelivery } from '../harness/http-post';
+import { settings, WEBHOOK_SECRET } from '../settings';
+import { signRequests, type SignedRequests } from '../harness/signed-requests';
+import { openBenchQueue } from '../harness/worker-queue';
 
 export interface LatencyResult {
   offeredPerSec: number;

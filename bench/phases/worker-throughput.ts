@@ -1,16 +1,18 @@
 import type { StripeEvent } from '@billing/stripe-simulator/events';
-import { startWorkerProcess } from './app-processes';
-import type { BenchProcess } from './child-process';
-import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from './database';
-import { localRedisPid } from './machine';
-import { round } from './round';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { settings } from './settings';
-import { scrapeWorkers } from './worker-metrics';
-import { openBenchQueue, type BenchQueue } from './worker-queue';
+import { startWorkerProcess, type WorkerProcessOptions } from '../harness/app-processes';
+import type { BenchProcess } from '../harness/child-process';
+import { backendPids, outcomes, resetBillingTables, waitForLedger, type BenchDatabase } from '../harness/database';
+import { localRedisPid } from '../harness/machine';
+import { round } from '../report/round';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { settings, type QueueBackendName } from '../settings';
+import { scrapeWorkers } from '../harness/worker-metrics';
+import { openBenchQueue, type BenchQueue } from '../harness/worker-queue';
 
 export interface DrainResult {
+  /** Where the queue was. */
+  backend: QueueBackendName;
   workers: number;
   concurrency: number;
   events: number;
@@ -34,6 +36,22 @@ export interface DrainResult {
   redisCpuMsPerEvent: number;
   /** Per worker process, over this drain. */
   memory: MemoryWindow[];
+  /** Events/s over each fifth of the events, in order: a rate that falls as the drain goes on shows here. */
+  fifths: number[];
+}
+
+/** Events/s over each fifth of `total`, from (time, ledger count) samples starting at `start`. */
+export function fifthRates(samples: ReadonlyArray<[number, number]>, start: number, total: number): number[] {
+  const rates: number[] = [];
+  let from: [number, number] = [start, 0];
+  for (let k = 1; k <= 5; k += 1) {
+    const target = Math.ceil((total * k) / 5);
+    const reached = samples.find(([, count]) => count >= target);
+    if (!reached) break;
+    rates.push(round((reached[1] - from[1]) / Math.max(0.001, (reached[0] - from[0]) / 1000)));
+    from = reached;
+  }
+  return rates;
 }
 
 export interface WorkerFleet {
@@ -44,9 +62,15 @@ export interface WorkerFleet {
   stop: () => Promise<void>;
 }
 
-/** Starts `workers` worker processes at `concurrency` each on a fresh queue of their own. */
-export async function startWorkers(database: BenchDatabase, queueName: string, workers: number, concurrency: number): Promise<WorkerFleet> {
-  const queue = openBenchQueue(queueName);
+/** Starts `workers` worker processes at `concurrency` each on a fresh queue of their own (on Redis unless `options.backend` says otherwise). */
+export async function startWorkers(
+  database: BenchDatabase,
+  queueName: string,
+  workers: number,
+  concurrency: number,
+  options: Omit<WorkerProcessOptions, 'name'> = {},
+): Promise<WorkerFleet> {
+  const queue = openBenchQueue(queueName, options.backend);
   await queue.queue.pause();
   const processes: BenchProcess[] = [];
   const stop = async () => {
@@ -54,7 +78,8 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
     await queue.drop();
   };
   try {
-    for (let i = 0; i < workers; i += 1) processes.push(await startWorkerProcess(database, queueName, concurrency, `worker-${i + 1}`));
+    for (let i = 0; i < workers; i += 1)
+      processes.push(await startWorkerProcess(database, queueName, concurrency, { ...options, name: `worker-${i + 1}` }));
   } catch (error) {
     await stop();
     throw error;
@@ -74,7 +99,10 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
     const redisCpu = cpuMeter(redisPid === undefined ? [] : [redisPid]);
     const started = performance.now();
     await queue.resume();
-    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs, 20);
+    const samples: Array<[number, number]> = [];
+    const finished = await waitForLedger(database.sql, events.length, settings.worker.drainTimeoutMs, 20, (count, at) =>
+      samples.push([at, count]),
+    );
     const seconds = (finished - started) / 1000;
     const workerCpuMs = cpu();
     const postgresCpuMs = postgresCpu();
@@ -83,6 +111,7 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
     const after = await scrapeWorkers(processes);
     const batches = after.batches - before.batches;
     return {
+      backend: options.backend?.name ?? 'redis',
       workers,
       concurrency,
       events: events.length,
@@ -98,6 +127,7 @@ export async function startWorkers(database: BenchDatabase, queueName: string, w
       postgresCpuMsPerEvent: round(postgresCpuMs / events.length, 3),
       redisCpuMsPerEvent: round(redisCpuMs / events.length, 3),
       memory: samplers.map((s) => s.window()),
+      fifths: fifthRates(samples, started, events.length),
     };
   };
 
@@ -123,8 +153,9 @@ export async function drainOnce(
   workers: number,
   concurrency: number,
   warmup: readonly StripeEvent[],
+  options: Omit<WorkerProcessOptions, 'name'> = {},
 ): Promise<DrainResult> {
-  const fleet = await startWorkers(database, queueName, workers, concurrency);
+  const fleet = await startWorkers(database, queueName, workers, concurrency, options);
   try {
     if (warmup.length > 0) await fleet.drain(warmup);
     return await fleet.drain(events);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { WEBHOOK_PATH } from './settings';
+import { WEBHOOK_PATH } from '../settings';
 
 /** POSTs one signed delivery to the webhook path; resolves with the status (0: no answer). */
 export function postDelivery(agent: http.Agent, port: number, body: Buffer, signature: string): Promise<number> {

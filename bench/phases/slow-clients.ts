@@ -3,16 +3,17 @@
  * `connections` slow bodies (1 MiB announced, all but 64 bytes sent, then one byte every 5 s)
  * and as many slow headers, each for `seconds`, while valid signed deliveries keep arriving.
  * Prints the ingress RSS before/peak/after, how many slow connections the server closed, and
- * the valid deliveries' answers. `npm run bench -- --only slow-clients` (or run this file).
+ * the valid deliveries' answers. `npm run bench -- --only slow-clients`.
  *
  * BENCH_SLOW_CONNECTIONS (default 200), BENCH_SLOW_SECONDS (default 30).
  */
 import { event, invoiceObject, signatureHeader, stripeId } from '@billing/stripe-simulator/events';
 import { openSlowBodies, openSlowHeaders, type SlowClients } from '@billing/testing/slow-clients';
-import { startIngress } from './app-processes';
-import { readMemory } from './memory';
-import { WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
-import { openBenchQueue } from './worker-queue';
+import { startIngress } from '../harness/app-processes';
+import { round } from '../report/round';
+import { readMemory } from '../harness/memory';
+import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from '../settings';
+import { openBenchQueue } from '../harness/worker-queue';
 
 export interface SlowClientFigures {
   kind: 'bodies' | 'headers';
@@ -27,8 +28,7 @@ export interface SlowClientFigures {
 }
 
 export async function probeSlowClients(queueName: string, log: (line: string) => void): Promise<SlowClientFigures[]> {
-  const connections = Number(process.env.BENCH_SLOW_CONNECTIONS ?? 200);
-  const seconds = Number(process.env.BENCH_SLOW_SECONDS ?? 30);
+  const { connections, seconds } = settings.slowClients;
   const queue = openBenchQueue(queueName);
   const { process: ingress, port } = await startIngress(queueName, { LOG_LEVEL: 'info' });
   const figures: SlowClientFigures[] = [];
@@ -92,13 +92,4 @@ export async function probeSlowClients(queueName: string, log: (line: string) =>
     await queue.drop();
   }
   return figures;
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await probeSlowClients(`bench-slow-${Date.now().toString(36)}`, (line) => process.stderr.write(`${line}\n`));
-  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
 }

@@ -1,16 +1,17 @@
 import autocannon from 'autocannon';
 import type { StripeEvent } from '@billing/stripe-simulator/events';
 import { freePort } from '@billing/testing/ports';
-import { startIngress } from './app-processes';
-import { startProcess, type BenchProcess } from './child-process';
-import { localRedisPid } from './machine';
-import { round } from './round';
-import { sampleMemory, type MemoryWindow } from './memory';
-import { cpuMeter } from './process-cpu';
-import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from './settings';
-import { signRequests, type SignedRequests } from './signed-requests';
-import { openBenchQueue } from './worker-queue';
-import type { Target } from './report';
+import { startIngress } from '../harness/app-processes';
+import { startProcess, type BenchProcess } from '../harness/child-process';
+import { localRedisPid } from '../harness/machine';
+import { round } from '../report/round';
+import { sampleMemory, type MemoryWindow } from '../harness/memory';
+import { cpuMeter } from '../harness/process-cpu';
+import { settings, WEBHOOK_PATH, WEBHOOK_SECRET } from '../settings';
+import { signRequests, type SignedRequests } from '../harness/signed-requests';
+import { openBenchQueue } from '../harness/worker-queue';
+import type { BenchBackend } from '../harness/queue-backend';
+import type { Target } from '../report/report';
 
 export interface LoadResult {
   requestsPerSec: number;
@@ -104,9 +105,8 @@ export async function fireSignedLoad(
 
 /** Enough deliveries for `seconds` at a rate no server here reaches. */
 function poolFor(templates: readonly StripeEvent[], seconds: number): SignedRequests {
-  return signRequests(templates, seconds * MAX_EXPECTED_RATE, WEBHOOK_SECRET);
+  return signRequests(templates, seconds * settings.ingress.maxRate, WEBHOOK_SECRET);
 }
-const MAX_EXPECTED_RATE = Number(process.env.BENCH_MAX_RATE ?? 16_000);
 
 async function warmAndMeasure(
   url: string,
@@ -144,7 +144,7 @@ export async function benchAcknowledgement(
       const port = await freePort();
       const bare = await startProcess(
         name,
-        'bench/bare-verify-server.ts',
+        'bench/servers/bare-verify-server.ts',
         { PORT: String(port), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...env },
         /bare listening/,
       );
@@ -183,6 +183,25 @@ export async function benchAcknowledgement(
     };
   } finally {
     for (const p of processes) await p.stop(5_000);
+    await queue.drop();
+  }
+}
+
+/** The real ingress on `backend`: a warm-up, then one measured run; what it enqueued is dropped after. */
+export async function ingressOnBackend(
+  templates: readonly StripeEvent[],
+  queueName: string,
+  backend: BenchBackend,
+  log: (line: string) => void,
+): Promise<LoadResult> {
+  const queue = openBenchQueue(queueName, backend); // only to remove what the ingress enqueued, at the end
+  const { process: ingress, port } = await startIngress(queueName, {}, backend);
+  try {
+    log(`  ingress on ${backend.name}: warm-up ${settings.ingress.warmupSeconds} s, run ${settings.ingress.durationSeconds} s`);
+    const [result] = (await warmAndMeasure(`http://127.0.0.1:${port}`, ingress.pid, templates, 1)) as [LoadResult];
+    return result;
+  } finally {
+    await ingress.stop(5_000);
     await queue.drop();
   }
 }

@@ -11,23 +11,27 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { killChildren } from './child-process';
-import { createBenchDatabase, type BenchDatabase } from './database';
-import { eventMix, typeCounts } from './event-mix';
-import { benchAcknowledgement, ingressRows } from './ingress';
-import { benchLatency } from './latency';
-import { describeMachine, loadAverageNow } from './machine';
-import type { MemoryWindow } from './memory';
-import { burstPhase, defaultDrains, otherDrains, pgbenchPhase, prepareRun, type Run } from './phases';
-import { burstRows, drainRows, pgbenchRows, targetRows, type BenchResults, type MemoryRuns } from './report';
-import { markdown, textTable } from './report-text';
-import { round } from './round';
-import { settings } from './settings';
-import { probeSlowClients } from './slow-clients';
-import { drainOnce } from './worker-throughput';
-import { dropOpenQueues } from './worker-queue';
+import { killChildren } from '../harness/child-process';
+import { createBenchDatabase, type BenchDatabase } from '../harness/database';
+import { eventMix, typeCounts } from '../harness/event-mix';
+import { benchAcknowledgement, ingressRows } from '../phases/ingress';
+import { benchLatency } from '../phases/latency';
+import { benchBackends } from '../phases/backends';
+import { backendRows, outboxRows, queueLengthRows } from '../report/backend-rows';
+import { benchQueueLength } from '../phases/queue-length';
+import { benchOutboxCost } from '../phases/outbox-cost';
+import { describeMachine, loadAverageNow } from '../harness/machine';
+import type { MemoryWindow } from '../harness/memory';
+import { burstPhase, defaultDrains, otherDrains, pgbenchPhase, prepareRun, type Run } from '../phases/phases';
+import { burstRows, drainRows, pgbenchRows, targetRows, type BenchResults, type MemoryRuns } from '../report/report';
+import { markdown, textTable } from '../report/report-text';
+import { round } from '../report/round';
+import { settings } from '../settings';
+import { probeSlowClients } from '../phases/slow-clients';
+import { drainOnce } from '../phases/worker-throughput';
+import { dropOpenQueues } from '../harness/worker-queue';
 
-const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 let database: BenchDatabase | undefined;
@@ -46,7 +50,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain'] as const;
+const ONLY = ['ingress', 'slow-clients', 'pgbench', 'burst', 'drain', 'backends', 'queue-length', 'outbox'] as const;
 type Phase = (typeof ONLY)[number];
 
 /** `--only <phase>` from the command line, or undefined for the whole bench. */
@@ -88,6 +92,19 @@ async function runOnly(phase: Phase, queue: (phase: string) => string): Promise<
     const pgbench = await pgbenchPhase(run);
     printRows(pgbenchRows(pgbench));
     log(JSON.stringify(pgbench));
+  } else if (phase === 'outbox') {
+    const cost = await benchOutboxCost(run, log);
+    printRows(outboxRows(cost));
+    log(JSON.stringify(cost));
+  } else if (phase === 'queue-length') {
+    const lengths = await benchQueueLength(run, log);
+    printRows(queueLengthRows(lengths));
+    log(JSON.stringify(lengths));
+  } else if (phase === 'backends') {
+    const pgbench = await pgbenchPhase(run);
+    const backends = await benchBackends(run, pgbench, run.mix(2_000), log);
+    printRows([...pgbenchRows(pgbench), ...backendRows(backends)]);
+    log(JSON.stringify(backends));
   } else if (phase === 'burst') {
     const burst = await burstPhase(run);
     printRows(burstRows(burst, settings.burst.syncConnections));
@@ -129,6 +146,10 @@ async function main(): Promise<void> {
   const others = await otherDrains(run);
   const { atPgbenchConcurrency } = others;
   const sweep = [atPgbenchConcurrency, second, ...others.sweep].sort((a, b) => a.concurrency - b.concurrency);
+  log(`backends: ${settings.backends.names.join(' and ')}, ingress and a drain of ${settings.backends.drainEvents} each`);
+  const backends = await benchBackends(run, pgbench, run.mix(2_000), log);
+  log(`outbox: ${settings.outbox.rounds} pairs of drains with and without it, ${settings.outbox.events} events each`);
+  const outbox = await benchOutboxCost(run, log);
   log(`5/7 two workers × ${w.defaultConcurrency}: ${w.events} events`);
   const twoWorkers = await drainOnce(run.db, queue('two'), run.mix(w.events), 2, w.defaultConcurrency, run.mix(w.warmupEvents));
   log(`  ${twoWorkers.eventsPerSec}/s`);
@@ -192,6 +213,8 @@ async function main(): Promise<void> {
       scaling: { oneWorker: headline, twoWorkers, gain: round(twoWorkers.eventsPerSec / headline.eventsPerSec, 3) },
     },
     latency,
+    backends,
+    outbox,
     memory: {
       ingress: memoryRuns(acknowledgement.ingressMemory, settings.memoryTargets.ingressMiB, [
         latency.ingressMemory,
@@ -209,7 +232,7 @@ async function main(): Promise<void> {
       ),
     },
   };
-  const results: BenchResults = { ...partial, targets: targetRows(partial) };
+  const results: BenchResults = { ...partial, targets: [...targetRows(partial), ...backendRows(backends), ...outboxRows(outbox)] };
 
   await mkdir(RESULTS, { recursive: true });
   await writeFile(`${RESULTS}latest.json`, `${JSON.stringify(results, null, 2)}\n`);

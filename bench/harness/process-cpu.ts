@@ -20,8 +20,16 @@ export function cpuMs(pid: number): number | undefined {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
-/** CPU ms used by these processes since the call; call the returned function to read it. */
+/**
+ * CPU ms used by these processes since the call; call the returned function to read it. A process
+ * that exited meanwhile (a pooled Postgres connection closed when idle) counts nothing, so the
+ * figure is a lower bound then, never negative.
+ */
 export function cpuMeter(pids: readonly number[]): () => number {
-  const start = pids.map((pid) => cpuMs(pid) ?? 0);
-  return () => pids.reduce((sum, pid, i) => sum + ((cpuMs(pid) ?? 0) - (start[i] ?? 0)), 0);
+  const start = pids.map((pid) => cpuMs(pid));
+  return () =>
+    pids.reduce((sum, pid, i) => {
+      const [from, to] = [start[i], cpuMs(pid)];
+      return from === undefined || to === undefined ? sum : sum + Math.max(0, to - from);
+    }, 0);
 }

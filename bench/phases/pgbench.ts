@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { getTableName } from 'drizzle-orm';
 import { subscriptions, subscriptionTransitions, users, webhookEvents } from '@billing/db/schema';
-import { trackChild } from './child-process';
-import { backendPids, resetBillingTables, type BenchDatabase } from './database';
-import { cpuMs } from './process-cpu';
-import { round } from './round';
-import { settings } from './settings';
+import { trackChild } from '../harness/child-process';
+import { backendPids, resetBillingTables, type BenchDatabase } from '../harness/database';
+import { cpuMs } from '../harness/process-cpu';
+import { round } from '../report/round';
+import { settings } from '../settings';
 
 export interface PgbenchRun {
   /** pgbench's `-M`: `prepared` (named statements, what a direct connection allows) or `simple` (what a transaction-mode pooler allows). */

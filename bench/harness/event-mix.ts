@@ -21,6 +21,11 @@ export interface EventMixOptions {
 }
 
 const DAY = 86_400;
+const PLANS = ['starter', 'pro', 'business'] as const;
+/** About one renewal in this many changes the subscription's price. */
+const PRICE_CHANGE_ONE_IN = 25;
+/** The catalog: one price per plan and period, the same ids in every snapshot. */
+const catalogPrice = (plan: string, period: string) => ({ id: `price_bench_${plan}_${period}`, product: `prod_bench_${plan}` });
 
 /**
  * A realistic stream of Stripe events for many subscriptions, in `created` order as Stripe would
@@ -30,6 +35,9 @@ const DAY = 86_400;
  * ten cancelled. A renewal's events are seconds apart, so they reach the worker together and
  * contend for the same subscription row, as they do in production. One API shape in five is
  * the legacy one. Users are referenced by `dictia_user_id` metadata and bound by their checkout.
+ * Every snapshot of a subscription carries its price (one of the catalog's, by plan and period);
+ * about one renewal in `PRICE_CHANGE_ONE_IN` moves it to another plan's price (an upgrade or a
+ * downgrade), so the outbox's `plan_changed` rows stay as rare as price changes are.
  */
 export function eventMix(options: EventMixOptions): StripeEvent[] {
   const random = seededRandom(options.seed ?? 42);
@@ -47,14 +55,16 @@ export function eventMix(options: EventMixOptions): StripeEvent[] {
     const period = random() < 0.2 ? 'yearly' : 'monthly';
     const interval = period === 'yearly' ? 'year' : 'month';
     const cycle = (period === 'yearly' ? 365 : 30) * DAY;
-    const metadata = billingMetadata({ userId, planSlug: pick(['starter', 'pro', 'business']), period });
+    const plan = pick(PLANS);
+    const metadata = billingMetadata({ userId, planSlug: plan, period });
+    let price = catalogPrice(plan, period);
     const subscription = stripeId('sub');
     const customer = stripeId('cus');
     const stream: Array<[number, StripeEvent]> = [];
     const sub = (status: string, end: number, at: number) =>
       event(
         `customer.subscription.${status === 'canceled' ? 'deleted' : 'updated'}`,
-        subscriptionObject({ id: subscription, customer, status, metadata, currentPeriodEnd: end, interval, shape }),
+        subscriptionObject({ id: subscription, customer, status, metadata, currentPeriodEnd: end, interval, shape, price }),
         { created: at, shape },
       );
     const invoice = (type: string, status: 'paid' | 'open', at: number) =>
@@ -71,7 +81,16 @@ export function eventMix(options: EventMixOptions): StripeEvent[] {
         { created: t, shape },
       ),
     ]);
-    const created = subscriptionObject({ id: subscription, customer, status: 'active', metadata, currentPeriodEnd: end, interval, shape });
+    const created = subscriptionObject({
+      id: subscription,
+      customer,
+      status: 'active',
+      metadata,
+      currentPeriodEnd: end,
+      interval,
+      shape,
+      price,
+    });
     stream.push([t + 1, event('customer.subscription.created', created, { created: t + 1, shape })]);
     stream.push([t + 2, invoice('invoice.payment_succeeded', 'paid', t + 2)]);
     stream.push([t + 2, invoice('invoice.paid', 'paid', t + 2)]);
@@ -88,6 +107,7 @@ export function eventMix(options: EventMixOptions): StripeEvent[] {
       }
       stream.push([t + 1, invoice('invoice.payment_succeeded', 'paid', t + 1)]);
       stream.push([t + 1, invoice('invoice.paid', 'paid', t + 1)]);
+      if (random() < 1 / PRICE_CHANGE_ONE_IN) price = catalogPrice(pick(PLANS.filter((p) => !price.id.includes(`_${p}_`))), period);
       stream.push([t + 2, sub('active', end, t + 2)]);
     }
     stream.length = wanted;
