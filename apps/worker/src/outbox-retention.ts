@@ -2,6 +2,7 @@ import type { Sql } from '@billing/db/client';
 import { withLease } from '@billing/db/lease';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
+import { periodicTask } from './periodic-task';
 
 /** The lease that lets one worker at a time delete expired outbox rows (`worker_leases`). */
 export const OUTBOX_RETENTION_LEASE = 'outbox-retention';
@@ -47,26 +48,10 @@ export function startOutboxRetention(options: OutboxRetentionOptions): { runOnce
     }
     return total;
   };
-  let running: Promise<number> | undefined;
-  const runOnce = () =>
-    (running ??= withLease(sql, OUTBOX_RETENTION_LEASE, { ttlMs: 60_000 }, expire)
-      .then((n) => n ?? 0)
-      .finally(() => (running = undefined)));
-  const intervalMs = options.intervalMs ?? 3_600_000;
-  const timer =
-    intervalMs > 0
-      ? setInterval(
-          () =>
-            void runOnce().catch((error: unknown) => logger.warn({ err: error }, 'outbox retention failed; it runs again next interval')),
-          intervalMs,
-        )
-      : undefined;
-  timer?.unref();
-  return {
-    runOnce,
-    stop: async () => {
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
+  const task = periodicTask(async () => (await withLease(sql, OUTBOX_RETENTION_LEASE, { ttlMs: 60_000 }, expire)) ?? 0, {
+    everyMs: options.intervalMs ?? 3_600_000,
+    logger,
+    failure: 'outbox retention failed; it runs again next interval',
+  });
+  return { runOnce: task.runOnce, stop: task.stop };
 }

@@ -6,6 +6,7 @@ import { lastFullStateRun, stateSweep, DRIFT_CLASSES, type StateSweepReport } fr
 import type { Logger } from '@billing/runtime/logger';
 import { Gauge, type Registry } from '@billing/runtime/metrics';
 import type Stripe from 'stripe';
+import { periodicTask } from './periodic-task';
 
 /** The lease that lets one worker at a time run the scheduled state sweep (`worker_leases`). */
 export const RECONCILE_LEASE = 'reconcile-state';
@@ -46,7 +47,6 @@ export interface ReconcileSchedule {
  */
 export function startReconcileSchedule(options: ReconcileScheduleOptions): ReconcileSchedule {
   const { logger } = options;
-  let running: Promise<StateSweepReport | undefined> | undefined;
   const sweep = async () => {
     const report = await stateSweep(
       {
@@ -76,32 +76,23 @@ export function startReconcileSchedule(options: ReconcileScheduleOptions): Recon
     }
     return report;
   };
-  const runOnce = async (force = false) => {
-    // A forced run waits for an attempt under way (a tick's), then makes its own.
-    if (force) await running?.catch(() => {});
-    running ??= withLease(
-      options.sql,
-      RECONCILE_LEASE,
-      { ttlMs: LEASE_TTL_MS, minIntervalMs: force ? 0 : options.intervalMs },
-      sweep,
-    ).finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const timer =
-    options.intervalMs > 0
-      ? setInterval(() => {
-          runOnce().catch((error: unknown) => logger.warn({ err: error }, 'reconcile: the scheduled sweep failed; it is tried again'));
-        }, options.tickMs ?? TICK_MS)
-      : undefined;
-  timer?.unref();
-  return {
-    runOnce,
-    stop: async () => {
-      clearInterval(timer);
-      await running?.catch(() => {});
+  const task = periodicTask(
+    (force?: boolean) =>
+      withLease(options.sql, RECONCILE_LEASE, { ttlMs: LEASE_TTL_MS, minIntervalMs: force ? 0 : options.intervalMs }, sweep),
+    // Ticks often; the lease's last finish keeps runs an interval apart across all workers.
+    {
+      everyMs: options.intervalMs > 0 ? (options.tickMs ?? TICK_MS) : 0,
+      logger,
+      failure: 'reconcile: the scheduled sweep failed; it is tried again',
     },
+  );
+  return {
+    runOnce: async (force = false) => {
+      // A forced run waits for an attempt under way (a tick's), then makes its own.
+      if (force) await task.settled();
+      return task.runOnce(force);
+    },
+    stop: task.stop,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Sql } from '@billing/db/client';
 import { withLease } from '@billing/db/lease';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
+import { periodicTask } from './periodic-task';
 
 /** The lease that lets one worker at a time sweep (`worker_leases`). */
 export const SWEEP_LEASE = 'unresolved-sweep';
@@ -40,7 +41,6 @@ export interface Sweep {
  */
 export function startUnresolvedSweep(options: SweepOptions): Sweep {
   const { logger, metrics } = options;
-  let running: Promise<void> | undefined;
   const sweep = async () => {
     const result = await sweepUnresolved(options.connection, 50, { accessPolicy: options.accessPolicy });
     if (result.outboxIds.length > 0) options.onOutbox?.(result.outboxIds);
@@ -53,28 +53,11 @@ export function startUnresolvedSweep(options: SweepOptions): Sweep {
     }
     if (result.withoutEvent.length > 0) await options.recover(result.withoutEvent);
   };
-  const runOnce = async () => {
-    running ??= withLease(options.connection, SWEEP_LEASE, { ttlMs: SWEEP_LEASE_TTL_MS }, sweep)
-      .then(() => undefined)
-      .finally(() => {
-        running = undefined;
-      });
-    await running;
-  };
-  const timer =
-    options.intervalMs > 0
-      ? setInterval(() => {
-          runOnce().catch((error: unknown) =>
-            logger.warn({ err: error }, 'the unresolved-events sweep failed; it runs again next interval'),
-          );
-        }, options.intervalMs)
-      : undefined;
-  timer?.unref();
-  return {
-    runOnce,
-    stop: async () => {
-      clearInterval(timer);
-      await running?.catch(() => {});
+  const task = periodicTask(
+    async () => {
+      await withLease(options.connection, SWEEP_LEASE, { ttlMs: SWEEP_LEASE_TTL_MS }, sweep);
     },
-  };
+    { everyMs: options.intervalMs, logger, failure: 'the unresolved-events sweep failed; it runs again next interval' },
+  );
+  return { runOnce: task.runOnce, stop: task.stop };
 }
