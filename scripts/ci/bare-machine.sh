@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The bare-machine check (issue 20, "How it is checked"): a machine with only Node.js runs the
 # whole system. From a fresh clone after `npm ci`, inside a network namespace whose loopback has
-# nothing listening (no Postgres, no Redis, no Docker reachable) and with psql, pg_ctl, postgres
-# and redis-server off the PATH:
+# nothing listening (no Postgres, no Redis, no Docker reachable) and with psql, pg_ctl, postgres,
+# redis-server and pgbouncer off the PATH (a pooler is not "nothing but Node.js"):
 #   1. `npm start` comes up (embedded Postgres, created now), on the project's Node (24);
 #   2. `npm run demo` in the same namespace: its rows equal Stripe's final objects;
 #   3. Ctrl-C (SIGINT to npm start's process group, as a terminal sends it): no process is left;
@@ -77,7 +77,7 @@ else
   }
 fi
 
-# --- a PATH without psql, pg_ctl, postgres, redis-server ----------------------------------------
+# --- a PATH without psql, pg_ctl, postgres, redis-server, pgbouncer ------------------------------
 bin="$work/bin"
 mkdir -p "$bin"
 IFS=: read -r -a path_dirs <<< "$PATH"
@@ -85,11 +85,11 @@ for dir in "${path_dirs[@]}"; do
   [ -d "$dir" ] || continue
   for file in "$dir"/*; do
     name="$(basename "$file")"
-    case "$name" in psql | pg_ctl | postgres | redis-server | pg_ctlcluster | initdb | docker) continue ;; esac
+    case "$name" in psql | pg_ctl | postgres | redis-server | pg_ctlcluster | initdb | docker | pgbouncer) continue ;; esac
     [ -x "$file" ] && [ ! -e "$bin/$name" ] && ln -s "$file" "$bin/$name"
   done
 done
-for name in psql pg_ctl postgres redis-server; do
+for name in psql pg_ctl postgres redis-server pgbouncer; do
   [ ! -e "$bin/$name" ] || fail "$name is still on the PATH"
 done
 
@@ -100,7 +100,7 @@ listening="$(ip netns exec "$ns" ss -Hltn 2> /dev/null || true)"
 [ -z "$listening" ] || fail "something listens in the new namespace: $listening"
 ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5432' 2> /dev/null && fail "Postgres answers on 127.0.0.1:5432 inside the namespace"
 ip netns exec "$ns" bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379' 2> /dev/null && fail "Redis answers on 127.0.0.1:6379 inside the namespace"
-say "namespace $ns: loopback up, nothing listening; PATH has no psql, pg_ctl, postgres, redis-server"
+say "namespace $ns: loopback up, nothing listening; PATH has no psql, pg_ctl, postgres, redis-server, pgbouncer"
 
 
 # Everything below runs in the namespace with a minimal environment: none of DATABASE_URL,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { postgresProblem } from '@billing/db/postgres-probe';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import type {} from './provided-context';
 import { resolveTestServices } from './services';
 
 // Where nothing answers: ports nobody listens on, and no Docker engine.
@@ -31,7 +32,9 @@ describe('resolveTestServices where nothing is installed', () => {
   });
 
   it('takes the local default over the embedded one when it answers', async () => {
-    const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+    // The suite's own Postgres stands for "the local default": it answers wherever the suite runs
+    // (127.0.0.1:5432 on the team machines, an embedded one on a bare machine).
+    const local = inject('adminDatabaseUrl');
     const services = await resolveTestServices({}, { ...NOWHERE, localPostgres: local });
     await services.stop();
     expect(services.adminDatabaseUrl).toBe(local);
