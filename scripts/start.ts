@@ -5,6 +5,7 @@ import { migrateDatabase } from '@billing/db/migrate';
 import { LocalPostgresError, startLocalPostgres, type LocalPostgres } from '@billing/local-postgres';
 import { checkQueueEnv, describeQueue, migrateQueueSchema, queueBackendOf, queueConfigFromEnv, queueEnvFields } from '@billing/queue';
 import { DEFAULT_DATABASE_URL, envFields, loadEnvOrExit, z } from '@billing/runtime/env';
+import { APP_NODE_FLAGS } from '@billing/runtime/node-flags';
 import { createConcurrently, KillOnSignal, LogError, LogExit, Logger, LogOutput, type Command } from 'concurrently';
 import { forgetRun, recordRun, stopLeftovers } from './lib/leftovers';
 import {
@@ -176,7 +177,7 @@ if (!password) {
 // 6. The three processes. Each runs node directly (no npm in between) in a process group of its
 //    own, so Ctrl-C reaches each one once, through concurrently, and shuts it down gracefully;
 //    a terminal's SIGINT to the whole group on top would count as a second signal: exit now.
-const node = `exec ${shellQuote(process.execPath)} --import tsx`;
+const node = `exec ${[process.execPath, ...APP_NODE_FLAGS].map(shellQuote).join(' ')} --import tsx`;
 const apps = ['ingress', 'worker', 'dashboard'] as const;
 const colors = { ingress: 'cyan', worker: 'magenta', dashboard: 'green' } as const;
 const logger = new Logger({ prefixFormat: 'name', commandLength: 10 });

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { APP_NODE_FLAGS } from '@billing/runtime/node-flags';
 import { describe, expect, it } from 'vitest';
 
 // The image's rules, read from the files themselves (no Docker engine runs here): a
@@ -35,6 +36,26 @@ describe('Dockerfile', () => {
     const upgrade = indexOf((i) => i.op === 'RUN' && i.args.includes(`npm install -g npm@${npmVersion}`));
     expect(upgrade).toBeGreaterThan(-1);
     expect(upgrade).toBeLessThan(install);
+  });
+
+  it('runs node with the apps’ flags (NODE_OPTIONS), as npm start and the bench do', () => {
+    const env = instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS='));
+    expect(env.map((i) => i.args)).toEqual([`NODE_OPTIONS=${APP_NODE_FLAGS.join(' ')}`]);
+  });
+
+  it('copies every workspace’s package.json before npm ci, so each workspace is installed (apps import them)', () => {
+    const install = indexOf((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
+    const workspaces = ['apps', 'packages'].flatMap((dir) =>
+      readdirSync(new URL(`../${dir}/`, import.meta.url), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && existsSync(new URL(`../${dir}/${entry.name}/package.json`, import.meta.url)))
+        .map((entry) => `${dir}/${entry.name}`),
+    );
+    expect(workspaces.length).toBeGreaterThan(5);
+    for (const workspace of workspaces) {
+      const copy = indexOf((i) => i.op === 'COPY' && i.args === `${workspace}/package.json ${workspace}/`);
+      expect(copy, workspace).toBeGreaterThan(-1);
+      expect(copy, workspace).toBeLessThan(install);
+    }
   });
 
   it('ends as USER node with a node CMD whose script exists', () => {

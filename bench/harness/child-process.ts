@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { APP_NODE_FLAGS } from '@billing/runtime/node-flags';
 import { startNodeProcess } from '@billing/testing/processes';
 
 /** A process under test: the ingress, a worker, or the bare verification server. */
@@ -50,7 +51,9 @@ export async function startProcess(
   ready: RegExp,
   options: StartOptions = {},
 ): Promise<BenchProcess> {
-  const started = await startNodeProcess(name, script, env, ready, { ...options, keepBytes: TAIL_BYTES });
+  // Every process runs with the apps' own Node flags (what production runs), then any of the phase's.
+  const nodeArgs = [...APP_NODE_FLAGS, ...(options.nodeArgs ?? [])];
+  const started = await startNodeProcess(name, script, env, ready, { ...options, nodeArgs, keepBytes: TAIL_BYTES });
   trackChild(started.child);
   let problems = 0;
   const count = (chunk: Buffer) => (problems += chunk.toString().match(/"level":(?:40|50|60)\b/g)?.length ?? 0);
