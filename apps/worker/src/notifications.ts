@@ -1,26 +1,15 @@
 import { createConnection } from '@billing/db/client';
-import {
-  notificationQueueName,
-  openNotificationQueue,
-  type NotificationQueue,
-  type NotificationRetrySchedule,
-  type QueueStore,
-} from '@billing/queue';
+import { notificationQueueName, openNotificationQueue, type NotificationQueue, type QueueStore } from '@billing/queue';
 import type { Logger } from '@billing/runtime/logger';
 import type { WorkerMetrics } from './metrics';
-import { startNotificationSender } from './notification-sender';
+import { startNotificationSender, type NotificationSenderOptions } from './notification-sender';
 import { startOutboxRelay } from './outbox-relay';
 
 /** The host application's endpoint (`NOTIFY_URL`, `NOTIFY_SECRET`, `NOTIFY_MAX_PER_SECOND`); `timeoutMs`, `retry`, `orderWaitMs` are for tests. */
-export interface NotifySettings {
-  url: string;
-  secret: string;
-  maxPerSecond?: number;
-  timeoutMs?: number;
-  retry?: NotificationRetrySchedule;
-  orderWaitMs?: number;
-  concurrency?: number;
-}
+export type NotifySettings = Pick<
+  NotificationSenderOptions,
+  'url' | 'secret' | 'maxPerSecond' | 'timeoutMs' | 'retry' | 'orderWaitMs' | 'concurrency'
+>;
 
 export interface NotificationsOptions {
   store: QueueStore;
